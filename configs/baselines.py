@@ -1,0 +1,33 @@
+"""Baselines job: random, edit distance (and later Markov) scorers on ranking instances.
+
+  python -m repair_rank.main --config configs/baselines.py --workdir /tmp/baselines \
+      --config.instances=data/instances/sample.jsonl --config.baselines="('edit_distance',)"
+"""
+import ml_collections
+
+from repair_rank import paths
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  """The default baselines run: both built-in baselines on the bundled sample instances."""
+  del arg  # No variants yet.
+  config = ml_collections.ConfigDict()
+  # Which repair_rank module runs (repair_rank.<job>.run).
+  config.job = "baselines"
+  # Ranking instances to evaluate on (path; the bundled hand-made sample by default).
+  config.instances = str(paths.DATA_DIR / "instances" / "sample.jsonl")
+  # Format of `instances`: "jsonl" or "text" (prototype blocks); "" = from the file suffix.
+  config.format = ""
+  # Names of the baselines to evaluate, from repair_rank.baselines.names().
+  config.baselines = ("random", "edit_distance")
+  # Keyword options per baseline name, passed to its factory (e.g. the random seed).
+  config.baseline_options = ml_collections.ConfigDict({"random": {"seed": 0}})
+  # Seed of the candidate shuffles (integer); same seed = same shuffles for every scorer.
+  config.seed = 0
+  # If non-empty, also write the instances to this path in the prototype text format.
+  config.export_text = ""
+  # Show a tqdm progress bar over instances (bool).
+  config.progress = True
+  # Log JAX devices at start-up (bool); off since baselines never touch JAX.
+  config.log_devices = False
+  return config

@@ -1,0 +1,108 @@
+"""Named baseline scorers and the `baselines` job.
+
+Every baseline is a factory registered by name that returns an
+`evaluate.ScoreFn`; `get(name, **options)` builds one. Adding one takes a few
+lines, e.g. the Markov order with a distance prior:
+
+  @register("markov_distance")
+  def markov_distance(lam: float = 1.0) -> evaluate.ScoreFn:
+    model = ngram.load_default()
+    def score(query, candidates):
+      return np.array([model.log_prob(c) - lam * token_distance(query, c)
+                       for c in candidates])
+    return score
+"""
+import hashlib
+import pathlib
+from typing import Any, Callable
+
+from absl import logging
+import ml_collections
+import numpy as np
+
+from repair_rank import evaluate
+from repair_rank import metrics
+from repair_rank.data import instances as instances_lib
+from repair_rank.data.instances import token_distance
+
+_FACTORIES: dict[str, Callable[..., evaluate.ScoreFn]] = {}
+
+
+def register(name: str) -> Callable[[Callable[..., evaluate.ScoreFn]],
+                                    Callable[..., evaluate.ScoreFn]]:
+  """Decorator: registers a factory `(**options) -> ScoreFn` under `name`."""
+  def decorator(factory):
+    if name in _FACTORIES:
+      raise ValueError(f"baseline {name!r} is already registered")
+    _FACTORIES[name] = factory
+    return factory
+  return decorator
+
+
+def names() -> tuple[str, ...]:
+  """The registered baseline names."""
+  return tuple(_FACTORIES)
+
+
+def get(name: str, **options: Any) -> evaluate.ScoreFn:
+  """Builds the score function of baseline `name` with the factory's keyword options."""
+  if name not in _FACTORIES:
+    raise ValueError(f"unknown baseline {name!r}; known: {', '.join(names())}")
+  return _FACTORIES[name](**options)
+
+
+@register("random")
+def random(seed: int = 0) -> evaluate.ScoreFn:
+  """Uniform scores, seeded by (seed, the call's inputs) so reruns and views agree."""
+  def score(query: list[str], candidates: list[list[str]]) -> np.ndarray:
+    rng = np.random.default_rng([seed, _fingerprint(query, candidates)])
+    return rng.random(len(candidates))
+  return score
+
+
+@register("edit_distance")
+def edit_distance() -> evaluate.ScoreFn:
+  """Minus the token Levenshtein distance to the query: the smallest edit first."""
+  def score(query: list[str], candidates: list[list[str]]) -> np.ndarray:
+    return -np.array([token_distance(query, c) for c in candidates], dtype=np.float64)
+  return score
+
+
+def _fingerprint(query: list[str], candidates: list[list[str]]) -> int:
+  # A stable hash (unlike hash(), which is salted per process).
+  text = "\n".join(" ".join(seq) for seq in [query, *candidates])
+  return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Evaluates each baseline of `config.baselines` in every view; writes one JSON report each."""
+  for name in config.baselines:
+    if name not in _FACTORIES:
+      raise ValueError(f"config.baselines: unknown baseline {name!r}; known: {', '.join(names())}")
+  instances = instances_lib.read(config.instances, config.get("format") or None)
+  n_generated = sum(inst.generated_rank is not None for inst in instances)
+  logging.info("Read %d ranking instances from %s (generator found the truth in %d).",
+               len(instances), config.instances, n_generated)
+  if config.get("export_text"):
+    instances_lib.write_text(config.export_text, instances)
+    logging.info("Wrote the instances in the prototype's text format to %s", config.export_text)
+
+  out_dir = pathlib.Path(workdir) / "baselines"
+  for name in config.baselines:
+    options = config.baseline_options.get(name)
+    options = options.to_dict() if options is not None else {}
+    reports = evaluate.evaluate(instances, get(name, **options), seed=config.seed,
+                                progress=config.progress)
+    for view in evaluate.VIEWS:
+      print(metrics.format_table(reports[view], title=f"\n{name} / {view}"), flush=True)
+    path = out_dir / f"{name}.json"
+    metrics.save_report(path, {
+        "baseline": name,
+        "options": options,
+        "instances": str(config.instances),
+        "n_instances": len(instances),
+        "n_generated": n_generated,
+        "seed": config.seed,
+        "views": reports,
+    })
+    logging.info("Wrote %s", path)

@@ -1,0 +1,1 @@
+"""Data stage: the StackOverflow pairs (TFDS), ranking instances and their file formats."""

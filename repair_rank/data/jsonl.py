@@ -1,0 +1,55 @@
+"""Reading JSONL files with errors that name the file and line."""
+import json
+import pathlib
+from typing import Any, Iterator, Mapping, Sequence
+
+
+class DataError(ValueError):
+  """A malformed input record; the message names the file and 1-based line."""
+
+
+def read_jsonl(path: str | pathlib.Path,
+               required: Mapping[str, type | tuple[type, ...]] | None = None
+               ) -> Iterator[tuple[int, dict[str, Any]]]:
+  """Yields (line_number, record) for each non-blank line of a JSONL file.
+
+  `required` maps field names to the type(s) each must have; a missing field,
+  a wrong type or text that is not a JSON object raises `DataError` naming
+  `path:line`, so nothing is silently dropped.
+  """
+  path = pathlib.Path(path)
+  with path.open("r", encoding="utf-8") as f:
+    for number, line in enumerate(f, start=1):
+      if not line.strip():
+        continue
+      where = f"{path}:{number}"
+      try:
+        record = json.loads(line)
+      except json.JSONDecodeError as e:
+        raise DataError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+      if not isinstance(record, dict):
+        raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
+      for field, types in (required or {}).items():
+        if field not in record:
+          raise DataError(f"{where}: missing field {field!r}")
+        if not isinstance(record[field], types):
+          raise DataError(f"{where}: field {field!r} has type "
+                          f"{type(record[field]).__name__}, expected {_type_names(types)}")
+      yield number, record
+
+
+def write_jsonl(path: str | pathlib.Path, records: Sequence[Mapping[str, Any]]) -> None:
+  """Writes one compact JSON object per line (atomically: temp file, then rename)."""
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  tmp = path.with_suffix(path.suffix + ".tmp")
+  with tmp.open("w", encoding="utf-8") as f:
+    for record in records:
+      f.write(json.dumps(record, ensure_ascii=False) + "\n")
+  tmp.replace(path)
+
+
+def _type_names(types: type | tuple[type, ...]) -> str:
+  if isinstance(types, tuple):
+    return " or ".join(t.__name__ for t in types)
+  return types.__name__

@@ -1,0 +1,29 @@
+"""repair_rank: rank candidate repairs of broken Python so the human's fix comes first."""
+import setuptools
+
+setuptools.setup(
+    name="repair_rank",
+    version="0.1.0",
+    description="Rank candidate repairs of broken Python code (JAX/Flax).",
+    packages=setuptools.find_packages(include=["repair_rank", "repair_rank.*"]),
+    package_data={"repair_rank": ["assets/*"]},
+    python_requires=">=3.10",
+    install_requires=[
+        "jax>=0.4.30",
+        "flax>=0.10",
+        "optax>=0.2.3",
+        "orbax-checkpoint>=0.6",
+        "numpy>=1.26",
+        # TensorFlow itself is deliberately not required: datasets are written as
+        # array_record and read back with `as_data_source()`, which needs no TF.
+        "tensorflow-datasets>=4.9.7",
+        "array_record>=0.5",
+        "ml-collections>=0.1.1",
+        "absl-py>=2.0",
+        "tqdm>=4.60",
+        "rapidfuzz>=3.0",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "pytest-xdist>=3"],
+    },
+)

@@ -1,0 +1,64 @@
+"""Tests for repair_rank.baselines: the scorers, the registry and the job end to end."""
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from repair_rank import baselines
+from repair_rank.data import instances
+from repair_rank.data.instances import RankingInstance
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_edit_distance_ranks_closer_candidate_first():
+  score = baselines.get("edit_distance")
+  query = ["NAME", "=", "(", "NAME"]
+  far = ["NAME", "=", "NAME", ")", ")"]
+  near = ["NAME", "=", "(", "NAME", ")"]
+  scores = score(query, [far, near])
+  assert scores[1] > scores[0]
+  assert scores.tolist() == [-3.0, -1.0]
+
+
+def test_random_is_deterministic_per_input():
+  score = baselines.get("random", seed=1)
+  query, candidates = ["NAME"], [["NAME", "("], ["NAME", ")"], ["("]]
+  first = score(query, candidates)
+  assert first.shape == (3,)
+  np.testing.assert_array_equal(first, baselines.get("random", seed=1)(query, candidates))
+  assert not np.array_equal(first, baselines.get("random", seed=2)(query, candidates))
+
+
+def test_registry():
+  assert {"random", "edit_distance"} <= set(baselines.names())
+  with pytest.raises(ValueError, match="unknown baseline"):
+    baselines.get("nope")
+
+
+def test_job_runs_end_to_end(tmp_path):
+  path = tmp_path / "tiny.jsonl"
+  t = lambda s: tuple(s.split())
+  instances.write_jsonl(path, [
+      RankingInstance(id="a", query=t("NAME = ( NAME"), truth=t("NAME = ( NAME )"),
+                      candidates=(t("NAME = ( NAME )"), t("NAME = NAME ) )")), distance=1),
+      RankingInstance(id="b", query=t("NAME STRING"), truth=t("NAME ( STRING )"),
+                      candidates=(t("NAME"),), distance=2),
+  ])
+  workdir = tmp_path / "work"
+  export = tmp_path / "tiny.txt"
+  subprocess.run(
+      [sys.executable, "-m", "repair_rank.main", "--config", "configs/baselines.py",
+       "--workdir", str(workdir), f"--config.instances={path}",
+       f"--config.export_text={export}", "--config.progress=False"],
+      cwd=ROOT, check=True, capture_output=True, text=True, timeout=120)
+  report = json.loads((workdir / "baselines" / "edit_distance.json").read_text())
+  assert report["n_instances"] == 2 and report["n_generated"] == 1
+  assert report["views"]["ranking"]["all"]["n"] == 2
+  assert report["views"]["end_to_end"]["all"]["p@1"] == 0.5  # Instance b is a miss.
+  assert report["views"]["ranking_generated"]["all"]["mrr"] == 1.0
+  assert (workdir / "baselines" / "random.json").exists()
+  assert instances.read_text(export)[0].candidates == instances.read_jsonl(path)[0].candidates
