@@ -22,8 +22,12 @@ setuptools.setup(
         "absl-py>=2.0",
         "tqdm>=4.60",
         "rapidfuzz>=3.0",
+        # tensorflow-datasets imports it but declares it only for Python < 3.9
+        # (tensorflow/datasets#11212).
+        "importlib_resources",
+        "matplotlib>=3.7",  # loss / metric plots written to the workdir
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3"],
+        "test": ["pytest>=8"],
     },
 )

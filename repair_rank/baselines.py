@@ -2,15 +2,7 @@
 
 Every baseline is a factory registered by name that returns an
 `evaluate.ScoreFn`; `get(name, **options)` builds one. Adding one takes a few
-lines, e.g. the Markov order with a distance prior:
-
-  @register("markov_distance")
-  def markov_distance(lam: float = 1.0) -> evaluate.ScoreFn:
-    model = ngram.load_default()
-    def score(query, candidates):
-      return np.array([model.log_prob(c) - lam * token_distance(query, c)
-                       for c in candidates])
-    return score
+lines: see `markov_distance` below.
 """
 import hashlib
 import pathlib
@@ -66,6 +58,31 @@ def edit_distance() -> evaluate.ScoreFn:
   def score(query: list[str], candidates: list[list[str]]) -> np.ndarray:
     return -np.array([token_distance(query, c) for c in candidates], dtype=np.float64)
   return score
+
+
+@register("markov")
+def markov(model_path: str = "") -> evaluate.ScoreFn:
+  """The n-gram log-probability of each candidate: the generator's own order."""
+  model = _ngram_model(model_path)
+  def score(query: list[str], candidates: list[list[str]]) -> np.ndarray:
+    del query  # The Markov order ignores the query.
+    return model.log_probs(candidates)
+  return score
+
+
+@register("markov_distance")
+def markov_distance(lam: float = 2.0, model_path: str = "") -> evaluate.ScoreFn:
+  """n-gram log-probability minus `lam` per token edit (lam chosen on valid)."""
+  model = _ngram_model(model_path)
+  def score(query: list[str], candidates: list[list[str]]) -> np.ndarray:
+    distances = np.array([token_distance(query, c) for c in candidates], dtype=np.float64)
+    return model.log_probs(candidates) - lam * distances
+  return score
+
+
+def _ngram_model(model_path: str):
+  from repair_rank import ngram  # pylint: disable=g-import-not-at-top
+  return ngram.NgramModel.load(model_path) if model_path else ngram.load_default()
 
 
 def _fingerprint(query: list[str], candidates: list[list[str]]) -> int:

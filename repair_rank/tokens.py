@@ -155,7 +155,9 @@ def render(tokens: Sequence[str], *, pretty: bool = False) -> str:
   if line:
     lines.append(INDENT_UNIT * level + "".join(line))
   text = "\n".join(lines)
-  return text + "\n" if tokens and tokens[-1] == NEWLINE else text
+  # A final NEWLINE (before any closing DEDENTs) ends the text with a line break.
+  last = next((t for t in reversed(tokens) if t != DEDENT), None)
+  return text + "\n" if last == NEWLINE else text
 
 
 def is_valid(tokens: Sequence[str]) -> bool:

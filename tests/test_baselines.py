@@ -62,3 +62,19 @@ def test_job_runs_end_to_end(tmp_path):
   assert report["views"]["ranking_generated"]["all"]["mrr"] == 1.0
   assert (workdir / "baselines" / "random.json").exists()
   assert instances.read_text(export)[0].candidates == instances.read_jsonl(path)[0].candidates
+
+
+def test_markov_prefers_likely_code_and_distance_prior_prefers_small_edits():
+  query = "NAME = NAME ( NAME".split()
+  likely = "NAME = NAME ( NAME )".split()
+  unlikely = "NAME = NAME ( NAME ) ) if NAME else NAME".split()
+  markov = baselines.get("markov")
+  scores = markov(query, [likely, unlikely])
+  assert scores[0] > scores[1]
+  # A huge distance prior makes the smaller edit win whatever the n-gram says.
+  near = "NAME = NAME ( )".split()           # distance 1 from the query
+  far = "NAME = NAME ( NAME , NAME )".split()  # distance 3
+  prior = baselines.get("markov_distance", lam=1000.0)(query, [far, near])
+  assert prior[1] > prior[0]
+  no_prior = baselines.get("markov_distance", lam=0.0)(query, [far, near])
+  np.testing.assert_allclose(no_prior, markov(query, [far, near]))
