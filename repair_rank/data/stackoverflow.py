@@ -194,7 +194,9 @@ def to_pair(example: Mapping[str, Any]) -> dict[str, Any]:
 def build(data_dir: str | pathlib.Path,
           source_dir: str | pathlib.Path | None = None,
           *,
-          progress_bar: bool = False) -> StackoverflowRepairs:
+          progress_bar: bool = False,
+          builder_cls: type[tfds.core.GeneratorBasedBuilder] = StackoverflowRepairs,
+          ) -> tfds.core.GeneratorBasedBuilder:
   """Prepares the dataset under `data_dir` as array_record; returns the builder.
 
   Reuses an existing build when it was made from identical source files and
@@ -203,15 +205,15 @@ def build(data_dir: str | pathlib.Path,
   (off by default: a build takes seconds and the bars flood logs).
   """
   tfds.display_progress_bar(progress_bar)
-  builder = StackoverflowRepairs(data_dir=str(data_dir), source_dir=source_dir,
-                                 file_format="array_record")
+  builder = builder_cls(data_dir=str(data_dir), source_dir=source_dir,
+                        file_format="array_record")
   if (_is_prepared(builder) and
-      builder.info.metadata.get("source_sha256") != source_fingerprint(source_dir)):
+      builder.info.metadata.get("source_sha256") != source_fingerprint(builder.source_dir)):
     logging.warning("%s was built from other source files; regenerating it from %s.",
                     builder.data_dir, builder.source_dir)
     shutil.rmtree(builder.data_dir)
-    builder = StackoverflowRepairs(data_dir=str(data_dir), source_dir=source_dir,
-                                   file_format="array_record")
+    builder = builder_cls(data_dir=str(data_dir), source_dir=source_dir,
+                          file_format="array_record")
   # Nothing is downloaded, but TFDS still makes a download dir; keep it out of data_dir.
   with tempfile.TemporaryDirectory(prefix="tfds_downloads_") as download_dir:
     builder.download_and_prepare(download_dir=download_dir)
@@ -223,7 +225,9 @@ def _is_prepared(builder: tfds.core.DatasetBuilder) -> bool:
   return (builder.data_path / "dataset_info.json").exists()
 
 
-def load_split(split: str, data_dir: str | pathlib.Path) -> Sequence[dict[str, Any]]:
+def load_split(split: str, data_dir: str | pathlib.Path, *,
+               builder_cls: type[tfds.core.GeneratorBasedBuilder] = StackoverflowRepairs,
+               ) -> Sequence[dict[str, Any]]:
   """A random-access data source over one prepared split (no TensorFlow).
 
   `split` is 'train', 'validation' (or 'valid'), 'test', or a TFDS slice such
@@ -232,9 +236,10 @@ def load_split(split: str, data_dir: str | pathlib.Path) -> Sequence[dict[str, A
   """
   if split == "valid" or split.startswith("valid["):
     split = "validation" + split[len("valid"):]
-  builder = StackoverflowRepairs(data_dir=str(data_dir))
+  builder = builder_cls(data_dir=str(data_dir))
   if not _is_prepared(builder):
     raise FileNotFoundError(
         f"no prepared {builder.name} {builder.version} under {data_dir}; run "
-        "`python -m repair_rank.main --config configs/prepare_data.py` or `build()` first")
+        "the job that builds it (configs/prepare_data.py for the pairs, "
+        "configs/build_data.py for ranking instances) or `build()` first")
   return builder.as_data_source(split=split)

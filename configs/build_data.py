@@ -1,0 +1,47 @@
+"""build_data job: ranking instances (query, truth, generator candidates) per split.
+
+  python -m repair_rank.main --config configs/build_data.py --workdir workdir/instances
+  # quick look: --config.splits="('valid',)" --config.limit=50
+"""
+import ml_collections
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  """Full build by default; `configs/build_data.py:train` is the cheaper training-set build."""
+  config = ml_collections.ConfigDict()
+  # Which repair_rank module runs (repair_rank.<job>.run).
+  config.job = "build_data"
+  # Splits to build, by bundled file stem: train, valid, test.
+  config.splits = ("valid", "test", "train")
+  # Directory of the source pairs ({split}.jsonl); "" = the bundled StackOverflow data.
+  config.source_dir = ""
+  # Where instances go; "" = the workdir.
+  config.output_dir = ""
+  # Largest token edit distance searched for candidates.
+  config.max_distance = 3
+  # Most candidates kept per pair (best first by the Markov model).
+  config.k = 1000
+  # Seconds the generator may spend per pair on distances 2..max (0 = no limit).
+  config.time_budget = 2.0
+  # Pairs per shard: the unit of work, checkpointing and resumption.
+  config.shard_size = 32
+  # Worker processes (the machine's cores).
+  config.workers = 2
+  # Use only the first `limit` pairs of each split (0 = all); for quick runs.
+  config.limit = 0
+  # Also write each split in the prototype text format (<split>.txt).
+  config.export_text = True
+  # Build the TFDS dataset of instances once train, valid and test all exist.
+  config.tfds = True
+  # Show a tqdm progress bar per split.
+  config.progress = True
+  # Log JAX devices at start-up (the job never uses JAX).
+  config.log_devices = False
+  if arg == "train":
+    # Training negatives need not be complete: a tighter budget keeps the
+    # 9k-pair build short.
+    config.splits = ("train",)
+    config.time_budget = 0.5
+  elif arg:
+    raise ValueError(f"unknown build_data variant {arg!r}; known: train")
+  return config

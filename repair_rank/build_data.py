@@ -1,0 +1,153 @@
+"""The build_data job: ranking instances from the StackOverflow pairs.
+
+For every (broken, fixed) pair of each split, the candidate generator proposes
+up to k valid repairs of the broken sequence (best first by the Markov model);
+the instance is (query=broken, truth=fixed, candidates). Outputs, under
+`config.output_dir` (default: the workdir):
+
+  <split>.jsonl            ranking instances (repair_rank.data.instances)
+  <split>.txt              the same in the prototype's text format
+  <split>.stats.jsonl      per pair: seconds, candidates, the truth's rank in
+                           the generator's order (null: missed)
+  summary.json             recall of the truth by distance, time per snippet
+  tensorflow_datasets/     the instances as a TFDS dataset, once all splits exist
+
+Work is split into shards of `config.shard_size` pairs written atomically under
+shards/, so an interrupted build resumes where it stopped; all cores are used.
+"""
+import functools
+import json
+import multiprocessing
+import pathlib
+import time
+from typing import Any
+
+from absl import logging
+import ml_collections
+import numpy as np
+import tqdm
+
+from repair_rank import candidates as candidates_lib
+from repair_rank import paths
+from repair_rank.data import instances as instances_lib
+from repair_rank.data import jsonl
+from repair_rank.data import stackoverflow
+
+
+def build_instance(pair: dict[str, Any], *, max_distance: int, k: int,
+                   time_budget: float | None) -> tuple[instances_lib.RankingInstance, dict]:
+  """One pair's ranking instance and its generation stats."""
+  query = pair["broken"].split()
+  truth = tuple(pair["fixed"].split())
+  start = time.perf_counter()
+  found = candidates_lib.generate_scored(query, max_distance=max_distance, k=k,
+                                         time_budget=time_budget)
+  seconds = time.perf_counter() - start
+  instance = instances_lib.RankingInstance(
+      id=pair["id"], query=tuple(query), truth=truth,
+      candidates=tuple(c.tokens for c in found), distance=pair["distance"])
+  stats = {"id": pair["id"], "distance": pair["distance"], "length": len(query),
+           "seconds": round(seconds, 4), "n_candidates": len(found),
+           "generated_rank": instance.generated_rank}
+  return instance, stats
+
+
+def _build_shard(job: tuple[pathlib.Path, list[dict]], **options) -> int:
+  """Builds one shard's instances and stats files; returns the number of pairs."""
+  shard_path, pairs = job
+  built = [build_instance(pair, **options) for pair in pairs]
+  stats_path = shard_path.with_suffix(".stats.jsonl")
+  jsonl.write_jsonl(stats_path, [stats for _, stats in built])
+  # The instances file is written last: its existence marks the shard done.
+  instances_lib.write_jsonl(shard_path, [instance for instance, _ in built])
+  return len(pairs)
+
+
+def build_split(split: str, output_dir: pathlib.Path, config: ml_collections.ConfigDict) -> dict:
+  """Builds (or resumes) one split; returns its summary."""
+  pairs = stackoverflow.read_pairs(pathlib.Path(config.source_dir or paths.STACKOVERFLOW_DIR)
+                                   / f"{split}.jsonl")
+  if config.limit:
+    pairs = pairs[:config.limit]
+  shard_dir = output_dir / "shards" / split
+  shard_dir.mkdir(parents=True, exist_ok=True)
+  shards = [(shard_dir / f"{i // config.shard_size:05d}.jsonl", pairs[i:i + config.shard_size])
+            for i in range(0, len(pairs), config.shard_size)]
+  todo = [shard for shard in shards if not shard[0].exists()]
+  logging.info("%s: %d pairs, %d of %d shards to build", split, len(pairs), len(todo), len(shards))
+  worker = functools.partial(_build_shard, max_distance=config.max_distance, k=config.k,
+                             time_budget=config.time_budget or None)
+  start = time.perf_counter()
+  with tqdm.tqdm(total=sum(len(p) for _, p in shards), desc=f"build_data {split}",
+                 unit="pair", initial=sum(len(p) for _, p in shards) - sum(len(p) for _, p in todo),
+                 disable=not config.progress) as bar:
+    if config.workers > 1 and len(todo) > 1:
+      with multiprocessing.get_context("spawn").Pool(config.workers) as pool:
+        for done in pool.imap_unordered(worker, todo):
+          bar.update(done)
+    else:
+      for shard in todo:
+        bar.update(worker(shard))
+  wall_seconds = time.perf_counter() - start
+
+  instances, stats = [], []
+  for shard_path, _ in shards:
+    instances.extend(instances_lib.read_jsonl(shard_path))
+    stats.extend(record for _, record in jsonl.read_jsonl(shard_path.with_suffix(".stats.jsonl")))
+  instances_lib.write_jsonl(output_dir / f"{split}.jsonl", instances)
+  jsonl.write_jsonl(output_dir / f"{split}.stats.jsonl", stats)
+  if config.export_text:
+    instances_lib.write_text(output_dir / f"{split}.txt", instances)
+  return summarize(stats, wall_seconds)
+
+
+def summarize(stats: list[dict], wall_seconds: float) -> dict:
+  """Recall of the truth (in the top k, and first) by distance, and time per snippet."""
+  def recall(rows):
+    ranks = [r["generated_rank"] for r in rows]
+    return {"n": len(rows),
+            "recall": float(np.mean([r is not None for r in ranks])) if rows else None,
+            "markov_p@1": float(np.mean([r == 0 for r in ranks])) if rows else None}
+  by_distance = {}
+  for distance in sorted({r["distance"] for r in stats}):
+    by_distance[f"d={distance}"] = recall([r for r in stats if r["distance"] == distance])
+  seconds = np.array([r["seconds"] for r in stats]) if stats else np.zeros(1)
+  return {"all": recall(stats), **by_distance,
+          "seconds_per_pair": {"median": float(np.median(seconds)),
+                               "p90": float(np.percentile(seconds, 90)),
+                               "max": float(seconds.max())},
+          "wall_seconds_this_run": round(wall_seconds, 1)}
+
+
+def format_summary(split: str, summary: dict) -> str:
+  lines = [f"{split}: {'rows':8} {'n':>6} {'recall@k':>9} {'markov P@1':>11}"]
+  for row, values in summary.items():
+    if isinstance(values, dict) and "recall" in values:
+      lines.append(f"{'':{len(split) + 2}}{row:8} {values['n']:6d} "
+                   f"{values['recall']:9.3f} {values['markov_p@1']:11.3f}")
+  times = summary["seconds_per_pair"]
+  lines.append(f"{'':{len(split) + 2}}seconds per pair: median {times['median']:.2f}, "
+               f"p90 {times['p90']:.2f}, max {times['max']:.2f}")
+  return "\n".join(lines)
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Builds ranking instances for each split of `config.splits`."""
+  output_dir = pathlib.Path(config.output_dir or workdir)
+  output_dir.mkdir(parents=True, exist_ok=True)
+  summaries = {}
+  for split in config.splits:
+    summaries[split] = build_split(split, output_dir, config)
+    print(format_summary(split, summaries[split]), flush=True)
+  summary_path = output_dir / "summary.json"
+  previous = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+  previous.update(summaries)
+  summary_path.write_text(json.dumps(previous, indent=2))
+  if config.tfds:
+    if all((output_dir / f"{stem}.jsonl").exists() for stem in stackoverflow.SPLIT_FILES.values()):
+      from repair_rank.data import ranking_dataset  # pylint: disable=g-import-not-at-top
+      builder = ranking_dataset.build(output_dir / "tensorflow_datasets", source_dir=output_dir)
+      logging.info("TFDS ranking instances at %s", builder.data_dir)
+    else:
+      logging.warning("TFDS dataset not built: it needs train, valid and test instances "
+                      "in %s", output_dir)

@@ -1,0 +1,80 @@
+"""Tests for the build_data job and the ranking-instances TFDS dataset."""
+import json
+
+import pytest
+
+from configs import build_data as build_data_config
+from repair_rank import build_data
+from repair_rank import tokens
+from repair_rank.data import instances
+from repair_rank.data import ranking_dataset
+
+PAIRS = {
+    "train": [("NAME = NAME ( NAME", "NAME = NAME ( NAME )"),
+              ("import NAME ,", "import NAME"),
+              ("NAME ( STRING ) )", "NAME ( STRING )")],
+    "valid": [("NAME = [ NUMBER , NUMBER", "NAME = [ NUMBER , NUMBER ]")],
+    "test": [("def NAME ( ) NEWLINE INDENT pass NEWLINE DEDENT",
+              "def NAME ( ) : NEWLINE INDENT pass NEWLINE DEDENT"),
+             ("NAME NAME . NAME", "import NAME . NAME")],
+}
+
+
+@pytest.fixture()
+def source_dir(tmp_path):
+  source = tmp_path / "pairs"
+  source.mkdir()
+  for split, pairs in PAIRS.items():
+    with (source / f"{split}.jsonl").open("w") as f:
+      for i, (broken, fixed) in enumerate(pairs):
+        f.write(json.dumps({"id": f"{split}-{i}", "broken": broken, "fixed": fixed,
+                            "distance": 1, "length": len(broken.split()),
+                            "broken_src": None, "fixed_src": None}) + "\n")
+  return source
+
+
+def _config(source_dir, output_dir):
+  config = build_data_config.get_config()
+  config.unlock()
+  config.source_dir = str(source_dir)
+  config.output_dir = str(output_dir)
+  config.max_distance = 1  # complete and fast
+  config.shard_size = 1
+  config.workers = 1
+  config.progress = False
+  return config
+
+
+def test_builds_instances_text_stats_and_tfds(source_dir, tmp_path):
+  out = tmp_path / "out"
+  build_data.run(_config(source_dir, out), str(tmp_path / "work"))
+  for split, pairs in PAIRS.items():
+    built = instances.read_jsonl(out / f"{split}.jsonl")
+    assert [" ".join(i.query) for i in built] == [b for b, _ in pairs]
+    for instance in built:
+      assert instance.generated_rank is not None  # all distance 1: never missed
+      assert all(tokens.is_valid(c) for c in instance.candidates)
+      assert instance.query not in instance.candidates
+    assert instances.read_text(out / f"{split}.txt")[0].candidates == built[0].candidates
+  summary = json.loads((out / "summary.json").read_text())
+  assert summary["train"]["all"] == {"n": 3, "recall": 1.0, "markov_p@1": pytest.approx(
+      summary["train"]["all"]["markov_p@1"])}
+  test_source = ranking_dataset.load_split("test", out / "tensorflow_datasets")
+  assert [ranking_dataset.to_instance(test_source[i]) for i in range(len(test_source))] == \
+      instances.read_jsonl(out / "test.jsonl")
+
+
+def test_resumes_only_missing_shards(source_dir, tmp_path):
+  out = tmp_path / "out"
+  config = _config(source_dir, out)
+  config.tfds = False
+  build_data.run(config, str(tmp_path))
+  first = (out / "train.jsonl").read_text()
+  shard = out / "shards" / "train" / "00001.jsonl"
+  untouched = out / "shards" / "train" / "00000.jsonl"
+  mtime = untouched.stat().st_mtime_ns
+  shard.unlink()  # as if the process was killed before this shard finished
+  build_data.run(config, str(tmp_path))
+  assert shard.exists()
+  assert untouched.stat().st_mtime_ns == mtime
+  assert (out / "train.jsonl").read_text() == first
