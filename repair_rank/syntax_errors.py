@@ -63,19 +63,22 @@ def _layout_error(tokens: Sequence[str]) -> Optional[int]:
 
 
 def _render_lines(tokens: Sequence[str]) -> tuple[str, list[list[tuple[int, int]]]]:
-  """`tokens.render` text (no layout checks) and, per line, (column, token index)."""
+  """`tokens.render` text (no layout checks) and, per line, (column, token index).
+
+  Columns are 0-based; layout tokens get column -1 except NEWLINE, which sits
+  just past its line's last character.
+  """
   lines: list[str] = []
-  starts: list[list[tuple[int, int]]] = []
+  spans: list[list[tuple[int, int]]] = []
   line: list[str] = []
   columns: list[tuple[int, int]] = []
-  level = 0
-  width = 0
+  level = width = 0
   for position, tok in enumerate(tokens):
     if tok == tokens_lib.NEWLINE:
-      indent = _UNIT * level
-      lines.append(indent + " ".join(line))
-      columns.append((len(indent) + width, position))
-      starts.append(columns)
+      indent = len(_UNIT) * level
+      lines.append(_UNIT * level + " ".join(line))
+      columns.append((width, position))
+      spans.append([(c if c < 0 else c + indent, i) for c, i in columns])
       line, columns, width = [], [], 0
     elif tok == tokens_lib.INDENT:
       level += 1
@@ -84,26 +87,20 @@ def _render_lines(tokens: Sequence[str]) -> tuple[str, list[list[tuple[int, int]
       level -= 1
       columns.append((-1, position))
     else:
-      text = _TEXT[tok]
       if line:
         width += 1
       columns.append((width, position))
-      line.append(text)
-      width += len(text)
+      line.append(_TEXT[tok])
+      width += len(_TEXT[tok])
   if line or columns:
-    indent = _UNIT * level
-    lines.append(indent + " ".join(line))
-    # Columns were counted without the indent of this line; fix them up.
-    starts.append(columns)
+    indent = len(_UNIT) * level
+    if line:
+      lines.append(_UNIT * level + " ".join(line))
+    spans.append([(c if c < 0 else c + indent, i) for c, i in columns])
   text = "\n".join(lines)
   if tokens and tokens[-1] == tokens_lib.NEWLINE:
     text += "\n"
-  # Shift token columns by their line's indentation (known only at line end).
-  shifted = []
-  for number, cols in enumerate(starts):
-    indent = len(lines[number]) - len(lines[number].lstrip(" ")) if number < len(lines) else 0
-    shifted.append([(c if c < 0 else c + indent, i) for c, i in cols])
-  return text, shifted
+  return text, spans
 
 
 def _index_at(lines: list[list[tuple[int, int]]], n: int, lineno: Optional[int],
@@ -129,20 +126,23 @@ def _index_at(lines: list[list[tuple[int, int]]], n: int, lineno: Optional[int],
 
 
 def parse_error(tokens: Sequence[str]) -> Optional[ParseError]:
-  """None if `tokens` is valid (same verdict as `tokens.is_valid`), else where it fails.
+  """None if `tokens` is valid (the verdict of `tokens.is_valid`), else where it fails.
 
-  Tokens must be in the alphabet (checked by the caller).
+  The text compiled is `tokens.render`'s, so the verdict is the same by
+  construction; `_render_lines` only locates the error. Tokens must be in the
+  alphabet (checked by the caller).
   """
-  layout = _layout_error(tokens)
-  if layout is not None:
+  try:
+    text = tokens_lib.render(tokens)
+  except tokens_lib.LayoutError:
+    layout = _layout_error(tokens)
+    layout = len(tokens) if layout is None else layout
     return ParseError(layout, layout, "layout")
-  # A DEDENT at a line's start comes before that line's first token, which
-  # is what Python blames; columns are only resolved for real tokens.
-  text, lines = _render_lines(tokens)
   try:
     compile(text, "<candidate>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
   except SyntaxError as e:
     n = len(tokens)
+    _, lines = _render_lines(tokens)
     index = _index_at(lines, n, e.lineno, e.offset)
     end = index
     if e.end_lineno is not None and e.end_offset:
@@ -151,8 +151,3 @@ def parse_error(tokens: Sequence[str]) -> Optional[ParseError]:
   except (ValueError, MemoryError, RecursionError) as e:
     return ParseError(len(tokens), len(tokens), str(e))
   return None
-
-
-def is_valid_fast(tokens: Sequence[str]) -> bool:
-  """`tokens.is_valid` without building the error location."""
-  return tokens_lib.is_valid(tokens)

@@ -1,0 +1,158 @@
+"""Tests for repair_rank.candidates and repair_rank.syntax_errors (seconds)."""
+import json
+import time
+
+import numpy as np
+import pytest
+from rapidfuzz.distance import Levenshtein
+
+from repair_rank import candidates
+from repair_rank import ngram
+from repair_rank import paths
+from repair_rank import syntax_errors
+from repair_rank import tokens
+
+SHORT_BROKEN = [
+    "NAME NAME",
+    "NAME STRING NEWLINE",
+    "NAME = ( NUMBER",
+    "if NAME NEWLINE INDENT pass",
+    "def NAME ( ) NEWLINE INDENT return NUMBER NEWLINE DEDENT",
+    "NAME = [ NUMBER NUMBER ]",
+    ")",
+]
+
+
+def _brute_force_distance1(broken):
+  """Every valid sequence one edit from `broken`, by plain enumeration."""
+  out = set()
+  n = len(broken)
+  for i in range(n + 1):
+    for tok in tokens.ALL_TOKENS:
+      out.add(tuple(broken[:i]) + (tok,) + tuple(broken[i:]))
+  for i in range(n):
+    out.add(tuple(broken[:i] + broken[i + 1:]))
+    for tok in tokens.ALL_TOKENS:
+      out.add(tuple(broken[:i]) + (tok,) + tuple(broken[i + 1:]))
+  out.discard(tuple(broken))
+  return {s for s in out if tokens.is_valid(list(s))}
+
+
+@pytest.fixture(scope="module")
+def model():
+  return ngram.load_default()
+
+
+@pytest.mark.parametrize("text", SHORT_BROKEN)
+def test_distance1_is_complete(text, model):
+  broken = text.split()
+  got = candidates.generate(broken, max_distance=1, k=100_000, model=model)
+  assert {tuple(c) for c in got} == _brute_force_distance1(broken)
+
+
+@pytest.mark.parametrize("text", SHORT_BROKEN[:4])
+def test_distance1_is_complete_within_larger_radius(text, model):
+  broken = text.split()
+  got = candidates.generate_scored(broken, max_distance=3, k=100_000,
+                                   time_budget=0.3, model=model)
+  assert {c.tokens for c in got if c.distance == 1} == _brute_force_distance1(broken)
+
+
+@pytest.mark.parametrize("text", SHORT_BROKEN)
+def test_candidates_are_valid_near_distinct_and_ordered(text, model):
+  broken = text.split()
+  got = candidates.generate_scored(broken, max_distance=2, k=500,
+                                   time_budget=0.3, model=model)
+  assert got
+  seqs = [c.tokens for c in got]
+  assert len(set(seqs)) == len(seqs)
+  assert tuple(broken) not in set(seqs)
+  for c in got:
+    assert tokens.is_valid(list(c.tokens))
+    assert c.distance == Levenshtein.distance(broken, list(c.tokens))
+    assert 1 <= c.distance <= 2
+  log_probs = model.log_probs([list(s) for s in seqs])
+  np.testing.assert_allclose(log_probs, [c.log_prob for c in got])
+  assert np.all(np.diff(log_probs) <= 1e-12)
+
+
+def test_generate_matches_generate_scored(model):
+  broken = "NAME STRING NEWLINE".split()
+  scored = candidates.generate_scored(broken, k=50, time_budget=None, model=model)
+  plain = candidates.generate(broken, k=50, time_budget=None, model=model)
+  assert plain == [list(c.tokens) for c in scored]
+
+
+def test_k_is_honoured(model):
+  broken = "NAME = ( NUMBER".split()
+  assert len(candidates.generate(broken, k=5, time_budget=0.2, model=model)) == 5
+  everything = candidates.generate(broken, max_distance=1, k=100_000, model=model)
+  assert candidates.generate(broken, max_distance=1, k=3, model=model) == everything[:3]
+
+
+def test_time_budget_is_honoured(model):
+  broken = ("def NAME ( NAME ) NEWLINE INDENT for NAME in NAME NEWLINE INDENT "
+            "NAME = NAME [ NAME NEWLINE DEDENT DEDENT").split()
+  candidates.generate(broken, max_distance=1, model=model)  # Warm the model cache.
+  start = time.monotonic()
+  got = candidates.generate_scored(broken, time_budget=0.05, model=model)
+  elapsed = time.monotonic() - start
+  assert got  # The best found so far: at least the distance-1 repairs.
+  d1 = candidates.generate(broken, max_distance=1, k=100_000, model=model)
+  assert elapsed < 0.05 + 1.0  # Distance 1 always completes; it is quick here.
+  assert {tuple(c) for c in d1} <= {c.tokens for c in got}
+
+
+def test_default_model_is_used():
+  assert candidates.generate("NAME NAME".split(), max_distance=1, k=3)
+
+
+@pytest.mark.parametrize("bad", [[], (), ""])
+def test_empty_input_raises(bad):
+  with pytest.raises(ValueError, match="empty"):
+    candidates.generate(bad)
+
+
+def test_unknown_token_raises():
+  with pytest.raises(ValueError, match="'foo'"):
+    candidates.generate(["NAME", "foo"])
+
+
+def test_string_input_raises():
+  with pytest.raises(ValueError, match="list of tokens"):
+    candidates.generate("NAME NAME")
+
+
+def _valid_pairs(distance, limit):
+  with open(paths.split_path("valid")) as f:
+    rows = [json.loads(line) for line in f]
+  rows = [r for r in rows if r["distance"] == distance]
+  rows.sort(key=lambda r: len(r["broken"].split()))
+  return [(r["broken"].split(), r["fixed"].split()) for r in rows[:limit]]
+
+
+@pytest.mark.parametrize("broken,fixed", _valid_pairs(2, 5))
+def test_finds_real_distance2_fixes(broken, fixed, model):
+  got = candidates.generate(broken, max_distance=2, time_budget=2.0, model=model)
+  assert fixed in got
+
+
+@pytest.mark.parametrize("text", SHORT_BROKEN + [
+    "NAME = ( NUMBER , NUMBER NEWLINE NAME = NUMBER",
+    "if NAME NEWLINE INDENT NAME NEWLINE DEDENT",
+    "NAME = NAME NAME NEWLINE NAME = NUMBER NEWLINE"])
+def test_parse_error_agrees_with_is_valid(text):
+  seq = text.split()
+  for _, edited in candidates.distance1_edits(seq):
+    error = syntax_errors.parse_error(edited)
+    assert (error is None) == tokens.is_valid(list(edited))
+    if error is not None:
+      assert 0 <= error.index <= error.end_index <= len(edited)
+
+
+def test_parse_error_locates_tokens():
+  assert syntax_errors.parse_error("NAME NAME NEWLINE".split()).index == 1
+  assert syntax_errors.parse_error("if NAME NEWLINE INDENT NAME NEWLINE DEDENT".split()).index == 2
+  assert syntax_errors.parse_error("NAME = NUMBER ) NEWLINE".split()).index == 3
+  assert syntax_errors.parse_error("NAME ( NAME NEWLINE".split()).message == "layout"
+  assert syntax_errors.parse_error("NAME = NUMBER NEWLINE".split()) is None
