@@ -28,6 +28,9 @@ setuptools.setup(
         "matplotlib>=3.7",  # loss / metric plots written to the workdir
     ],
     extras_require={
-        "test": ["pytest>=8"],
+        # nbclient/nbformat/ipykernel execute notebooks/ in the tests.
+        "test": ["pytest>=8", "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29"],
+        # psutil: memory figures in launch/load_test_serve.py.
+        "dev": ["psutil>=5.9"],
     },
 )

@@ -13,7 +13,7 @@ from absl import logging
 from ml_collections import config_flags
 
 # Jobs are modules of this package with a `run(config, workdir)` function.
-JOBS = ("prepare_data", "build_data", "baselines")
+JOBS = ("prepare_data", "build_data", "baselines", "serve", "evaluate_end_to_end", "repair", "pretrain", "finetune")
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for outputs (metrics, checkpoints, plots).")
 config_flags.DEFINE_config_file("config", None, "Job configuration file.", lock_config=True)

@@ -6,7 +6,7 @@ layout tokens `NEWLINE`, `INDENT`, `DEDENT`.
 """
 import ast
 import re
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 NAME, NUMBER, STRING = "NAME", "NUMBER", "STRING"
 NEWLINE, INDENT, DEDENT = "NEWLINE", "INDENT", "DEDENT"
@@ -236,43 +236,63 @@ def _indent_column(line: str) -> tuple[int, int]:
   return column, len(line)
 
 
+class Lexeme(NamedTuple):
+  """One token as lexed: its kind, source text ('' for layout), 1-based line and 0-based column."""
+  token: str
+  text: str
+  line: int
+  column: int = 0
+
+
 def lex(source: str) -> list[str]:
   """Lexes Python source into the data's token alphabet; never raises."""
+  return [lexeme.token for lexeme in lex_lexemes(source)]
+
+
+def lex_lexemes(source: str) -> list[Lexeme]:
+  """`lex` with each token's source text and line, e.g. to restore names in a repair."""
   lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
   ends_with_newline = len(lines) > 1 and lines[-1] == ""
   if ends_with_newline:
     lines.pop()
-  out: list[str] = []
+  out: list[Lexeme] = []
   indents = [0]
   depth = 0             # bracket nesting; unbalanced closers make it negative
   open_quote = None     # the quote of a string continued onto the next line
   continued = False     # the previous line ended in a backslash
-  for line_number, line in enumerate(lines):
+
+  def last() -> str | None:
+    return out[-1].token if out else None
+
+  for line_number, line in enumerate(lines, start=1):
     pos = 0
     if open_quote is not None:
       end = _string_end(line, 0, open_quote)
+      string = out[-1]
       if end < 0:
+        out[-1] = string._replace(text=string.text + "\n" + line)
         if len(open_quote) == 1 and not line.endswith("\\"):
           open_quote = None  # an unterminated continued string ends here
         continue
+      out[-1] = string._replace(text=string.text + "\n" + line[:end])
       open_quote, pos = None, end
     elif depth <= 0 and not continued:  # a new logical line
       column, pos = _indent_column(line)
       if pos == len(line) or line[pos] == "#":
         if not out and pos < len(line):
-          out.append(NEWLINE)  # leading comment lines become one NEWLINE
+          out.append(Lexeme(NEWLINE, "", line_number))  # leading comments: one NEWLINE
         # A whitespace-only last line without a line break is a blank logical
         # line of its own (indented, dedented and ended as any other).
-        if not (out and line_number == len(lines) - 1 and 0 < pos == len(line)):
+        if not (out and line_number == len(lines) and 0 < pos == len(line)):
           continue
       if column > indents[-1]:
         if not out:
-          out.append(NEWLINE)  # the data marks an indented first line so
+          out.append(Lexeme(NEWLINE, "", line_number))  # the data marks an indented first line so
         indents.append(column)
-        out.append(INDENT)
+        out.append(Lexeme(INDENT, "", line_number))
       while column < indents[-1]:
         indents.pop()
-        out.append(DEDENT)
+        out.append(Lexeme(DEDENT, "", line_number))
     continued = False
     while pos < len(line):
       char = line[pos]
@@ -284,9 +304,9 @@ def lex(source: str) -> list[str]:
         pos += 1
         continued = pos == len(line)
       elif (match := _STRING_START_RE.match(line, pos)):
-        out.append(STRING)
         quote = match.group(1)
         end = _string_end(line, match.end(), quote)
+        out.append(Lexeme(STRING, line[pos:end if end >= 0 else len(line)], line_number, pos))
         if end < 0:
           # Triple quotes run on; single quotes only after a backslash.
           if len(quote) == 3 or line.endswith("\\"):
@@ -298,27 +318,28 @@ def lex(source: str) -> list[str]:
         if match is None:  # a non-ASCII digit: skip it
           pos += 1
           continue
-        out.append(NUMBER)
+        out.append(Lexeme(NUMBER, match.group(), line_number, pos))
         pos = match.end()
       elif (match := _NAME_RE.match(line, pos)):
         word = match.group()
-        out.append(word if word in _KEYWORD_SET else NAME)
+        out.append(Lexeme(word if word in _KEYWORD_SET else NAME, word, line_number, pos))
         pos = match.end()
       elif (match := _OPERATOR_RE.match(line, pos)):
         op = match.group()
         depth += (op in _OPENERS) - (op in _CLOSERS)
-        out.append(op)
+        out.append(Lexeme(op, op, line_number, pos))
         pos = match.end()
       else:
         pos += 1
     if open_quote is None and not continued and depth <= 0:
-      out.append(NEWLINE)
+      out.append(Lexeme(NEWLINE, "", line_number))
+  final_line = len(lines)
   # As `tokenize`, an implicit NEWLINE closes a last line with no line break.
-  if out and out[-1] != NEWLINE and not ends_with_newline:
-    out.append(NEWLINE)
+  if out and last() != NEWLINE and not ends_with_newline:
+    out.append(Lexeme(NEWLINE, "", final_line))
   while len(indents) > 1:
     indents.pop()
-    out.append(DEDENT)
-  if not ends_with_newline and out and out[-1] == NEWLINE:
+    out.append(Lexeme(DEDENT, "", final_line))
+  if not ends_with_newline and last() == NEWLINE:
     out.pop()
   return out

@@ -129,3 +129,12 @@ def test_render_is_readable_and_parses():
   seq = "def NAME ( NAME ) : NEWLINE INDENT return NAME [ NUMBER ] . NAME ( STRING ) NEWLINE DEDENT".split()
   assert tokens.render(seq, pretty=True) == "def x(x):\n    return x[1].x('s')\n"
   assert tokens.lex(tokens.render(seq)) == seq
+
+
+def test_lex_lexemes_carry_source_text_and_position():
+  source = "x = '''a\nb''' + f(12)\nif y:\n  z"
+  lexemes = tokens.lex_lexemes(source)
+  assert [l.token for l in lexemes] == tokens.lex(source)
+  visible = [(l.text, l.line, l.column) for l in lexemes if l.text]
+  assert visible[:3] == [("x", 1, 0), ("=", 1, 2), ("'''a\nb'''", 1, 4)]
+  assert ("12", 2, 9) in visible and ("z", 4, 2) in visible

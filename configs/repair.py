@@ -1,0 +1,39 @@
+"""The repair command (repair_rank.repair): top-k repairs of a broken .py file, edits highlighted.
+
+  python -m repair_rank.main --config configs/repair.py --config.file=broken.py --config.top_k=5
+  # before a model is trained, rank with a baseline:
+  python -m repair_rank.main --config configs/repair.py --config.file=broken.py \
+      --config.scorer=markov_distance
+"""
+import ml_collections
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  """Repairs `file` with the bundled model; five repairs, distance up to 3."""
+  del arg  # No variants yet.
+  config = ml_collections.ConfigDict()
+  # Which repair_rank module runs (repair_rank.<job>.run).
+  config.job = "repair"
+  # The broken Python file to repair (path, UTF-8).
+  config.file = ""
+  # How many repairs to print (count), best first.
+  config.top_k = 5
+  # "model" (repair_rank.scorer.load) or a baseline name from repair_rank.baselines.names().
+  config.scorer = "model"
+  # Checkpoint of the model scorer (path); "" = the bundled default model.
+  config.model_path = ""
+  # Keyword options of the scorer's loader or baseline factory (e.g. {"lam": 2.0}).
+  config.scorer_options = ml_collections.ConfigDict()
+  # URL of a running endpoint to score with instead (e.g. http://127.0.0.1:8080); "" = in-process.
+  config.endpoint = ""
+  # Largest token edit distance searched for repairs.
+  config.max_distance = 3
+  # Most candidates generated and scored (count).
+  config.k = 1000
+  # Seconds the generator may spend on distances 2..max (0 = no limit).
+  config.time_budget = 2.0
+  # Colour the edits: "auto" (when stdout is a terminal), "always" or "never" ([+tok]/[-tok]).
+  config.color = "auto"
+  # Log JAX devices at start-up (bool).
+  config.log_devices = False
+  return config

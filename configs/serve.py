@@ -1,0 +1,41 @@
+"""The scoring endpoint (repair_rank.serve): POST /rerank, /rerank.json; GET /healthz.
+
+  python -m repair_rank.main --config configs/serve.py --config.port=8080
+  python -m repair_rank.main --config configs/serve.py --config.scorer=markov_distance
+"""
+import ml_collections
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  """The default endpoint: the bundled model on 127.0.0.1:8080."""
+  del arg  # No variants yet.
+  config = ml_collections.ConfigDict()
+  # Which repair_rank module runs (repair_rank.<job>.run).
+  config.job = "serve"
+  # Interface to bind (address); 127.0.0.1 keeps the endpoint local, 0.0.0.0 exposes it.
+  config.host = "127.0.0.1"
+  # TCP port (0 = any free port, printed at start-up).
+  config.port = 8080
+  # "model" (repair_rank.scorer.load) or a baseline name from repair_rank.baselines.names().
+  config.scorer = "model"
+  # Checkpoint of the model scorer (path); "" = the bundled default model.
+  config.model_path = ""
+  # Keyword options of the scorer's loader or baseline factory (e.g. {"lam": 2.0}).
+  config.scorer_options = ml_collections.ConfigDict()
+  # Compile / exercise the scorer before serving, so no request pays for compilation (bool).
+  config.warmup = True
+  # Largest request body (bytes); larger ones get 413.
+  config.max_body_bytes = 4 << 20
+  # Most candidates in one request (count); more get 413.
+  config.max_candidates = 2000
+  # Most tokens in the query or one candidate (tokens); longer lines get 413.
+  config.max_tokens_per_line = 1024
+  # Longest wait for a client's next bytes, and for a whole body (seconds); then 408.
+  config.request_timeout_s = 10.0
+  # Most open connections (count); beyond it a connection gets 503 and is closed.
+  config.max_connections = 64
+  # Log one line per request (bool).
+  config.access_log = False
+  # Log JAX devices at start-up (bool).
+  config.log_devices = False
+  return config

@@ -1,0 +1,285 @@
+"""The repair command: the top-k repairs of a broken Python file, edits highlighted.
+
+  python -m repair_rank.main --config configs/repair.py --config.file=broken.py --config.top_k=5
+
+The file is lexed (`tokens.lex`), candidates generated (`candidates.generate`)
+and scored (the configured scorer, or a running endpoint), and each of the best
+`top_k` is printed as readable Python: the candidate is laid out by
+`tokens.render(pretty=True)`, and every token the repair kept from the file gets
+its original text back (names, numbers, strings), found by aligning the
+candidate to the file's tokens with Levenshtein opcodes. Inserted tokens show
+as `[+tok]` and deleted ones as `[-tok]`, or in colour on a terminal; inserted
+names, numbers and strings appear as the placeholders x, 1 and 's'.
+"""
+import ast
+import dataclasses
+import pathlib
+import sys
+from typing import Optional, Sequence
+
+from absl import logging
+import ml_collections
+import numpy as np
+from rapidfuzz.distance import Levenshtein
+
+from repair_rank import candidates as candidates_lib
+from repair_rank import evaluate
+from repair_rank import serve
+from repair_rank import tokens as tokens_lib
+
+LAYOUT = frozenset((tokens_lib.NEWLINE, tokens_lib.INDENT, tokens_lib.DEDENT))
+STYLES = ("plain", "markers", "ansi")
+_ANSI_INSERT, _ANSI_DELETE, _ANSI_RESET = "\x1b[1;32m", "\x1b[9;31m", "\x1b[0m"
+
+
+class RepairError(ValueError):
+  """Bad input to the repair command (missing file, not UTF-8, ...)."""
+
+
+# --- Source text of each token ------------------------------------------------
+# `tokens.lex_lexemes` gives each token's text and position; layout tokens
+# (NEWLINE, INDENT, DEDENT) have no text of their own.
+
+
+@dataclasses.dataclass(frozen=True)
+class ScannedToken:
+  """A non-layout token with its source text and 0-based character offset."""
+  token: str
+  text: str
+  offset: int
+
+
+def scan(source: str) -> list[ScannedToken]:
+  """The non-layout tokens of `source` with their texts and character offsets."""
+  text = source.replace("\r\n", "\n").replace("\r", "\n")
+  line_starts = [0]
+  for line in text.split("\n"):
+    line_starts.append(line_starts[-1] + len(line) + 1)
+  return [ScannedToken(lexeme.token, lexeme.text, line_starts[lexeme.line - 1] + lexeme.column)
+          for lexeme in tokens_lib.lex_lexemes(text) if lexeme.token not in LAYOUT]
+
+
+def token_texts(source: str, tokens: Optional[Sequence[str]] = None
+                ) -> tuple[list[Optional[str]], list[int]]:
+  """(source text, 1-based line) of each token of `lex(source)`.
+
+  The text is None for layout tokens and wherever the re-scan disagrees with
+  `lex`; a layout token gets the line of the token before it.
+  """
+  tokens = tokens_lib.lex(source) if tokens is None else list(tokens)
+  scanned = scan(source)
+  normalized = source.replace("\r\n", "\n").replace("\r", "\n")
+  positions = [i for i, tok in enumerate(tokens) if tok not in LAYOUT]
+  texts: list[Optional[str]] = [None] * len(tokens)
+  offsets: list[Optional[int]] = [None] * len(tokens)
+  kinds = [tokens[i] for i in positions]
+  scanned_kinds = [s.token for s in scanned]
+  if kinds == scanned_kinds:
+    pairs = zip(positions, scanned)
+  else:
+    pairs = []
+    for op in Levenshtein.opcodes(kinds, scanned_kinds):
+      if op.tag == "equal":
+        pairs += zip(positions[op.src_start:op.src_end], scanned[op.dest_start:op.dest_end])
+  for i, token in pairs:
+    texts[i], offsets[i] = token.text, token.offset
+  lines, line = [], 1
+  for offset in offsets:
+    if offset is not None:
+      line = normalized.count("\n", 0, offset) + 1
+    lines.append(line)
+  return texts, lines
+
+
+# --- Showing a repair ---------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Repair:
+  """One scored repair of the file's tokens."""
+  tokens: tuple[str, ...]
+  score: float
+  distance: int
+
+
+def _show(token: str, text: Optional[str]) -> str:
+  return text if text is not None else token
+
+
+def _mark(text: str, inserted: bool, style: str) -> str:
+  if style == "ansi":
+    return f"{_ANSI_INSERT if inserted else _ANSI_DELETE}{text}{_ANSI_RESET}"
+  if style == "markers":
+    return f"[{'+' if inserted else '-'}{text}]"
+  return text if inserted else ""
+
+
+def show_repair(query: Sequence[str], query_texts: Sequence[Optional[str]],
+                candidate: Sequence[str], style: str = "markers") -> str:
+  """The candidate as Python text with the file's names and literals, edits marked.
+
+  `style`: "plain" (the repaired text only), "markers" ([+tok] / [-tok]) or
+  "ansi" (green insertions, red struck-through deletions).
+  """
+  if style not in STYLES:
+    raise ValueError(f"style must be one of {STYLES}, got {style!r}")
+  candidate = list(candidate)
+  try:
+    rendered = tokens_lib.render(candidate, pretty=True)
+  except ValueError:  # not a layout the lexer emits: fall back to one token per word
+    rendered = " ".join(tokens_lib.PLACEHOLDERS.get(t, t) for t in candidate if t not in LAYOUT)
+  spans = scan(rendered)
+  visible = [j for j, tok in enumerate(candidate) if tok not in LAYOUT]
+  if [s.token for s in spans] != [candidate[j] for j in visible]:
+    return rendered  # should not happen: render and scan disagree
+  span_of = dict(zip(visible, spans))
+
+  source_of: dict[int, int] = {}   # candidate index -> kept query index
+  deleted_before: dict[int, list[int]] = {}  # candidate index -> deleted query indices
+  for op in Levenshtein.opcodes(list(query), candidate):
+    if op.tag == "equal":
+      source_of.update(zip(range(op.dest_start, op.dest_end), range(op.src_start, op.src_end)))
+    if op.tag in ("delete", "replace"):
+      deleted_before.setdefault(op.dest_start, []).extend(range(op.src_start, op.src_end))
+
+  def deletions(j: int) -> list[str]:
+    return [_mark(_show(query[i], query_texts[i]), False, style)
+            for i in deleted_before.get(j, [])]
+
+  out, cursor, pending = [], 0, []
+  for j, tok in enumerate(candidate):
+    pending += deletions(j)
+    kept = j in source_of
+    if tok in LAYOUT:
+      if not kept:
+        pending.append(_mark(tok, True, style))
+      continue
+    span = span_of[j]
+    gap = rendered[cursor:span.offset]
+    marks = "".join(m for m in pending if m)
+    if marks and not gap and kept:
+      marks += " "
+    out += [marks, gap]
+    pending = []
+    text = query_texts[source_of[j]] if kept and query_texts[source_of[j]] is not None else span.text
+    out.append(text if kept else _mark(text, True, style))
+    cursor = span.offset + len(span.text)
+  pending += deletions(len(candidate))
+  out.append("".join(pending))
+  out.append(rendered[cursor:])
+  return "".join(out)
+
+
+def describe_edits(query: Sequence[str], query_texts: Sequence[Optional[str]],
+                   query_lines: Sequence[int], candidate: Sequence[str]) -> str:
+  """The edits as words, e.g. "line 1: replace '}' with ')'"."""
+  def where(i: int) -> str:
+    if not query_lines:
+      return "line 1"
+    return f"line {query_lines[min(max(i, 0), len(query_lines) - 1)]}"
+
+  def words(start: int, end: int, sequence, texts=None) -> str:
+    return " ".join(repr(_show(sequence[i], texts[i] if texts else None))
+                    for i in range(start, end))
+
+  edits = []
+  for op in Levenshtein.opcodes(list(query), list(candidate)):
+    if op.tag == "insert":
+      edits.append(f"{where(op.src_start - 1)}: insert "
+                   f"{words(op.dest_start, op.dest_end, candidate)}")
+    elif op.tag == "delete":
+      edits.append(f"{where(op.src_start)}: delete "
+                   f"{words(op.src_start, op.src_end, query, query_texts)}")
+    elif op.tag == "replace":
+      edits.append(f"{where(op.src_start)}: replace "
+                   f"{words(op.src_start, op.src_end, query, query_texts)} with "
+                   f"{words(op.dest_start, op.dest_end, candidate)}")
+  return "; ".join(edits)
+
+
+# --- The command --------------------------------------------------------------
+
+
+def read_source(path: str) -> str:
+  """The text of a UTF-8 Python file; RepairError if it is missing or not UTF-8."""
+  if not path:
+    raise RepairError("no file given: pass --config.file=broken.py")
+  file = pathlib.Path(path)
+  if not file.exists():
+    raise RepairError(f"{path}: no such file")
+  if not file.is_file():
+    raise RepairError(f"{path}: not a regular file")
+  data = file.read_bytes()
+  try:
+    return data.decode("utf-8-sig")
+  except UnicodeDecodeError as e:
+    raise RepairError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})") from None
+
+
+def rank_repairs(query: Sequence[str], score_fn: evaluate.ScoreFn, *, top_k: int,
+                 max_distance: int = 3, k: int = 1000,
+                 time_budget: Optional[float] = candidates_lib.DEFAULT_TIME_BUDGET
+                 ) -> list[Repair]:
+  """The `top_k` best repairs of `query` under `score_fn`, best first."""
+  found = candidates_lib.generate_scored(query, max_distance=max_distance, k=k,
+                                         time_budget=time_budget)
+  if not found:
+    return []
+  scores = np.asarray(score_fn(list(query), [list(c.tokens) for c in found]), dtype=np.float64)
+  order = serve.best_first(scores)[:top_k]
+  return [Repair(found[i].tokens, float(scores[i]), found[i].distance) for i in order]
+
+
+def format_repairs(source: str, repairs: Sequence[Repair], style: str) -> str:
+  """All repairs of `source` as a numbered, human-readable listing."""
+  query = tokens_lib.lex(source)
+  texts, lines = token_texts(source, query)
+  blocks = []
+  for number, repair in enumerate(repairs, start=1):
+    header = (f"#{number}  score {repair.score:.3f}  distance {repair.distance}  "
+              f"{describe_edits(query, texts, lines, repair.tokens)}")
+    blocks.append(header + "\n" + show_repair(query, texts, repair.tokens, style).rstrip("\n"))
+  return "\n\n".join(blocks)
+
+
+def repair_source(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
+                  style: str = "markers", max_distance: int = 3, k: int = 1000,
+                  time_budget: Optional[float] = candidates_lib.DEFAULT_TIME_BUDGET) -> str:
+  """The text the command prints for `source`."""
+  query = tokens_lib.lex(source)
+  if not query:
+    return "Nothing to repair: the file has no tokens."
+  try:
+    ast.parse(source)
+    return "The file already parses; nothing to repair."
+  except (SyntaxError, ValueError) as e:
+    error = f"{type(e).__name__}: {e}"
+  if tokens_lib.is_valid(query):
+    return (f"{error}\nThe error is inside a token (a string or number literal, or "
+            "a character outside Python's grammar), which token-level repairs cannot fix.")
+  repairs = rank_repairs(query, score_fn, top_k=top_k, max_distance=max_distance, k=k,
+                         time_budget=time_budget)
+  if not repairs:
+    return f"{error}\nNo repair within {max_distance} token edits."
+  return f"{error}\n\n{format_repairs(source, repairs, style)}"
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Prints the top-k repairs of `config.file`."""
+  del workdir  # Prints only.
+  try:
+    source = read_source(config.file)
+    if config.endpoint:
+      score_fn = serve.HttpScoreFn(config.endpoint)
+    else:
+      score_fn = serve.as_score_fn(serve.scorer_from_config(config))
+  except (RepairError, serve.ScorerUnavailableError) as e:
+    raise SystemExit(f"repair: {e}") from None
+  color = config.color
+  if color not in ("auto", "always", "never"):
+    raise SystemExit(f"repair: config.color must be auto, always or never, got {color!r}")
+  ansi = color == "always" or (color == "auto" and sys.stdout.isatty())
+  logging.info("Repairing %s with scorer %s", config.file, config.endpoint or config.scorer)
+  print(repair_source(source, score_fn, top_k=config.top_k, style="ansi" if ansi else "markers",
+                      max_distance=config.max_distance, k=config.k,
+                      time_budget=config.time_budget or None), flush=True)

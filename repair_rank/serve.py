@@ -1,0 +1,715 @@
+"""The scoring endpoint: rerank repair candidates over HTTP (DESIGN.md step 9).
+
+  python -m repair_rank.main --config configs/serve.py --config.port=8080
+  curl -s localhost:8080/healthz
+  printf 'NAME = ( STRING }\\nNAME = ( STRING )\\nNAME = STRING\\n' | curl -s \\
+      -H 'Content-Type: text/plain' --data-binary @- localhost:8080/rerank
+
+Routes:
+  GET  /healthz      200 with JSON {"status": "ok", "scorer": ..., request counters}.
+  POST /rerank       text/plain: the first line is the query, each following line one
+                     candidate, as space-separated tokens or charified (per line: a line
+                     with whitespace, or a multi-character token name such as `NAME`, is
+                     tokens; otherwise charified). Answer: the candidate lines as sent,
+                     best first, text/plain.
+  POST /rerank.json  JSON {"query": q, "candidates": [c, ...]}, each a line as above or a
+                     list of tokens. Answer: {"scores": [...], "order": [...]}, `order`
+                     being candidate indices best first.
+
+Standard library only: `ThreadingHTTPServer`, one thread per connection, HTTP/1.1
+keep-alive. Every bad request gets a 4xx with a one-line message and a scorer
+failure a 500; neither stops the server. Scoring runs under one lock: on a small
+CPU two concurrent jit calls only fight over the same cores, and the `ScoreFn`
+interface (one query per call) leaves nothing to batch across requests.
+"""
+import dataclasses
+import http.client
+import http.server
+import json
+import signal
+import socket
+import threading
+import time
+from typing import Any, Optional, Sequence
+import urllib.parse
+
+from absl import logging
+import ml_collections
+import numpy as np
+
+from repair_rank import evaluate
+from repair_rank import tokens as tokens_lib
+
+ROUTES = ("/healthz", "/rerank", "/rerank.json")
+# A query and candidates scored once at start-up when the scorer has no `warmup()`.
+_WARMUP_QUERY = ["NAME", "=", "(", "NUMBER", "NEWLINE"]
+_WARMUP_CANDIDATES = [["NAME", "=", "(", "NUMBER", ")", "NEWLINE"], ["NAME", "=", "NUMBER", "NEWLINE"]]
+# Longest token name ("continue", "nonlocal") plus a separator: a line longer than
+# this many characters per allowed token is rejected before it is split.
+_MAX_CHARS_PER_TOKEN = 10
+_TEXT_CHARSETS = frozenset(("utf-8", "utf8", "us-ascii", "ascii"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+  """What one request may hold; beyond it the server answers 4xx."""
+  max_body_bytes: int = 4 << 20
+  max_candidates: int = 2000
+  max_tokens_per_line: int = 1024
+  request_timeout_s: float = 10.0
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict) -> "Limits":
+    return cls(max_body_bytes=int(config.max_body_bytes),
+               max_candidates=int(config.max_candidates),
+               max_tokens_per_line=int(config.max_tokens_per_line),
+               request_timeout_s=float(config.request_timeout_s))
+
+
+class RequestError(Exception):
+  """A bad request: answered with `status` (4xx) and `message`."""
+
+  def __init__(self, status: int, message: str, headers: Optional[dict[str, str]] = None):
+    super().__init__(message)
+    self.status = status
+    self.message = message
+    self.headers = headers or {}
+
+
+class ScorerUnavailableError(RuntimeError):
+  """The configured scorer cannot be loaded."""
+
+
+# --- Scorers ------------------------------------------------------------------
+
+
+def load_scorer(name: str, *, model_path: str = "",
+                options: Optional[dict[str, Any]] = None) -> Any:
+  """The scorer named by a config: "model" (`scorer.load`) or a baseline name.
+
+  Returns an object with `.score(query, candidates)` or a plain `ScoreFn`; see
+  `as_score_fn`. Raises `ScorerUnavailableError` naming the config override when
+  the model cannot be loaded.
+  """
+  options = dict(options or {})
+  if name == "model":
+    try:
+      from repair_rank import scorer as scorer_lib  # pylint: disable=g-import-not-at-top
+      return scorer_lib.load(model_path or None, **options)
+    except Exception as e:  # pylint: disable=broad-except
+      where = model_path or "the bundled default model"
+      raise ScorerUnavailableError(
+          f"cannot load the model scorer from {where}: {type(e).__name__}: "
+          f"{str(e).rstrip('.')}. Pass "
+          "--config.model_path=<finetune checkpoint> or serve a baseline with "
+          "--config.scorer=markov_distance") from e
+  from repair_rank import baselines  # pylint: disable=g-import-not-at-top
+  if name not in baselines.names():
+    raise ScorerUnavailableError(
+        f"config.scorer={name!r} is neither 'model' nor a baseline ({', '.join(baselines.names())})")
+  return baselines.get(name, **options)
+
+
+def as_score_fn(scorer: Any) -> evaluate.ScoreFn:
+  """The `ScoreFn` of a scorer: its `.score` method, or the scorer itself if callable."""
+  method = getattr(scorer, "score", None)
+  if callable(method):
+    return method
+  if callable(scorer):
+    return scorer
+  raise TypeError(f"{type(scorer).__name__} is neither a ScoreFn nor has a .score method")
+
+
+def warm_up(scorer: Any) -> float:
+  """Compiles the scorer before the first request; returns the seconds it took.
+
+  A scorer with a `warmup()` method is asked to do it. Otherwise it is called
+  once per (length bucket, batch bucket) of its `length_buckets` and
+  `batch_buckets` attributes (the model's padding shapes, so each jit shape is
+  compiled now), or once on a dummy query if it has none (a baseline).
+  """
+  start = time.perf_counter()
+  warmup = getattr(scorer, "warmup", None)
+  if callable(warmup):
+    warmup()
+    return time.perf_counter() - start
+  score_fn = as_score_fn(scorer)
+  length_buckets = getattr(scorer, "length_buckets", None)
+  batch_buckets = getattr(scorer, "batch_buckets", None)
+  if not (length_buckets and batch_buckets):
+    score_fn(list(_WARMUP_QUERY), [list(c) for c in _WARMUP_CANDIDATES])
+    return time.perf_counter() - start
+  for length in length_buckets:
+    # A (query, candidate) pair of this many tokens plus a few specials lands in
+    # this bucket; the exact encoding is the scorer's business.
+    n = max(1, (int(length) - 3) // 2)
+    query = (_WARMUP_QUERY * n)[:n]
+    candidate = (_WARMUP_CANDIDATES[0] * n)[:n]
+    for rows in batch_buckets:
+      score_fn(list(query), [list(candidate) for _ in range(int(rows))])
+  return time.perf_counter() - start
+
+
+# --- The request protocol -----------------------------------------------------
+
+
+def parse_line(line: str, limits: Limits, where: str) -> list[str]:
+  """The tokens of one protocol line (space-separated tokens, or charified)."""
+  text = line.strip()
+  if not text:
+    raise RequestError(400, f"{where} is empty")
+  if len(text) > _MAX_CHARS_PER_TOKEN * limits.max_tokens_per_line:
+    raise RequestError(413, f"{where} has {len(text)} characters, over the limit of "
+                       f"{limits.max_tokens_per_line} tokens (max_tokens_per_line)")
+  as_tokens = (any(c.isspace() for c in text)
+               or (len(text) > 1 and text in tokens_lib.TOKEN_TO_CHAR))
+  try:
+    if as_tokens:
+      sequence = text.split()
+      tokens_lib.check_tokens(sequence)
+    else:
+      sequence = tokens_lib.uncharify(text)
+  except tokens_lib.UnknownTokenError as e:
+    form = "space-separated tokens" if as_tokens else "charified (no spaces)"
+    raise RequestError(400, f"{where}, read as {form}: {e}") from None
+  if len(sequence) > limits.max_tokens_per_line:
+    raise RequestError(413, f"{where} has {len(sequence)} tokens, over the limit of "
+                       f"{limits.max_tokens_per_line} (max_tokens_per_line)")
+  return sequence
+
+
+def _check_count(n_candidates: int, limits: Limits) -> None:
+  if n_candidates == 0:
+    raise RequestError(400, "a query without candidates: send at least one candidate")
+  if n_candidates > limits.max_candidates:
+    raise RequestError(413, f"{n_candidates} candidates, over the limit of "
+                       f"{limits.max_candidates} (max_candidates)")
+
+
+def _decode(body: bytes) -> str:
+  try:
+    return body.decode("utf-8")
+  except UnicodeDecodeError as e:
+    raise RequestError(400, f"body is not UTF-8 (byte {e.start}: {e.reason})") from None
+
+
+def parse_text_request(body: bytes, limits: Limits
+                       ) -> tuple[list[str], list[list[str]], list[str]]:
+  """(query tokens, candidate token lists, candidate lines as sent) of a /rerank body."""
+  text = _decode(body)
+  lines = [line.strip() for line in text.rstrip().split("\n")]
+  if not lines[0]:
+    raise RequestError(400, "empty body: expected a query line, then one candidate per line")
+  _check_count(len(lines) - 1, limits)
+  query = parse_line(lines[0], limits, "line 1 (the query)")
+  candidates = [parse_line(line, limits, f"line {number}")
+                for number, line in enumerate(lines[1:], start=2)]
+  return query, candidates, lines[1:]
+
+
+def _json_sequence(value: Any, limits: Limits, where: str) -> list[str]:
+  if isinstance(value, str):
+    return parse_line(value, limits, where)
+  if isinstance(value, list) and all(isinstance(t, str) for t in value):
+    if not value:
+      raise RequestError(400, f"{where} is empty")
+    if len(value) > limits.max_tokens_per_line:
+      raise RequestError(413, f"{where} has {len(value)} tokens, over the limit of "
+                         f"{limits.max_tokens_per_line} (max_tokens_per_line)")
+    try:
+      tokens_lib.check_tokens(value)
+    except tokens_lib.UnknownTokenError as e:
+      raise RequestError(400, f"{where}: {e}") from None
+    return list(value)
+  raise RequestError(400, f"{where} must be a string or a list of token strings")
+
+
+def parse_json_request(body: bytes, limits: Limits) -> tuple[list[str], list[list[str]]]:
+  """(query tokens, candidate token lists) of a /rerank.json body."""
+  text = _decode(body)
+  if not text.strip():
+    raise RequestError(400, 'empty body: expected {"query": ..., "candidates": [...]}')
+  try:
+    request = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise RequestError(400, f"body is not JSON: {e}") from None
+  if not isinstance(request, dict) or "query" not in request or "candidates" not in request:
+    raise RequestError(400, 'expected a JSON object {"query": ..., "candidates": [...]}')
+  candidates = request["candidates"]
+  if not isinstance(candidates, list):
+    raise RequestError(400, "'candidates' must be a list")
+  _check_count(len(candidates), limits)
+  query = _json_sequence(request["query"], limits, "'query'")
+  return query, [_json_sequence(c, limits, f"'candidates'[{i}]")
+                 for i, c in enumerate(candidates)]
+
+
+def best_first(scores: np.ndarray) -> np.ndarray:
+  """Candidate indices by decreasing score; ties keep input order, NaN last."""
+  scores = np.asarray(scores, dtype=np.float64)
+  keys = np.where(np.isnan(scores), np.inf, -scores)
+  return np.argsort(keys, kind="stable")
+
+
+# --- The server ---------------------------------------------------------------
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+  """One connection; requests are dispatched to the owning `RerankServer`."""
+  protocol_version = "HTTP/1.1"
+  server_version = "repair_rank"
+
+  def setup(self):
+    self.app: RerankServer = self.server.app  # pytype: disable=attribute-error
+    self.timeout = self.app.limits.request_timeout_s  # socket timeout of every read
+    self._body_pending = 0  # declared body bytes not yet read
+    self._answered = 0  # requests answered on this connection
+    super().setup()
+    # Headers and body go out in separate writes; without this, Nagle's algorithm
+    # and the client's delayed ACK add ~40 ms to every answer.
+    self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+  def handle_one_request(self):
+    # The stdlib's version, except that a stall gets a 408 and any unknown
+    # method a 405 (its 501 would count as a server error).
+    # Not the previous request's line on a kept-alive connection; defaults that
+    # let a 408 go out before any request line was parsed.
+    self.raw_requestline = b""
+    self.requestline, self.command, self.request_version = "", "", "HTTP/1.1"
+    try:
+      self.raw_requestline = self.rfile.readline(65537)
+      if len(self.raw_requestline) > 65536:
+        self.requestline = self.request_version = self.command = ""
+        self.send_error(414)
+        return
+      if not self.raw_requestline:
+        self.close_connection = True
+        return
+      if not self.parse_request():
+        return
+      if self.command == "GET":
+        self._dispatch(self._get)
+      elif self.command == "POST":
+        self._dispatch(self._post)
+      else:
+        self._dispatch(self._other)
+      self.wfile.flush()
+      self._answered += 1
+    except TimeoutError:
+      self.close_connection = True
+      # A client that stalls gets a 408; a kept-alive connection that merely went
+      # idle is closed silently (a 408 there would answer its next request).
+      if self.raw_requestline or not self._answered:
+        self.app.count(408)
+        self._try_send(408, f"timed out after {self.app.limits.request_timeout_s:g} s "
+                       "waiting for the request (request_timeout_s)")
+    except (ConnectionError, BrokenPipeError):
+      self.close_connection = True
+
+  def _try_send(self, status: int, message: str) -> None:
+    try:
+      self._send(status, message.encode() + b"\n", "text/plain; charset=utf-8", close=True)
+      self.wfile.flush()
+    except OSError:
+      pass
+
+  def _dispatch(self, method) -> None:
+    self._body_pending = 0
+    path = urllib.parse.urlsplit(self.path).path
+    self.app.begin_request()
+    try:
+      method(path)
+      self.app.count(200)
+    except RequestError as e:
+      self.app.count(e.status)
+      self._drain()
+      self._send_error(e.status, e.message, path, extra=e.headers)
+    except Exception as e:  # pylint: disable=broad-except
+      # A scorer bug must not take the server down: answer 500 and go on.
+      logging.exception("Error while answering %s %s", self.command, path)
+      self.app.count(500)
+      self._drain()
+      self._send_error(500, f"scoring failed: {type(e).__name__}: {e}", path)
+    finally:
+      self.app.end_request()
+
+  def _get(self, path: str) -> None:
+    if path == "/healthz":
+      self._send_json(200, self.app.health())
+    elif path in ROUTES:
+      self._method_not_allowed("POST")
+    else:
+      raise RequestError(404, f"no route {path!r}; routes: {', '.join(ROUTES)}")
+
+  def _post(self, path: str) -> None:
+    if path == "/rerank":
+      self._check_content_type("text/plain")
+      body = self._read_body()
+      query, candidates, lines = parse_text_request(body, self.app.limits)
+      order = best_first(self.app.score(query, candidates))
+      answer = "".join(lines[i] + "\n" for i in order).encode()
+      self._send(200, answer, "text/plain; charset=utf-8")
+    elif path == "/rerank.json":
+      self._check_content_type("application/json")
+      body = self._read_body()
+      query, candidates = parse_json_request(body, self.app.limits)
+      scores = self.app.score(query, candidates)
+      self._send_json(200, {
+          "scores": [None if np.isnan(s) else float(s) for s in scores],
+          "order": [int(i) for i in best_first(scores)]})
+    elif path in ROUTES:
+      self._method_not_allowed("GET")
+    else:
+      raise RequestError(404, f"no route {path!r}; routes: {', '.join(ROUTES)}")
+
+  def _other(self, path: str) -> None:
+    allowed = "GET" if path == "/healthz" else "POST"
+    self._method_not_allowed(allowed if path in ROUTES else "GET, POST")
+
+  def _method_not_allowed(self, allowed: str) -> None:
+    raise RequestError(405, f"method {self.command} not allowed here; use {allowed}",
+                       headers={"Allow": allowed})
+
+  def _check_content_type(self, expected: str) -> None:
+    header = self.headers.get("Content-Type")
+    if header is None:
+      raise RequestError(415, f"missing Content-Type; send {expected}")
+    if self.headers.get_content_type() != expected:
+      raise RequestError(415, f"Content-Type {header!r} is not {expected}")
+    charset = self.headers.get_content_charset()
+    if charset is not None and charset.lower() not in _TEXT_CHARSETS:
+      raise RequestError(415, f"charset {charset!r} is not supported; send utf-8")
+
+  def _read_body(self) -> bytes:
+    limits = self.app.limits
+    if self.headers.get("Transfer-Encoding"):
+      raise RequestError(411, "chunked bodies are not supported; send Content-Length")
+    header = self.headers.get("Content-Length")
+    if header is None:
+      raise RequestError(411, "missing Content-Length")
+    try:
+      length = int(header)
+      if length < 0:
+        raise ValueError
+    except ValueError:
+      raise RequestError(400, f"bad Content-Length {header!r}") from None
+    self._body_pending = length
+    if length > limits.max_body_bytes:
+      raise RequestError(413, f"body of {length} bytes is over the limit of "
+                         f"{limits.max_body_bytes} (max_body_bytes)")
+    chunks = []
+    deadline = time.monotonic() + limits.request_timeout_s
+    while self._body_pending:
+      try:
+        if time.monotonic() > deadline:
+          raise TimeoutError
+        chunk = self.rfile.read1(min(self._body_pending, 1 << 16))
+      except TimeoutError:
+        self._body_pending = 0  # a stalled client: do not wait for the rest
+        raise RequestError(408, f"timed out after {limits.request_timeout_s:g} s with "
+                           f"{sum(map(len, chunks))} of {length} body bytes received "
+                           "(request_timeout_s)") from None
+      if not chunk:
+        self._body_pending = 0
+        raise RequestError(400, "connection closed before the body was complete")
+      chunks.append(chunk)
+      self._body_pending -= len(chunk)
+    return b"".join(chunks)
+
+  def _drain(self) -> None:
+    # Read (a bounded amount of) an unread body before answering, so closing the
+    # socket does not reset the connection before the client reads the answer.
+    if not 0 < self._body_pending <= self.app.drain_bytes:
+      return
+    deadline = time.monotonic() + min(1.0, self.app.limits.request_timeout_s)
+    try:
+      while self._body_pending > 0 and time.monotonic() < deadline:
+        chunk = self.rfile.read1(min(self._body_pending, 1 << 16))
+        if not chunk:
+          break
+        self._body_pending -= len(chunk)
+    except OSError:
+      pass
+
+  def _send_error(self, status: int, message: str, path: str,
+                  extra: Optional[dict[str, str]] = None) -> None:
+    if path == "/rerank.json":
+      body, content_type = json.dumps({"error": message}).encode(), "application/json"
+    else:
+      body, content_type = message.encode() + b"\n", "text/plain; charset=utf-8"
+    self._send(status, body, content_type, close=True, extra=extra)
+
+  def _send_json(self, status: int, data: Any) -> None:
+    self._send(status, json.dumps(data).encode(), "application/json")
+
+  def _send(self, status: int, body: bytes, content_type: str, *, close: bool = False,
+            extra: Optional[dict[str, str]] = None) -> None:
+    self.send_response(status)
+    self.send_header("Content-Type", content_type)
+    self.send_header("Content-Length", str(len(body)))
+    for key, value in (extra or {}).items():
+      self.send_header(key, value)
+    if close:
+      self.close_connection = True
+      self.send_header("Connection", "close")
+    self.end_headers()
+    if self.command != "HEAD":
+      self.wfile.write(body)
+
+  def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+    if self.app.access_log:
+      logging.info("%s %s", self.address_string(), format % args)
+
+  def log_error(self, format, *args):  # pylint: disable=redefined-builtin
+    logging.debug("%s %s", self.address_string(), format % args)
+
+
+class _HTTPServer(http.server.ThreadingHTTPServer):
+  """A threading server that refuses connections beyond `app.max_connections`."""
+  daemon_threads = True
+  allow_reuse_address = True
+  request_queue_size = 128  # listen backlog; the default 5 drops bursts of connections
+
+  def __init__(self, address, app: "RerankServer"):
+    self.app = app
+    super().__init__(address, _Handler)
+
+  def process_request(self, request, client_address):
+    if not self.app.connection_slots.acquire(blocking=False):
+      message = b"too many connections; retry later\n"
+      try:
+        request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                        b"Retry-After: 1\r\nConnection: close\r\nContent-Length: "
+                        + str(len(message)).encode() + b"\r\n\r\n" + message)
+      except OSError:
+        pass
+      self.shutdown_request(request)
+      return
+    super().process_request(request, client_address)
+
+  def process_request_thread(self, request, client_address):
+    try:
+      super().process_request_thread(request, client_address)
+    finally:
+      self.app.connection_slots.release()
+
+
+class RerankServer:
+  """The endpoint around one scorer; `with RerankServer(fn).start() as s: s.url`."""
+
+  def __init__(self, scorer: Any, *, host: str = "127.0.0.1", port: int = 0,
+               limits: Limits = Limits(), name: str = "", access_log: bool = False,
+               max_connections: int = 64):
+    self.score_fn = as_score_fn(scorer)
+    self.name = name or getattr(scorer, "__name__", type(scorer).__name__)
+    self.limits = limits
+    self.access_log = access_log
+    self.drain_bytes = 4 * limits.max_body_bytes
+    self.connection_slots = threading.BoundedSemaphore(max_connections)
+    self._score_lock = threading.Lock()
+    self._stats_lock = threading.Condition()
+    self._status_counts: dict[int, int] = {}
+    self._in_flight = 0
+    self._serving = False
+    self._thread: Optional[threading.Thread] = None
+    self._httpd = _HTTPServer((host, port), self)
+
+  @property
+  def address(self) -> tuple[str, int]:
+    host, port = self._httpd.server_address[:2]
+    return host, port
+
+  @property
+  def url(self) -> str:
+    host, port = self.address
+    return f"http://{host}:{port}"
+
+  def score(self, query: list[str], candidates: list[list[str]]) -> np.ndarray:
+    """Scores under the lock; a result of the wrong shape raises (a 500)."""
+    with self._score_lock:
+      scores = np.asarray(self.score_fn(query, candidates), dtype=np.float64)
+    if scores.shape != (len(candidates),):
+      raise ValueError(f"scorer returned shape {scores.shape} for {len(candidates)} candidates")
+    return scores
+
+  def begin_request(self) -> None:
+    with self._stats_lock:
+      self._in_flight += 1
+
+  def end_request(self) -> None:
+    with self._stats_lock:
+      self._in_flight -= 1
+      self._stats_lock.notify_all()
+
+  def count(self, status: int) -> None:
+    with self._stats_lock:
+      self._status_counts[status] = self._status_counts.get(status, 0) + 1
+
+  def health(self) -> dict[str, Any]:
+    with self._stats_lock:
+      counts = dict(self._status_counts)
+    return {"status": "ok", "scorer": self.name,
+            "requests": sum(counts.values()),
+            "responses": {str(k): v for k, v in sorted(counts.items())},
+            "limits": dataclasses.asdict(self.limits)}
+
+  def serve_forever(self) -> None:
+    """Serves until `shutdown()` (from another thread or a signal handler)."""
+    self._serving = True
+    self._httpd.serve_forever(poll_interval=0.2)
+
+  def start(self) -> "RerankServer":
+    """Serves on a background thread; returns self."""
+    self._thread = threading.Thread(target=self.serve_forever, name="rerank-server",
+                                    daemon=True)
+    self._thread.start()
+    return self
+
+  def shutdown(self, grace_s: float = 10.0) -> None:
+    """Stops accepting, lets requests in flight finish (up to `grace_s`), closes the socket."""
+    if self._serving:
+      self._httpd.shutdown()  # would wait forever if serve_forever never ran
+      self._serving = False
+    with self._stats_lock:
+      self._stats_lock.wait_for(lambda: self._in_flight == 0, timeout=grace_s)
+    self._httpd.server_close()
+    if self._thread is not None:
+      self._thread.join()
+      self._thread = None
+
+  def __enter__(self) -> "RerankServer":
+    return self
+
+  def __exit__(self, *exc_info) -> None:
+    self.shutdown()
+
+
+# --- A client -----------------------------------------------------------------
+
+
+class HttpScoreFn:
+  """A `ScoreFn` that asks a running endpoint (`/rerank.json`), one connection per thread."""
+
+  def __init__(self, url: str, timeout_s: float = 120.0):
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+      raise ValueError(f"endpoint must be an http://host:port URL, got {url!r}")
+    self.url = url.rstrip("/")
+    self._host, self._port = parts.hostname, parts.port or 80
+    self._timeout = timeout_s
+    self._local = threading.local()
+
+  def request(self, method: str, path: str, body: bytes = b"",
+              content_type: str = "application/json") -> tuple[int, bytes]:
+    """(status, body) of one request; reconnects once if a kept-alive connection died."""
+    for attempt in range(2):
+      connection = getattr(self._local, "connection", None)
+      if connection is None:
+        connection = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+        self._local.connection = connection
+      try:
+        connection.request(method, path, body=body if method == "POST" else None,
+                           headers={"Content-Type": content_type} if method == "POST" else {})
+        response = connection.getresponse()
+        data = response.read()
+        if response.getheader("Connection", "").lower() == "close":
+          self.close()
+        return response.status, data
+      except (http.client.RemoteDisconnected, ConnectionError, BrokenPipeError):
+        self.close()
+        if attempt:
+          raise
+    raise AssertionError("unreachable")
+
+  def __call__(self, query: Sequence[str], candidates: Sequence[Sequence[str]]) -> np.ndarray:
+    if not candidates:
+      return np.zeros(0)
+    body = json.dumps({"query": _compact(query), "candidates": [_compact(c) for c in candidates]})
+    status, data = self.request("POST", "/rerank.json", body.encode())
+    if status != 200:
+      raise RuntimeError(f"{self.url}/rerank.json answered {status}: "
+                         f"{data.decode('utf-8', 'replace').strip()}")
+    scores = json.loads(data)["scores"]
+    return np.array([np.nan if s is None else s for s in scores], dtype=np.float64)
+
+  def close(self) -> None:
+    connection = getattr(self._local, "connection", None)
+    if connection is not None:
+      connection.close()
+      self._local.connection = None
+
+
+def _compact(sequence: Sequence[str]) -> str | list[str]:
+  """The charified line of a token sequence (a fifth of the JSON of a token list),
+  or the token list where the line would read as one multi-character token."""
+  line = tokens_lib.charify(sequence)
+  ambiguous = not line or (len(line) > 1 and line in tokens_lib.TOKEN_TO_CHAR)
+  return list(sequence) if ambiguous else line
+
+
+def wait_until_healthy(url: str, timeout_s: float = 60.0) -> dict[str, Any]:
+  """Polls `url`/healthz until it answers 200; returns its JSON."""
+  client = HttpScoreFn(url, timeout_s=5.0)
+  deadline = time.monotonic() + timeout_s
+  while True:
+    try:
+      status, data = client.request("GET", "/healthz")
+      if status == 200:
+        return json.loads(data)
+    except OSError:
+      pass
+    if time.monotonic() > deadline:
+      raise TimeoutError(f"{url}/healthz did not answer within {timeout_s:g} s")
+    time.sleep(0.1)
+
+
+# --- The job ------------------------------------------------------------------
+
+
+def scorer_from_config(config: ml_collections.ConfigDict) -> Any:
+  """`load_scorer` with the config's `scorer`, `model_path` and `scorer_options`."""
+  options = config.get("scorer_options")
+  options = options.to_dict() if options is not None else {}
+  return load_scorer(config.scorer, model_path=config.get("model_path", ""), options=options)
+
+
+def server_from_config(config: ml_collections.ConfigDict, scorer: Any = None,
+                       port: Optional[int] = None) -> RerankServer:
+  """A warmed-up (if `config.warmup`) server for `config`; the scorer is loaded if not given."""
+  scorer = scorer_from_config(config) if scorer is None else scorer
+  if config.get("warmup", True):
+    logging.info("Warmed up the scorer in %.2f s", warm_up(scorer))
+  return RerankServer(scorer, host=config.get("host", "127.0.0.1"),
+                      port=config.port if port is None else port,
+                      limits=Limits.from_config(config), name=config.scorer,
+                      access_log=config.get("access_log", False),
+                      max_connections=config.get("max_connections", 64))
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Serves until SIGTERM or SIGINT, then finishes in-flight requests and exits."""
+  del workdir  # The endpoint writes nothing.
+  try:
+    server = server_from_config(config)
+  except ScorerUnavailableError as e:
+    raise SystemExit(f"serve: {e}") from None
+  stopping = threading.Event()
+
+  def stop(signum, frame):
+    del frame
+    if not stopping.is_set():
+      stopping.set()
+      logging.info("Received signal %d; shutting down", signum)
+      # shutdown() waits for serve_forever, which runs on this (the main) thread.
+      threading.Thread(target=server._httpd.shutdown, daemon=True).start()  # pylint: disable=protected-access
+
+  previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+  try:
+    print(f"Serving {server.name} on {server.url} (POST /rerank, /rerank.json; GET /healthz)",
+          flush=True)
+    server.serve_forever()
+  finally:
+    server.shutdown()
+    for s, handler in previous.items():
+      signal.signal(s, handler)
+  print("Server stopped.", flush=True)

@@ -1,0 +1,89 @@
+"""The end-to-end job: pairs -> generator -> the endpoint over HTTP -> metrics."""
+import json
+import pathlib
+
+import numpy as np
+
+from repair_rank import evaluate_end_to_end as e2e
+from repair_rank import serve
+from repair_rank.data import instances as instances_lib
+from repair_rank.data import jsonl
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def load_config(**overrides):
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  spec = importlib.util.spec_from_file_location("evaluate_config", ROOT / "configs/evaluate.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config()
+  config.update(overrides)
+  return config
+
+
+def pair(id_, broken, fixed, distance):
+  return {"id": id_, "broken": broken, "fixed": fixed, "distance": distance,
+          "length": len(broken.split()), "broken_src": None, "fixed_src": None}
+
+
+PAIRS = [
+    pair("p0", "NAME = ( STRING }", "NAME = ( STRING )", 1),
+    pair("p1", "NAME NAME = None", "NAME = None", 1),
+    # Two edits away: with max_distance=1 the generator cannot find it (a miss).
+    pair("p2", "NAME = [ NUMBER , NUMBER", "NAME = [ NUMBER , NUMBER ] NEWLINE", 2),
+]
+
+
+def test_end_to_end_over_http_then_reuse_instances(tmp_path):
+  pairs_path = tmp_path / "pairs.jsonl"
+  jsonl.write_jsonl(pairs_path, PAIRS)
+  workdir = tmp_path / "run"
+  config = load_config(scorer="markov_distance", pairs=str(pairs_path), max_distance=1,
+                       time_budget=0.5, progress=False)
+  e2e.run(config, str(workdir))
+
+  report = json.loads((workdir / e2e.REPORT_FILE).read_text())
+  assert report["n_instances"] == 3 and report["scorer"] == "markov_distance"
+  assert report["endpoint"].startswith("in-process (http://127.0.0.1:")
+  rows = report["views"]["end_to_end"]
+  assert rows["all"]["n"] == 3 and rows["d=1"]["n"] == 2 and rows["d=2"]["n"] == 1
+  assert rows["d=2"]["p@100"] == 0.0  # missed by the generator: no hit at any k
+  assert report["views"]["ranking_generated"]["all"]["n"] == 2
+  assert report["generation"]["recall"] == 2 / 3
+  assert report["scoring"]["queries"] == 2 and report["scoring"]["candidates"] > 2
+  assert report["generation"]["seconds"]["total"] >= 0
+  examples = [json.loads(line) for line in (workdir / e2e.EXAMPLES_FILE).read_text().splitlines()]
+  assert [e["id"] for e in examples] == ["p0", "p1", "p2"]
+  assert examples[2]["rank"] is None and examples[2]["top"] == []
+  assert examples[1]["top"] and examples[1]["rank"] is not None
+
+  # The saved instances skip generation; scored by an endpoint already running.
+  instances_path = workdir / e2e.INSTANCES_FILE
+  assert len(instances_lib.read(instances_path)) == 3
+  with serve.RerankServer(serve.load_scorer("markov_distance")).start() as server:
+    config = load_config(scorer="markov_distance", instances=str(instances_path),
+                         endpoint=server.url, progress=False)
+    e2e.run(config, str(tmp_path / "rerun"))
+  rerun = json.loads((tmp_path / "rerun" / e2e.REPORT_FILE).read_text())
+  assert rerun["views"] == report["views"]
+  assert rerun["generation"]["skipped"] and rerun["endpoint"] == server.url
+
+
+def test_evaluate_end_to_end_with_a_stand_in_scorer():
+  instances = [
+      instances_lib.RankingInstance("a", ("NAME",), ("NAME", "NEWLINE"),
+                                    (("NAME", "NEWLINE"), ("NUMBER",)), 1),
+      instances_lib.RankingInstance("b", ("NAME",), ("STRING",), (("NUMBER",),), 1),
+  ]
+  prefer_newline = lambda q, c: np.array([float("NEWLINE" in x) for x in c])
+  result, examples = e2e.evaluate_end_to_end(instances, prefer_newline, seed=0, progress=False)
+  assert result["views"]["end_to_end"]["all"]["p@1"] == 0.5
+  assert examples[0]["rank"] == 0 and examples[0]["top"][0] == "NAME NEWLINE"
+  assert examples[1]["rank"] is None
+
+
+def test_spread_takes_evenly_spaced_items():
+  assert e2e.spread(list(range(10)), 3) == [0, 4, 9]
+  assert e2e.spread(list(range(4)), 0) == [0, 1, 2, 3]
+  assert e2e.spread(list(range(4)), 9) == [0, 1, 2, 3]

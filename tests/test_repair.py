@@ -1,0 +1,95 @@
+"""The repair command: token texts, highlighted repairs with original names, bad files."""
+import importlib.util
+import pathlib
+
+import numpy as np
+import pytest
+
+from repair_rank import repair
+from repair_rank import tokens
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BROKEN = 'def greet(name):\n    msg = "hi, " + name  # say hi\n    print(msg.upper(), n=3))\n'
+
+
+def load_config(**overrides):
+  spec = importlib.util.spec_from_file_location("repair_config", ROOT / "configs/repair.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config()
+  config.update(overrides)
+  return config
+
+
+def test_token_texts_follow_lex():
+  source = 'x = f"a{b}" + 0x1F  # c\ns = """one\ntwo""" ; y = r\'\\\'\' \\\n  . z\n'
+  lexed = tokens.lex(source)
+  texts, lines = repair.token_texts(source, lexed)
+  assert len(texts) == len(lexed)
+  shown = [(tok, text) for tok, text in zip(lexed, texts) if tok not in repair.LAYOUT]
+  assert ("STRING", 'f"a{b}"') in shown and ("NUMBER", "0x1F") in shown
+  assert ("STRING", '"""one\ntwo"""') in shown and ("STRING", "r'\\''") in shown
+  assert all(text is not None for _, text in shown)
+  assert lines[texts.index("s")] == 2 and lines[texts.index("z")] == 4
+
+
+def test_token_texts_tolerate_disagreement():
+  source = "a = 1\n"
+  texts, _ = repair.token_texts(source, ["NAME", "=", "(", "NUMBER", "NEWLINE"])
+  assert texts == ["a", "=", None, "1", None]
+
+
+def test_show_repair_restores_names_and_marks_edits():
+  source = "total = price(a, 2))\n"
+  query = tokens.lex(source)
+  texts, lines = repair.token_texts(source, query)
+  fixed = query[:-2] + ["NEWLINE"]            # delete the extra ')'
+  assert repair.show_repair(query, texts, fixed, "plain") == "total = price(a, 2)\n"
+  assert repair.show_repair(query, texts, fixed, "markers") == "total = price(a, 2)[-)]\n"
+  ansi = repair.show_repair(query, texts, fixed, "ansi")
+  assert "\x1b[9;31m)\x1b[0m" in ansi
+  assert repair.describe_edits(query, texts, lines, fixed) == "line 1: delete ')'"
+  inserted = query[:2] + ["NAME", "."] + query[2:]  # aligned as total = price.x(...)
+  assert repair.show_repair(query, texts, inserted, "markers") == "total = price[+.][+x](a, 2))\n"
+
+
+def test_repair_source_with_a_baseline(tmp_path, capsys):
+  path = tmp_path / "broken.py"
+  path.write_text(BROKEN, encoding="utf-8")
+  config = load_config(file=str(path), scorer="markov_distance", top_k=2, max_distance=1,
+                       color="never")
+  repair.run(config, str(tmp_path))
+  out = capsys.readouterr().out
+  assert out.startswith("SyntaxError: unmatched ')'")
+  assert "#1  score" in out and "#2  score" in out and "#3" not in out
+  assert "msg.upper()" in out and '"hi, "' in out and "[-)]" in out
+
+
+def test_repair_source_with_a_stand_in_scorer():
+  prefer_short = lambda query, candidates: -np.array([len(c) for c in candidates], float)
+  out = repair.repair_source("for item in items\n    print(item)\n", prefer_short, top_k=1,
+                             max_distance=1, style="markers")
+  assert "#1" in out and "item" in out
+
+
+@pytest.mark.parametrize("source, message", [
+    ("x = 1\n", "already parses"),
+    ("", "no tokens"),
+    ("x = 'abc\n", "inside a token"),
+])
+def test_nothing_to_repair(source, message):
+  out = repair.repair_source(source, lambda q, c: np.zeros(len(c)), max_distance=1)
+  assert message in out
+
+
+def test_bad_files_fail_clearly(tmp_path):
+  with pytest.raises(SystemExit, match="no such file"):
+    repair.run(load_config(file=str(tmp_path / "missing.py"), scorer="random"), str(tmp_path))
+  latin = tmp_path / "latin.py"
+  latin.write_bytes(b"x = '\xe9'\n")
+  with pytest.raises(SystemExit, match="not UTF-8"):
+    repair.run(load_config(file=str(latin), scorer="random"), str(tmp_path))
+  with pytest.raises(SystemExit, match="--config.file"):
+    repair.run(load_config(scorer="random"), str(tmp_path))
+  with pytest.raises(SystemExit, match="not a regular file"):
+    repair.run(load_config(file=str(tmp_path), scorer="random"), str(tmp_path))

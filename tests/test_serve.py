@@ -1,0 +1,272 @@
+"""The endpoint: every route, every class of bad request, a scorer failure, SIGTERM."""
+import http.client
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from repair_rank import serve
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+LIMITS = serve.Limits(max_body_bytes=4096, max_candidates=20, max_tokens_per_line=50,
+                      request_timeout_s=0.5)
+
+
+def shortest_first(query, candidates):
+  """A tiny deterministic ScoreFn: fewer tokens is better; fails on a `raise` query."""
+  if query and query[0] == "raise":
+    raise RuntimeError("scorer exploded")
+  return -np.array([len(c) for c in candidates], dtype=np.float64)
+
+
+@pytest.fixture(scope="module")
+def server():
+  with serve.RerankServer(shortest_first, limits=LIMITS, name="shortest").start() as s:
+    yield s
+
+
+def request(server, method, path, body=b"", content_type="text/plain", headers=None):
+  connection = http.client.HTTPConnection(*server.address, timeout=5)
+  all_headers = {"Content-Type": content_type} if content_type else {}
+  all_headers.update(headers or {})
+  connection.request(method, path, body=body if body or method == "POST" else None,
+                     headers=all_headers)
+  response = connection.getresponse()
+  data = response.read()
+  connection.close()
+  return response.status, data.decode("utf-8")
+
+
+def raw_request(server, data: bytes) -> str:
+  with socket.create_connection(server.address, timeout=5) as sock:
+    sock.sendall(data)
+    chunks = []
+    while chunk := sock.recv(4096):
+      chunks.append(chunk)
+  return b"".join(chunks).decode()
+
+
+def test_healthz(server):
+  status, body = request(server, "GET", "/healthz", content_type=None)
+  assert status == 200
+  health = json.loads(body)
+  assert health["status"] == "ok" and health["scorer"] == "shortest"
+
+
+def test_rerank_text_answers_the_lines_as_sent_best_first(server):
+  body = "NAME = ( STRING }\nNAME = ( STRING )\nn=s\nNAME\n"
+  status, answer = request(server, "POST", "/rerank", body.encode())
+  assert status == 200
+  assert answer == "NAME\nn=s\nNAME = ( STRING )\n"
+
+
+def test_rerank_text_ties_keep_input_order_and_crlf_is_fine(server):
+  status, answer = request(server, "POST", "/rerank", b"n=(s}\r\nn=s\r\nn=1\r\n")
+  assert status == 200 and answer == "n=s\nn=1\n"
+
+
+def test_rerank_json(server):
+  body = json.dumps({"query": "NAME = ( STRING }",
+                     "candidates": ["NAME = ( STRING )", ["NAME", "=", "STRING"], "n"]})
+  status, answer = request(server, "POST", "/rerank.json", body.encode(), "application/json")
+  assert status == 200
+  answer = json.loads(answer)
+  assert answer["scores"] == [-5.0, -3.0, -1.0]
+  assert answer["order"] == [2, 1, 0]
+
+
+def test_http_score_fn_matches_in_process(server):
+  client = serve.HttpScoreFn(server.url)
+  query, candidates = ["NAME", "="], [["NAME", "=", "NUMBER"], ["NAME"]]
+  np.testing.assert_array_equal(client(query, candidates), shortest_first(query, candidates))
+  assert client(query, []).shape == (0,)
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("NAME = ( STRING )", ["NAME", "=", "(", "STRING", ")"]),
+    ("n=(s)", ["NAME", "=", "(", "STRING", ")"]),
+    ("NAME", ["NAME"]),
+    ("==", ["=="]),
+    ("n", ["NAME"]),
+    ("  n\t", ["NAME"]),
+    ("def\tNAME", ["def", "NAME"]),
+])
+def test_parse_line_detects_tokens_or_charified(line, expected):
+  assert serve.parse_line(line, LIMITS, "line") == expected
+
+
+BAD_REQUESTS = {
+    "empty body": ("POST", "/rerank", b"", "text/plain", 400),
+    "blank body": ("POST", "/rerank", b"\n \n", "text/plain", 400),
+    "not utf-8": ("POST", "/rerank", b"NAME\n\xff\xfe\n", "text/plain", 400),
+    "unknown token": ("POST", "/rerank", b"NAME = foo\nNAME\n", "text/plain", 400),
+    "unknown char": ("POST", "/rerank", "n=\u20ac\nn\n".encode(), "text/plain", 400),
+    "query only": ("POST", "/rerank", b"NAME = ( STRING }\n", "text/plain", 400),
+    "blank candidate": ("POST", "/rerank", b"n\n\nn\n", "text/plain", 400),
+    "long line": ("POST", "/rerank", b"n\n" + b"n" * 51 + b"\n", "text/plain", 413),
+    "long token line": ("POST", "/rerank", b"n\n" + b"NAME " * 51 + b"\n", "text/plain", 413),
+    "too many candidates": ("POST", "/rerank", b"n\n" + b"n\n" * 21, "text/plain", 413),
+    "oversized body": ("POST", "/rerank", b"n\n" + b"n" * 5000, "text/plain", 413),
+    "wrong content type": ("POST", "/rerank", b"n\nn\n", "application/json", 415),
+    "missing content type": ("POST", "/rerank", b"n\nn\n", None, 415),
+    "bad charset": ("POST", "/rerank", b"n\nn\n", "text/plain; charset=latin-1", 415),
+    "json syntax": ("POST", "/rerank.json", b"{", "application/json", 400),
+    "json not an object": ("POST", "/rerank.json", b"[1]", "application/json", 400),
+    "json candidates not a list": (
+        "POST", "/rerank.json", b'{"query": "n", "candidates": "n"}', "application/json", 400),
+    "json no candidates": (
+        "POST", "/rerank.json", b'{"query": "n", "candidates": []}', "application/json", 400),
+    "json bad token": (
+        "POST", "/rerank.json", b'{"query": "n", "candidates": [["x"]]}', "application/json", 400),
+    "json as text": ("POST", "/rerank.json", b"n\nn\n", "text/plain", 415),
+    "get rerank": ("GET", "/rerank", b"", None, 405),
+    "delete": ("DELETE", "/rerank", b"", None, 405),
+    "unknown route": ("POST", "/nope", b"n\nn\n", "text/plain", 404),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_REQUESTS))
+def test_bad_request_gets_4xx_and_server_keeps_serving(server, name):
+  method, path, body, content_type, expected = BAD_REQUESTS[name]
+  status, message = request(server, method, path, body, content_type)
+  assert status == expected, message
+  assert message.strip()
+  assert request(server, "POST", "/rerank", b"n\nn=1\n")[0] == 200
+
+
+def test_missing_content_length_is_411(server):
+  answer = raw_request(server, b"POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n\r\n")
+  assert answer.startswith("HTTP/1.1 411"), answer
+
+
+def test_chunked_body_is_411(server):
+  answer = raw_request(server, b"POST /rerank HTTP/1.1\r\nContent-Type: text/plain\r\n"
+                       b"Transfer-Encoding: chunked\r\n\r\n3\r\nn\nn\r\n0\r\n\r\n")
+  assert answer.startswith("HTTP/1.1 411"), answer
+
+
+def test_stalled_body_is_408(server):
+  answer = raw_request(server, b"POST /rerank HTTP/1.1\r\nContent-Type: text/plain\r\n"
+                       b"Content-Length: 100\r\n\r\nn\n")
+  assert answer.startswith("HTTP/1.1 408"), answer
+
+
+@pytest.mark.parametrize("data", [b"POST /rerank HTTP/1.1\r\nContent-Ty", b"POST /rer", b""])
+def test_stalled_request_is_408(server, data):
+  answer = raw_request(server, data)
+  assert answer.startswith("HTTP/1.1 408"), answer
+  assert request(server, "GET", "/healthz", content_type=None)[0] == 200
+
+
+def test_idle_keep_alive_connection_closes_silently(server):
+  # One request, then silence: after request_timeout_s the server closes the
+  # connection without a stray 408 that a client would read as its next answer.
+  answer = raw_request(server, b"GET /healthz HTTP/1.1\r\n\r\n")
+  assert answer.startswith("HTTP/1.1 200") and answer.count("HTTP/1.1") == 1, answer
+
+
+def test_scorer_failure_is_500_and_server_survives(server):
+  status, message = request(server, "POST", "/rerank", b"raise\nn\n")
+  assert status == 500 and "scorer exploded" in message
+  status, message = request(server, "POST", "/rerank.json",
+                            b'{"query": "raise", "candidates": ["n"]}', "application/json")
+  assert status == 500 and "scorer exploded" in json.loads(message)["error"]
+  assert request(server, "POST", "/rerank", b"n\nn=1\n")[0] == 200
+
+
+def test_wrong_score_shape_is_500():
+  with serve.RerankServer(lambda q, c: np.zeros(len(c) + 1), limits=LIMITS).start() as s:
+    assert request(s, "POST", "/rerank", b"n\nn\n")[0] == 500
+
+
+def test_concurrent_clients(server):
+  statuses = []
+
+  def client(i):
+    score_fn = serve.HttpScoreFn(server.url)
+    for j in range(15):
+      candidates = [["NAME"] * (1 + (i + j + k) % 5) for k in range(10)]
+      scores = score_fn(["NAME"], candidates)
+      statuses.append(np.array_equal(scores, shortest_first(["NAME"], candidates)))
+
+  threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+  for t in threads:
+    t.start()
+  for t in threads:
+    t.join()
+  assert len(statuses) == 120 and all(statuses)
+
+
+def test_warm_up_calls_warmup_method_or_scores_once():
+  calls = []
+
+  class WithWarmup:
+    def warmup(self):
+      calls.append("warmup")
+
+    def score(self, query, candidates):
+      calls.append("score")
+      return np.zeros(len(candidates))
+
+  serve.warm_up(WithWarmup())
+  serve.warm_up(lambda q, c: calls.append("fn") or np.zeros(len(c)))
+  assert calls == ["warmup", "fn"]
+  assert serve.as_score_fn(WithWarmup()).__name__ == "score"
+
+
+def test_model_scorer_failure_names_the_override():
+  with pytest.raises(serve.ScorerUnavailableError, match="--config.scorer=markov_distance"):
+    serve.load_scorer("model", model_path="/nonexistent/checkpoint")
+  with pytest.raises(serve.ScorerUnavailableError, match="neither"):
+    serve.load_scorer("no_such_scorer")
+
+
+def test_sigterm_shuts_down_cleanly(tmp_path):
+  process = subprocess.Popen(
+      [sys.executable, "-m", "repair_rank.main", "--config", str(ROOT / "configs/serve.py"),
+       "--workdir", str(tmp_path), "--config.port=0", "--config.scorer=random"],
+      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      env={**os.environ, "JAX_PLATFORMS": "cpu"})
+  try:
+    line = process.stdout.readline()
+    assert line.startswith("Serving random on http://127.0.0.1:"), (
+        line + process.stderr.read() if process.poll() is not None else line)
+    url = line.split(" on ")[1].split()[0]
+    assert serve.wait_until_healthy(url, timeout_s=10)["status"] == "ok"
+    assert serve.HttpScoreFn(url)(["NAME"], [["NAME"], ["NUMBER"]]).shape == (2,)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 0
+    assert "Server stopped." in process.stdout.read()
+  finally:
+    if process.poll() is None:
+      process.kill()
+      process.wait()
+
+
+def test_warm_up_covers_every_bucket_of_a_bucketed_scorer():
+  shapes = set()
+
+  class Bucketed:
+    length_buckets, batch_buckets = (32, 64), (8, 32)
+
+    def score(self, query, candidates):
+      shapes.add((len(query) + len(candidates[0]) + 3 > 32, len(candidates)))
+      return np.zeros(len(candidates))
+
+  serve.warm_up(Bucketed())
+  assert shapes == {(False, 8), (False, 32), (True, 8), (True, 32)}
+
+
+def test_http_score_fn_sends_ambiguous_lines_as_token_lists(server):
+  # charify(None and from elif) == "NAME", which a line would read as one token.
+  tricky = ["None", "and", "from", "elif"]
+  assert serve._compact(tricky) == tricky and serve._compact(["NAME", "="]) == "n="
+  scores = serve.HttpScoreFn(server.url)(["NAME"], [tricky, ["NAME"]])
+  np.testing.assert_array_equal(scores, [-4.0, -1.0])
