@@ -1,0 +1,274 @@
+"""Stage 2: listwise ranking of each query's truth among sampled negatives.
+
+  python -m repair_rank.main --config configs/finetune.py --workdir workdir/finetune \
+      --config.pretrained_checkpoint=workdir/pretrain \
+      --config.train_instances=... --config.valid_instances=...
+
+Each step scores, for many queries at once, a shuffled group of G candidates
+(the truth plus G-1 negatives drawn from the generator's candidates); the loss
+is the softmax cross-entropy of the truth over its group, scores divided by
+TAU. The encoder (loaded by name from a pretraining checkpoint, or from
+scratch) is frozen or fine-tuned with its own learning rate. Validation MRR
+and P@1 come from repair_rank.evaluate (shuffled, pessimistic ties) with the
+in-process `scorer.Scorer`; checkpoints keep the last N and the best by MRR.
+Same pmap pattern, RNG discipline and exact resumption as repair_rank.pretrain.
+"""
+import functools
+import pathlib
+import time
+from typing import Any, Callable, Sequence
+
+from absl import logging
+import flax
+from flax.training import train_state
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+import tqdm
+
+from repair_rank import evaluate as evaluate_lib
+from repair_rank import input_pipeline
+from repair_rank import models
+from repair_rank import pretrain
+from repair_rank import scorer as scorer_lib
+from repair_rank import train_utils
+from repair_rank.data import instances as instances_lib
+
+AXIS = "batch"
+Batch = dict[str, Any]
+Metrics = dict[str, jax.Array]
+BATCH_KEYS = ("inputs", "edits", "targets", "distance")
+
+
+def listwise_loss_sums(scores: jax.Array, mask: jax.Array, label: jax.Array, tau: float
+                       ) -> tuple[jax.Array, jax.Array]:
+  """Summed softmax cross-entropy of the truth over each group, and top-1 hits.
+
+  scores, mask: [queries, group]; label: [queries]. Padded group slots are masked out.
+  """
+  logits = jnp.where(mask, scores.astype(jnp.float32) / tau, -1e9)
+  losses = optax.softmax_cross_entropy_with_integer_labels(logits, label)
+  truth = jnp.take_along_axis(logits, label[:, None], axis=1)
+  # Pessimistic top-1: any other real candidate scoring >= the truth is a miss.
+  beaten = ((logits >= truth) & mask).sum(1) > 1
+  return losses.sum(), (~beaten).astype(jnp.float32).sum()
+
+
+def _encoder_frozen_params(params: Any) -> Any:
+  """params with the pretrained part behind stop_gradient (no backward pass through it)."""
+  return {k: jax.lax.stop_gradient(v) if models.is_encoder_param((k,)) else v
+          for k, v in params.items()}
+
+
+def train_step(state: train_state.TrainState, batch: Batch, rng: jax.Array, *, tau: float,
+               freeze_encoder: bool, axis_name: str = AXIS
+               ) -> tuple[train_state.TrainState, Metrics]:
+  """One optimiser step on a device's queries; the loss is the global per-query mean."""
+  rng = jax.random.fold_in(jax.random.fold_in(rng, state.step), jax.lax.axis_index(axis_name))
+  local_queries = jnp.asarray(batch["label"].shape[0], jnp.float32)
+  total_queries = jax.lax.psum(local_queries, axis_name)
+  devices = jax.lax.psum(1, axis_name)
+
+  def loss_fn(params):
+    if freeze_encoder:
+      params = _encoder_frozen_params(params)
+    scores = state.apply_fn({"params": params}, **{k: batch[k] for k in BATCH_KEYS},
+                            rngs={"dropout": rng})
+    loss_sum, hits = listwise_loss_sums(scores, batch["mask"], batch["label"], tau)
+    return loss_sum * devices / total_queries, (loss_sum, hits)
+
+  grads, (loss_sum, hits) = jax.grad(loss_fn, has_aux=True)(state.params)
+  grads = jax.lax.pmean(grads, axis_name)
+  new_state = state.apply_gradients(grads=grads)
+  metrics = {"loss_sum": loss_sum, "queries": local_queries, "hits": hits}
+  return new_state, jax.lax.psum(metrics, axis_name)
+
+
+def param_labels(params: Any) -> Any:
+  """'encoder' for the pretrained part (encoder, lm_head), 'head' for the rest."""
+  flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(params))
+  labels = {path: "encoder" if models.is_encoder_param(path) else "head" for path in flat}
+  return flax.traverse_util.unflatten_dict(labels)
+
+
+@functools.lru_cache(maxsize=16)
+def _optimizer(head_lr: float, encoder_lr: float, freeze_encoder: bool, warmup_steps: int,
+               total_steps: int, weight_decay: float, clip_norm: float
+               ) -> optax.GradientTransformation:
+  # Cached by hyperparameters: TrainState.tx is static, so a new object would recompile.
+  def group(peak):
+    return optax.chain(optax.clip_by_global_norm(clip_norm), optax.adamw(
+        train_utils.warmup_cosine(peak, warmup_steps, total_steps), weight_decay=weight_decay))
+  return optax.multi_transform(
+      {"head": group(head_lr),
+       "encoder": optax.set_to_zero() if freeze_encoder else group(encoder_lr)},
+      param_labels)
+
+
+def optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  """Per-group AdamW on warm-up/cosine schedules: head at `learning_rate`, encoder at
+  `encoder_learning_rate` or frozen. Global-norm clipping applies within each group."""
+  return _optimizer(config.learning_rate, config.encoder_learning_rate, config.freeze_encoder,
+                    config.warmup_steps, config.num_steps, config.weight_decay,
+                    config.grad_clip_norm)
+
+
+@functools.lru_cache(maxsize=8)
+def _initializer(model_config: models.TransformerConfig) -> Callable[[jax.Array], Any]:
+  dummy = {k: jnp.zeros((1, 8), jnp.int32) for k in ("inputs", "edits", "targets")}
+  dummy["distance"] = jnp.zeros((1,), jnp.int32)
+  return jax.jit(lambda rng: models.PairScorer(model_config).init(rng, **dummy)["params"])
+
+
+@functools.lru_cache(maxsize=8)
+def _train_model(model_config: models.TransformerConfig) -> models.PairScorer:
+  return models.PairScorer(model_config.replace(deterministic=False))
+
+
+def load_pretrained(params: Any, pretrained: Any, source: str = "pretrained checkpoint") -> Any:
+  """params with the encoder (and lm_head) replaced by the pretrained ones, checked by shape."""
+  params = dict(params)
+  for name in models.ENCODER_COLLECTIONS:
+    if name not in params and name not in pretrained:
+      continue
+    if name not in pretrained or name not in params:
+      raise ValueError(f"{source}: {name!r} is in one model but not the other "
+                       "(tied_output must match)")
+    ours = jax.tree_util.tree_structure(params[name])
+    theirs = jax.tree_util.tree_structure(pretrained[name])
+    shapes = [(np.shape(a), np.shape(b)) for a, b in zip(jax.tree.leaves(params[name]),
+                                                          jax.tree.leaves(pretrained[name]))]
+    if ours != theirs or any(a != b for a, b in shapes):
+      raise ValueError(f"{source}: {name!r} params do not match this model config "
+                       "(dim/heads/layers/mlp_dim/max_len must equal pretraining's)")
+    params[name] = jax.tree.map(jnp.asarray, pretrained[name])
+  return params
+
+
+def create_train_state(rng: jax.Array, model_config: models.TransformerConfig,
+                       config: ml_collections.ConfigDict,
+                       pretrained: Any | None = None) -> train_state.TrainState:
+  """PairScorer params (encoder from `pretrained` if given) and the per-group optimiser."""
+  params = _initializer(model_config)(rng)
+  if pretrained is not None:
+    params = load_pretrained(params, pretrained)
+  return train_state.TrainState.create(apply_fn=_train_model(model_config).apply, params=params,
+                                       tx=optimizer(config))
+
+
+@functools.lru_cache(maxsize=8)
+def _compile_train_step(tau: float, freeze_encoder: bool,
+                        devices: tuple[jax.Device, ...] | None) -> Callable:
+  step = functools.partial(train_step, tau=tau, freeze_encoder=freeze_encoder)
+  return jax.pmap(step, axis_name=AXIS, donate_argnums=(0,), devices=devices)
+
+
+def compile_train_step(config: ml_collections.ConfigDict,
+                       devices: Sequence[jax.Device] | None = None) -> Callable:
+  """The pmapped train step (cached per TAU, freezing and devices)."""
+  return _compile_train_step(float(config.tau), bool(config.freeze_encoder),
+                             tuple(devices) if devices else None)
+
+
+def validate(model_config: models.TransformerConfig, params: Any,
+             instances: Sequence[instances_lib.RankingInstance], seed: int) -> dict[str, float]:
+  """Ranking-view MRR / P@1 / P@10 through repair_rank.evaluate, with the in-process scorer."""
+  scorer = scorer_lib.Scorer(model_config, params)
+  row = evaluate_lib.evaluate(instances, scorer.score, seed=seed, progress=False)["ranking"]["all"]
+  return {"mrr": row["mrr"], "p@1": row["p@1"], "p@10": row["p@10"]}
+
+
+def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
+          train_instances: Sequence[instances_lib.RankingInstance],
+          valid_instances: Sequence[instances_lib.RankingInstance] = (),
+          devices: Sequence[jax.Device] | None = None) -> train_state.TrainState:
+  """Trains (or resumes) to `config.num_steps`; returns the final host-side state."""
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  devices = list(devices or jax.local_devices())
+  model_config = train_utils.model_config(config)
+  train_utils.save_json(workdir / train_utils.MODEL_CONFIG_FILE,
+                        train_utils.model_config_to_json(model_config))
+
+  init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(config.seed))
+  pretrained = None
+  if config.pretrained_checkpoint:
+    pretrained = pretrain.load_params(config.pretrained_checkpoint)
+    logging.info("encoder initialised from %s", config.pretrained_checkpoint)
+  state = create_train_state(init_rng, model_config, config, pretrained)
+  logging.info("PairScorer: %d params (%s encoder), %d device(s)",
+               train_utils.tree_size(state.params),
+               "frozen" if config.freeze_encoder else "fine-tuned", len(devices))
+  best_metric = scorer_lib.BEST_METRIC if valid_instances else None
+  manager = train_utils.checkpoint_manager(workdir / "checkpoints", keep=config.keep_checkpoints,
+                                           best_metric=best_metric)
+  writer = train_utils.MetricWriter(workdir)
+  start_step = manager.latest_step() or 0
+  if start_step:
+    state = manager.restore(start_step, args=ocp.args.StandardRestore(state))
+    logging.info("resumed from step %d", start_step)
+  writer.truncate_after(start_step)
+
+  batches = input_pipeline.RankingBatches(
+      train_instances, devices=len(devices), queries_per_device=config.queries_per_device,
+      group_size=config.group_size, max_len=model_config.max_len,
+      buckets=config.length_buckets, seed=config.seed)
+  p_train = compile_train_step(config, devices)
+  state = train_utils.replicate(state, devices, AXIS)
+  rngs = train_utils.replicate(dropout_rng, devices, AXIS)
+  valid_instances = list(valid_instances)[:config.max_valid_instances or None]
+
+  pending, tick = [], time.perf_counter()
+  stop = min(config.num_steps, config.get("stop_after_steps") or config.num_steps)
+  progress = tqdm.trange(start_step, stop, initial=start_step, total=config.num_steps,
+                         desc="finetune", disable=not config.progress)
+  for step in progress:
+    state, metrics = p_train(state, batches.batch(step), rngs)
+    pending.append(metrics)
+    done = step + 1
+    if done % config.log_every_steps == 0 or done == config.num_steps:
+      summed = jax.tree.map(lambda *xs: np.sum([x[0] for x in xs]), *jax.device_get(pending))
+      queries = max(float(summed["queries"]), 1.0)
+      scalars = {"loss": float(summed["loss_sum"]) / queries,
+                 "group_p@1": float(summed["hits"]) / queries,
+                 "steps_per_second": len(pending) / (time.perf_counter() - tick)}
+      writer.write(done, "train", scalars)
+      progress.set_postfix(loss=f"{scalars['loss']:.3f}")
+      pending, tick = [], time.perf_counter()
+    if done % config.eval_every_steps == 0 or done == config.num_steps:
+      host_state = train_utils.unreplicate(state)
+      checkpoint_metrics = None
+      if valid_instances:
+        valid = validate(model_config, host_state.params, valid_instances, config.seed)
+        writer.write(done, "valid", valid)
+        checkpoint_metrics = {scorer_lib.BEST_METRIC: valid["mrr"]}
+      manager.save(done, args=ocp.args.StandardSave(host_state), metrics=checkpoint_metrics)
+  manager.wait_until_finished()
+  final = train_utils.unreplicate(state)
+  if int(final.step) == config.num_steps:
+    train_utils.plot_metrics(workdir, {"train listwise loss": ("train", "loss"),
+                                       "valid MRR": ("valid", "mrr"),
+                                       "valid P@1": ("valid", "p@1")})
+  return final
+
+
+def export(workdir: str | pathlib.Path, bundle: str | pathlib.Path | None = None) -> pathlib.Path:
+  """Writes the workdir's best (else latest) checkpoint as a scorer bundle."""
+  workdir = pathlib.Path(workdir)
+  return scorer_lib.load_workdir(workdir).save(bundle or workdir / "scorer_bundle")
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """The finetune job: ranking instances from `config.train_instances`/`valid_instances`."""
+  if not config.train_instances:
+    raise ValueError("config.train_instances is empty: pass --config.train_instances=PATH "
+                     "(ranking instances from the build_data job)")
+  train_instances = instances_lib.read(config.train_instances)
+  valid_instances = instances_lib.read(config.valid_instances) if config.valid_instances else []
+  logging.info("%d train and %d valid instances", len(train_instances), len(valid_instances))
+  train(config, workdir, train_instances=train_instances, valid_instances=valid_instances)
+  path = export(workdir)
+  logging.info("scorer bundle written to %s", path)

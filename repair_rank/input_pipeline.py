@@ -1,0 +1,274 @@
+"""Vocabulary, sequence encoding and numpy batches for pretraining and ranking.
+
+Every batch is a dict of numpy arrays shaped `[devices, per_device_batch, ...]`
+(the leading axis is what `jax.pmap` maps over). Batches are pure functions of
+`(seed, step)`, so a resumed run sees exactly the batches an uninterrupted one
+would, with no iterator state to checkpoint.
+
+Sequences:
+  pretraining  [BOS] broken [SEP] fixed [EOS]          (causal LM targets)
+  ranking      [BOS] query [SEP] candidate [EOS]       (+ edit channel, distance)
+"""
+import dataclasses
+import functools
+from typing import Iterator, Sequence
+
+import numpy as np
+from rapidfuzz.distance import Levenshtein
+
+from repair_rank import tokens
+from repair_rank.data.instances import RankingInstance
+
+# --- Vocabulary -----------------------------------------------------------------
+
+PAD, BOS, SEP, EOS = 0, 1, 2, 3
+NUM_SPECIAL = 4
+# Token id = NUM_SPECIAL + index in tokens.ALL_TOKENS (a fixed order).
+TOKEN_TO_ID: dict[str, int] = {t: NUM_SPECIAL + i for i, t in enumerate(tokens.ALL_TOKENS)}
+VOCAB_SIZE = NUM_SPECIAL + len(tokens.ALL_TOKENS)
+# Bump when the id layout changes; stored in scorer bundles and checked on load.
+VOCAB_VERSION = f"specials4-alphabet{tokens.CHARIFY_ALPHABET_VERSION}"
+
+# --- Edit-alignment channel -------------------------------------------------------
+# Candidate-side labels (one per candidate position, plus one for EOS):
+EDIT_NONE, EDIT_KEPT, EDIT_INSERTED, EDIT_SUBSTITUTED = 0, 1, 2, 3
+# Added to a candidate label when query tokens were deleted just before it.
+EDIT_DELETED_BEFORE = 4
+# Query-side labels: what became of each query token in the candidate.
+EDIT_QUERY_KEPT, EDIT_QUERY_DELETED, EDIT_QUERY_SUBSTITUTED = 8, 9, 10
+EDIT_VOCAB_SIZE = 11
+
+
+def encode(sequence: Sequence[str]) -> np.ndarray:
+  """Token ids (int32) of a token sequence; unknown tokens raise KeyError."""
+  return np.fromiter((TOKEN_TO_ID[t] for t in sequence), dtype=np.int32, count=len(sequence))
+
+
+def edit_labels(query: Sequence[str], candidate: Sequence[str]
+                ) -> tuple[np.ndarray, np.ndarray, int]:
+  """Per-position edit labels from a minimal Levenshtein alignment query -> candidate.
+
+  Returns `(candidate_labels, query_labels, distance)`: `candidate_labels` has
+  len(candidate) + 1 entries (the last one, for EOS, only ever carries the
+  "deleted before" flag: deletions at the end of the query); values are
+  EDIT_KEPT / EDIT_INSERTED / EDIT_SUBSTITUTED, plus EDIT_DELETED_BEFORE when
+  query tokens were deleted immediately before that position. `query_labels`
+  has len(query) entries in EDIT_QUERY_*. `distance` is the token edit distance.
+  """
+  candidate_labels = np.full(len(candidate) + 1, EDIT_KEPT, dtype=np.int32)
+  candidate_labels[-1] = EDIT_NONE
+  query_labels = np.full(len(query), EDIT_QUERY_KEPT, dtype=np.int32)
+  ops = Levenshtein.editops(list(query), list(candidate))
+  deleted_before = np.zeros(len(candidate) + 1, dtype=bool)
+  for op in ops:
+    if op.tag == "replace":
+      candidate_labels[op.dest_pos] = EDIT_SUBSTITUTED
+      query_labels[op.src_pos] = EDIT_QUERY_SUBSTITUTED
+    elif op.tag == "insert":
+      candidate_labels[op.dest_pos] = EDIT_INSERTED
+    else:  # delete
+      query_labels[op.src_pos] = EDIT_QUERY_DELETED
+      deleted_before[op.dest_pos] = True
+  candidate_labels += EDIT_DELETED_BEFORE * deleted_before
+  return candidate_labels, query_labels, len(ops)
+
+
+def lm_sequence(broken: Sequence[str], fixed: Sequence[str], max_len: int) -> np.ndarray:
+  """`[BOS] broken [SEP] fixed [EOS]`, truncated to `max_len` ids."""
+  ids = np.concatenate([[BOS], encode(broken), [SEP], encode(fixed), [EOS]]).astype(np.int32)
+  return ids[:max_len]
+
+
+@dataclasses.dataclass(frozen=True)
+class PairFeatures:
+  """Model inputs of one (query, candidate) pair, unpadded.
+
+  inputs: `[BOS] query [SEP] candidate [EOS]` ids.
+  edits: edit-channel label per position (EDIT_NONE on BOS/SEP).
+  targets: 1 at positions whose *next* token is a candidate token or EOS
+    (where the causal LM's log-likelihood of the candidate is read).
+  distance: token edit distance query -> candidate.
+  """
+  inputs: np.ndarray
+  edits: np.ndarray
+  targets: np.ndarray
+  distance: int
+
+
+def pair_features(query: Sequence[str], candidate: Sequence[str], max_len: int) -> PairFeatures:
+  """Encodes one pair; over-long pairs keep the head of query and candidate (half each)."""
+  candidate_labels, query_labels, distance = edit_labels(query, candidate)
+  query_ids, candidate_ids = encode(query), encode(candidate)
+  if len(query) + len(candidate) + 3 > max_len:
+    # Rare (the data's pairs fit 256); the tail of each side is dropped.
+    half = (max_len - 3) // 2
+    keep_query = min(len(query), max(half, max_len - 3 - len(candidate)))
+    keep_candidate = max_len - 3 - keep_query
+    query_ids, query_labels = query_ids[:keep_query], query_labels[:keep_query]
+    candidate_ids = candidate_ids[:keep_candidate]
+    candidate_labels = np.concatenate([candidate_labels[:keep_candidate], [EDIT_NONE]])
+  inputs = np.concatenate([[BOS], query_ids, [SEP], candidate_ids, [EOS]]).astype(np.int32)
+  edits = np.concatenate([[EDIT_NONE], query_labels, [EDIT_NONE], candidate_labels]
+                         ).astype(np.int32)
+  targets = np.zeros(len(inputs), dtype=np.int32)
+  targets[len(query_ids) + 1:len(inputs) - 1] = 1  # From SEP up to the last candidate token.
+  return PairFeatures(inputs=inputs, edits=edits, targets=targets, distance=distance)
+
+
+def bucket_length(length: int, buckets: Sequence[int]) -> int:
+  """The smallest bucket >= length (the last bucket if none is)."""
+  for bucket in buckets:
+    if length <= bucket:
+      return bucket
+  return buckets[-1]
+
+
+def pad_to(arrays: Sequence[np.ndarray], length: int) -> np.ndarray:
+  """Stacks 1-D arrays, right-padded with 0 (= PAD / EDIT_NONE) to `length`."""
+  out = np.zeros((len(arrays), length), dtype=np.int32)
+  for i, array in enumerate(arrays):
+    out[i, :len(array)] = array[:length]
+  return out
+
+
+def stack_pairs(features: Sequence[PairFeatures], length: int) -> dict[str, np.ndarray]:
+  """Pads pair features to `length`: inputs/edits/targets `[n, length]`, distance `[n]`."""
+  return {
+      "inputs": pad_to([f.inputs for f in features], length),
+      "edits": pad_to([f.edits for f in features], length),
+      "targets": pad_to([f.targets for f in features], length),
+      "distance": np.array([f.distance for f in features], dtype=np.int32),
+  }
+
+
+# --- Pretraining batches -----------------------------------------------------------
+
+
+class LMBatches:
+  """Causal-LM batches `{"inputs": int32[devices, per_device_batch, length]}` by step.
+
+  Each epoch is a seeded permutation; within pools of `pool_batches` batches the
+  sequences are sorted by length so a batch pads to a small bucket (lm1b-style
+  bucketing), then the batch order is shuffled again.
+  """
+
+  def __init__(self, sequences: Sequence[np.ndarray], *, devices: int, per_device_batch: int,
+               buckets: Sequence[int], seed: int, pool_batches: int = 32):
+    if not sequences:
+      raise ValueError("no training sequences")
+    self.sequences = list(sequences)
+    self.devices = devices
+    self.per_device_batch = per_device_batch
+    self.global_batch = devices * per_device_batch
+    self.buckets = tuple(buckets)
+    self.seed = seed
+    self.pool_batches = pool_batches
+    # Short final batches are dropped; a tiny dataset still yields one batch per epoch.
+    self.batches_per_epoch = max(1, len(self.sequences) // self.global_batch)
+
+  @functools.lru_cache(maxsize=2)
+  def _epoch_plan(self, epoch: int) -> list[np.ndarray]:
+    rng = np.random.default_rng([self.seed, epoch])
+    order = rng.permutation(len(self.sequences))
+    order = np.resize(order, self.batches_per_epoch * self.global_batch)
+    lengths = np.array([len(self.sequences[i]) for i in order])
+    batches = []
+    pool = self.pool_batches * self.global_batch
+    for start in range(0, len(order), pool):
+      chunk = order[start:start + pool]
+      chunk = chunk[np.argsort(lengths[start:start + pool], kind="stable")]
+      batches += [chunk[i:i + self.global_batch] for i in range(0, len(chunk), self.global_batch)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+  def batch(self, step: int) -> dict[str, np.ndarray]:
+    """The batch for a global step (0-based)."""
+    epoch, index = divmod(step, self.batches_per_epoch)
+    members = self._epoch_plan(epoch)[index]
+    chosen = [self.sequences[i] for i in members]
+    length = bucket_length(max(len(s) for s in chosen), self.buckets)
+    inputs = pad_to(chosen, length)
+    return {"inputs": inputs.reshape(self.devices, self.per_device_batch, length)}
+
+  def iterate(self, start_step: int = 0) -> Iterator[dict[str, np.ndarray]]:
+    step = start_step
+    while True:
+      yield self.batch(step)
+      step += 1
+
+
+def lm_eval_batches(sequences: Sequence[np.ndarray], *, devices: int, per_device_batch: int,
+                    buckets: Sequence[int]) -> Iterator[dict[str, np.ndarray]]:
+  """All of `sequences` once, in order; the last batch is padded with empty rows."""
+  global_batch = devices * per_device_batch
+  for start in range(0, len(sequences), global_batch):
+    chosen = list(sequences[start:start + global_batch])
+    length = bucket_length(max(len(s) for s in chosen), buckets)
+    chosen += [np.zeros(0, np.int32)] * (global_batch - len(chosen))
+    yield {"inputs": pad_to(chosen, length).reshape(devices, per_device_batch, length)}
+
+
+# --- Ranking batches -----------------------------------------------------------------
+
+
+class RankingBatches:
+  """Listwise ranking batches by step: per query, the truth and sampled negatives, shuffled.
+
+  Shapes (D devices, Q queries per device, G group size, L padded length):
+    inputs, edits, targets: int32[D, Q, G, L]; distance: int32[D, Q, G];
+    mask: bool[D, Q, G] (False for padding where a query has < G-1 negatives);
+    label: int32[D, Q] (index of the truth within its group).
+  """
+
+  def __init__(self, instances: Sequence[RankingInstance], *, devices: int,
+               queries_per_device: int, group_size: int, max_len: int,
+               buckets: Sequence[int], seed: int):
+    instances = [inst for inst in instances if any(c != inst.truth for c in inst.candidates)]
+    if not instances:
+      raise ValueError("no ranking instances with at least one negative candidate")
+    self.instances = instances
+    self.devices = devices
+    self.queries_per_device = queries_per_device
+    self.global_queries = devices * queries_per_device
+    self.group_size = group_size
+    self.max_len = max_len
+    self.buckets = tuple(b for b in buckets if b < max_len) + (max_len,)
+    self.seed = seed
+    self.batches_per_epoch = max(1, len(instances) // self.global_queries)
+
+  @functools.lru_cache(maxsize=2)
+  def _epoch_order(self, epoch: int) -> np.ndarray:
+    order = np.random.default_rng([self.seed, epoch]).permutation(len(self.instances))
+    return np.resize(order, self.batches_per_epoch * self.global_queries)
+
+  def group(self, instance: RankingInstance, rng: np.random.Generator
+            ) -> tuple[list[tuple[str, ...]], int]:
+    """The truth plus up to G-1 distinct negatives, shuffled; returns (group, truth index)."""
+    negatives = [c for c in instance.candidates if c != instance.truth]
+    count = min(self.group_size - 1, len(negatives))
+    chosen = [negatives[i] for i in rng.choice(len(negatives), size=count, replace=False)]
+    group = [instance.truth] + chosen
+    order = rng.permutation(len(group))
+    return [group[i] for i in order], int(np.flatnonzero(order == 0)[0])
+
+  def batch(self, step: int) -> dict[str, np.ndarray]:
+    """The batch for a global step (0-based)."""
+    epoch, index = divmod(step, self.batches_per_epoch)
+    members = self._epoch_order(epoch)[index * self.global_queries:
+                                       (index + 1) * self.global_queries]
+    rng = np.random.default_rng([self.seed, step, 1])
+    features, labels, masks = [], [], []
+    empty = PairFeatures(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32), 0)
+    for i in members:
+      instance = self.instances[i]
+      group, label = self.group(instance, rng)
+      group_features = [pair_features(instance.query, c, self.max_len) for c in group]
+      masks.append([True] * len(group) + [False] * (self.group_size - len(group)))
+      features += group_features + [empty] * (self.group_size - len(group))
+      labels.append(label)
+    length = bucket_length(max(len(f.inputs) for f in features), self.buckets)
+    stacked = stack_pairs(features, length)
+    shape = (self.devices, self.queries_per_device, self.group_size)
+    out = {key: value.reshape(shape + value.shape[1:]) for key, value in stacked.items()}
+    out["mask"] = np.array(masks, dtype=bool).reshape(shape)
+    out["label"] = np.array(labels, dtype=np.int32).reshape(shape[:2])
+    return out

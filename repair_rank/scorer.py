@@ -1,0 +1,153 @@
+"""The trained ranker as a `score(query, candidates)` function, and its bundle format.
+
+  scorer = repair_rank.scorer.load()          # the bundled default model
+  scores = scorer.score(query, candidates)    # one float per candidate, higher is better
+
+`score` encodes every (query, candidate) pair, groups the pairs by padded length
+bucket, pads each group's row count up to a batch bucket, and runs one
+`jax.jit`-compiled apply per (batch bucket, length bucket) shape, so a handful
+of shapes are ever compiled. Padding never changes a score: PAD positions are
+masked as attention keys and left out of pooling.
+
+A bundle is a directory: `scorer.json` (format, vocabulary version, model
+config, buckets) and `params/` (an orbax checkpoint of the PairScorer params).
+"""
+import functools
+import json
+import pathlib
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from repair_rank import input_pipeline
+from repair_rank import models
+from repair_rank import paths
+from repair_rank import train_utils
+
+BUNDLE_FORMAT = "repair_rank.scorer/1"
+BUNDLE_CONFIG = "scorer.json"
+DEFAULT_BUNDLE = paths.ASSETS_DIR / "scorer_default"
+LENGTH_BUCKETS = (32, 64, 128, 256)
+BATCH_BUCKETS = (8, 32, 128)
+# The metric finetune records with each checkpoint; the best checkpoint maximises it.
+BEST_METRIC = "valid_mrr"
+
+
+@functools.lru_cache(maxsize=16)
+def _apply_fn(model_config: models.TransformerConfig) -> Callable[..., jax.Array]:
+  """A jitted PairScorer apply, shared by every Scorer with this config (compiles once/shape)."""
+  model = models.PairScorer(model_config.replace(deterministic=True))
+  return jax.jit(lambda params, batch: model.apply({"params": params}, **batch))
+
+
+class Scorer:
+  """A PairScorer with its params: `score(query, candidates)` for repair_rank.evaluate."""
+
+  def __init__(self, model_config: models.TransformerConfig, params: Any, *,
+               length_buckets: Sequence[int] = LENGTH_BUCKETS,
+               batch_buckets: Sequence[int] = BATCH_BUCKETS):
+    self.model_config = model_config.replace(deterministic=True)
+    self.params = jax.device_put(params)
+    max_len = model_config.max_len
+    self.length_buckets = tuple(b for b in length_buckets if b < max_len) + (max_len,)
+    self.batch_buckets = tuple(sorted(batch_buckets))
+    self._apply = _apply_fn(self.model_config)
+
+  def score(self, query: Sequence[str], candidates: Sequence[Sequence[str]]) -> np.ndarray:
+    """One float32 score per candidate (higher = more likely the true repair)."""
+    scores = np.zeros(len(candidates), dtype=np.float32)
+    if not candidates:
+      return scores
+    features = [input_pipeline.pair_features(query, c, self.model_config.max_len)
+                for c in candidates]
+    lengths = np.array([input_pipeline.bucket_length(len(f.inputs), self.length_buckets)
+                        for f in features])
+    largest = self.batch_buckets[-1]
+    for length in np.unique(lengths):
+      members = np.flatnonzero(lengths == length)
+      for start in range(0, len(members), largest):
+        chunk = members[start:start + largest]
+        rows = input_pipeline.bucket_length(len(chunk), self.batch_buckets)
+        batch = input_pipeline.stack_pairs([features[i] for i in chunk], int(length))
+        batch = {k: np.concatenate([v, np.zeros((rows - len(chunk),) + v.shape[1:], v.dtype)])
+                 for k, v in batch.items()}
+        scores[chunk] = np.asarray(self._apply(self.params, batch))[:len(chunk)]
+    return scores
+
+  __call__ = score
+
+  def save(self, path: str | pathlib.Path) -> pathlib.Path:
+    """Writes a bundle directory (replacing an existing one); returns its path."""
+    path = pathlib.Path(path).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    checkpointer = ocp.StandardCheckpointer()
+    checkpointer.save(path / "params", jax.device_get(self.params), force=True)
+    checkpointer.wait_until_finished()
+    train_utils.save_json(path / BUNDLE_CONFIG, {
+        "format": BUNDLE_FORMAT,
+        "vocab_version": input_pipeline.VOCAB_VERSION,
+        "model": train_utils.model_config_to_json(self.model_config),
+        "length_buckets": list(self.length_buckets),
+        "batch_buckets": list(self.batch_buckets),
+    })
+    return path
+
+
+def load_bundle(path: str | pathlib.Path) -> Scorer:
+  """Reads a bundle written by `Scorer.save`."""
+  path = pathlib.Path(path).resolve()
+  meta = json.loads((path / BUNDLE_CONFIG).read_text())
+  if meta.get("format") != BUNDLE_FORMAT:
+    raise ValueError(f"{path / BUNDLE_CONFIG}: format {meta.get('format')!r}, "
+                     f"expected {BUNDLE_FORMAT!r}")
+  if meta.get("vocab_version") != input_pipeline.VOCAB_VERSION:
+    raise ValueError(f"{path / BUNDLE_CONFIG}: vocabulary {meta.get('vocab_version')!r} does "
+                     f"not match this code's {input_pipeline.VOCAB_VERSION!r}")
+  model_config = _for_this_backend(train_utils.model_config_from_json(meta["model"]))
+  params = ocp.StandardCheckpointer().restore(path / "params")
+  return Scorer(model_config, params, length_buckets=meta["length_buckets"],
+                batch_buckets=meta["batch_buckets"])
+
+
+def load_workdir(workdir: str | pathlib.Path, step: int | None = None) -> Scorer:
+  """A scorer from a finetune workdir: its best checkpoint (else the latest, or `step`)."""
+  workdir = pathlib.Path(workdir).resolve()
+  model_config = train_utils.model_config_from_json(
+      json.loads((workdir / train_utils.MODEL_CONFIG_FILE).read_text()))
+  manager = ocp.CheckpointManager(workdir / "checkpoints", options=ocp.CheckpointManagerOptions(
+      read_only=True, best_fn=lambda metrics: metrics[BEST_METRIC], best_mode="max"))
+  if step is None:
+    step = manager.best_step() or manager.latest_step()
+  if step is None:
+    raise FileNotFoundError(f"no checkpoints in {workdir / 'checkpoints'}")
+  restored = manager.restore(step, args=ocp.args.StandardRestore())
+  return Scorer(_for_this_backend(model_config), restored["params"])
+
+
+def load(path: str | pathlib.Path | None = None) -> Scorer:
+  """The bundled default scorer (`path` None), a bundle directory, or a finetune workdir."""
+  if path is None:
+    if not (DEFAULT_BUNDLE / BUNDLE_CONFIG).exists():
+      raise FileNotFoundError(
+          f"no bundled default scorer at {DEFAULT_BUNDLE}. Train one and export it: "
+          "python -m repair_rank.main --config configs/finetune.py --workdir workdir/finetune "
+          "(which writes workdir/finetune/scorer_bundle), then copy that directory to "
+          f"{DEFAULT_BUNDLE}; or pass a bundle / finetune workdir path to load().")
+    return load_bundle(DEFAULT_BUNDLE)
+  path = pathlib.Path(path)
+  if (path / BUNDLE_CONFIG).exists():
+    return load_bundle(path)
+  if (path / train_utils.MODEL_CONFIG_FILE).exists() and (path / "checkpoints").is_dir():
+    return load_workdir(path)
+  raise FileNotFoundError(f"{path} is neither a scorer bundle (no {BUNDLE_CONFIG}) nor a "
+                          "finetune workdir (no model_config.json and checkpoints/)")
+
+
+def _for_this_backend(model_config: models.TransformerConfig) -> models.TransformerConfig:
+  # bfloat16 is slow on CPU; a GPU-trained bundle scores in float32 there.
+  if jax.default_backend() == "cpu" and model_config.dtype != jnp.float32:
+    return model_config.replace(dtype=jnp.float32)
+  return model_config

@@ -1,0 +1,77 @@
+"""Tests for repair_rank.input_pipeline: vocabulary, edit labels, batches by step."""
+import numpy as np
+
+import conftest
+from repair_rank import input_pipeline as ip
+from repair_rank import tokens
+
+
+def test_vocabulary_is_specials_then_alphabet():
+  assert ip.VOCAB_SIZE == 4 + len(tokens.ALL_TOKENS)
+  assert ip.encode(tokens.ALL_TOKENS).tolist() == list(range(4, ip.VOCAB_SIZE))
+  assert ip.lm_sequence(["NAME"], ["NAME", "("], 16).tolist() == [
+      ip.BOS, ip.TOKEN_TO_ID["NAME"], ip.SEP, ip.TOKEN_TO_ID["NAME"], ip.TOKEN_TO_ID["("], ip.EOS]
+
+
+def test_edit_labels_from_alignment():
+  query = ["NAME", "(", "NAME", "NAME", ")", ":"]
+  candidate = ["NAME", "(", "NAME", ",", "NAME", "]"]  # insert ",", ")"->"]", delete ":".
+  candidate_labels, query_labels, distance = ip.edit_labels(query, candidate)
+  assert distance == 3
+  kept, inserted, substituted = ip.EDIT_KEPT, ip.EDIT_INSERTED, ip.EDIT_SUBSTITUTED
+  assert candidate_labels.tolist() == [kept, kept, kept, inserted, kept, substituted,
+                                       ip.EDIT_NONE + ip.EDIT_DELETED_BEFORE]
+  assert query_labels.tolist() == [ip.EDIT_QUERY_KEPT] * 4 + [
+      ip.EDIT_QUERY_SUBSTITUTED, ip.EDIT_QUERY_DELETED]
+  # A deletion inside the sequence flags the following candidate token.
+  labels, _, _ = ip.edit_labels(["NAME", "=", "=", "NUMBER"], ["NAME", "=", "NUMBER"])
+  assert labels.tolist() == [kept, kept, kept + ip.EDIT_DELETED_BEFORE, ip.EDIT_NONE]
+  identical, _, zero = ip.edit_labels(query, query)
+  assert zero == 0 and set(identical[:-1].tolist()) == {kept}
+
+
+def test_pair_features_layout_and_truncation():
+  features = ip.pair_features(["NAME", "("], ["NAME", "(", ")"], 32)
+  assert features.inputs.tolist()[0] == ip.BOS and features.inputs[3] == ip.SEP
+  assert features.inputs[-1] == ip.EOS and features.distance == 1
+  assert len(features.edits) == len(features.inputs) == len(features.targets)
+  # Targets mark positions whose next token is a candidate token or EOS.
+  assert features.targets.tolist() == [0, 0, 0, 1, 1, 1, 1, 0]
+  long = ip.pair_features(["NAME"] * 40, ["NAME"] * 41, 32)
+  assert len(long.inputs) == len(long.edits) == len(long.targets) == 32
+  assert long.inputs[-1] == ip.EOS
+
+
+def test_lm_batches_are_a_pure_function_of_step():
+  sequences = [np.arange(4, 4 + n) for n in range(3, 20)]
+  batches = ip.LMBatches(sequences, devices=2, per_device_batch=3, buckets=(8, 16, 32), seed=0)
+  batch = batches.batch(5)
+  assert batch["inputs"].shape[:2] == (2, 3) and batch["inputs"].shape[2] in (8, 16, 32)
+  again = ip.LMBatches(sequences, devices=2, per_device_batch=3, buckets=(8, 16, 32), seed=0)
+  np.testing.assert_array_equal(again.batch(5)["inputs"], batch["inputs"])
+  # One epoch covers each sequence exactly once (2 full batches of 6 out of 17).
+  seen = [row[row > 0].tolist() for s in range(batches.batches_per_epoch)
+          for row in batches.batch(s)["inputs"].reshape(-1, batches.batch(s)["inputs"].shape[-1])]
+  assert len({tuple(r) for r in seen}) == len(seen) == 12
+
+
+def test_ranking_batches_hold_truth_at_label():
+  instances = conftest.make_instances(6)
+  batches = ip.RankingBatches(instances, devices=2, queries_per_device=2, group_size=4,
+                              max_len=32, buckets=(16, 32), seed=0)
+  batch = batches.batch(0)
+  d, q, g, length = batch["inputs"].shape
+  assert (d, q, g) == (2, 2, 4) and length in (16, 32)
+  assert batch["label"].shape == (2, 2) and batch["mask"].all()
+  members = batches._epoch_order(0)[:4]  # pylint: disable=protected-access
+  for row, index in enumerate(members):
+    instance = batches.instances[index]
+    label = batch["label"].reshape(-1)[row]
+    truth_row = batch["inputs"].reshape(4, 4, length)[row, label]
+    expected = ip.pair_features(instance.query, instance.truth, 32).inputs
+    np.testing.assert_array_equal(truth_row[:len(expected)], expected)
+    assert batch["distance"].reshape(4, 4)[row, label] == instance.distance
+  # Few candidates: the group is padded and masked.
+  small = ip.RankingBatches(conftest.make_instances(2, candidates=2), devices=1,
+                            queries_per_device=2, group_size=4, max_len=32, buckets=(32,), seed=0)
+  assert small.batch(0)["mask"].sum(-1).tolist() == [[2, 2]]
