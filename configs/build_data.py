@@ -27,7 +27,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.shard_size = 32
   # Worker processes (the machine's cores).
   config.workers = 2
-  # Use only the first `limit` pairs of each split (0 = all); for quick runs.
+  # Use only `limit` pairs of each split, evenly spread (0 = all); for quick runs.
   config.limit = 0
   # Also write each split in the prototype text format (<split>.txt).
   config.export_text = True

@@ -67,8 +67,7 @@ def build_split(split: str, output_dir: pathlib.Path, config: ml_collections.Con
   """Builds (or resumes) one split; returns its summary."""
   pairs = stackoverflow.read_pairs(pathlib.Path(config.source_dir or paths.STACKOVERFLOW_DIR)
                                    / f"{split}.jsonl")
-  if config.limit:
-    pairs = pairs[:config.limit]
+  pairs = stackoverflow.spread(pairs, config.limit)
   shard_dir = output_dir / "shards" / split
   shard_dir.mkdir(parents=True, exist_ok=True)
   shards = [(shard_dir / f"{i // config.shard_size:05d}.jsonl", pairs[i:i + config.shard_size])

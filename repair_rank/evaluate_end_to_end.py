@@ -122,20 +122,9 @@ def evaluate_end_to_end(instances: Sequence[instances_lib.RankingInstance],
   return {"views": views, "scoring": scoring}, examples
 
 
-def spread(items: Sequence[Any], limit: int) -> list[Any]:
-  """`limit` items evenly spaced over `items` (all if limit is 0 or larger).
-
-  The bundled splits are sorted by distance and length, so the first few pairs
-  would all be short distance-1 ones; an even spread sees every distance.
-  """
-  if not limit or limit >= len(items):
-    return list(items)
-  return [items[i] for i in np.unique(np.linspace(0, len(items) - 1, limit).round().astype(int))]
-
-
 def _read_pairs(config: ml_collections.ConfigDict) -> tuple[str, list[dict[str, Any]]]:
   path = config.pairs or str(paths.split_path("test"))
-  return path, spread(stackoverflow.read_pairs(path), config.limit)
+  return path, stackoverflow.spread(stackoverflow.read_pairs(path), config.limit)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> None:
@@ -144,7 +133,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   settings: dict[str, Any] = {"scorer": config.scorer, "seed": config.seed}
   sources: dict[str, str] = {}
   if config.instances:
-    instances = spread(instances_lib.read(config.instances), config.limit)
+    instances = stackoverflow.spread(instances_lib.read(config.instances), config.limit)
     sources["instances"] = config.instances
     generation: dict[str, Any] = {"skipped": True}
   else:

@@ -8,6 +8,7 @@ from repair_rank import evaluate_end_to_end as e2e
 from repair_rank import serve
 from repair_rank.data import instances as instances_lib
 from repair_rank.data import jsonl
+from repair_rank.data import stackoverflow
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -84,6 +85,6 @@ def test_evaluate_end_to_end_with_a_stand_in_scorer():
 
 
 def test_spread_takes_evenly_spaced_items():
-  assert e2e.spread(list(range(10)), 3) == [0, 4, 9]
-  assert e2e.spread(list(range(4)), 0) == [0, 1, 2, 3]
-  assert e2e.spread(list(range(4)), 9) == [0, 1, 2, 3]
+  assert stackoverflow.spread(list(range(10)), 3) == [0, 4, 9]
+  assert stackoverflow.spread(list(range(4)), 0) == [0, 1, 2, 3]
+  assert stackoverflow.spread(list(range(4)), 9) == [0, 1, 2, 3]

@@ -243,3 +243,14 @@ def load_split(split: str, data_dir: str | pathlib.Path, *,
         "the job that builds it (configs/prepare_data.py for the pairs, "
         "configs/build_data.py for ranking instances) or `build()` first")
   return builder.as_data_source(split=split)
+
+
+def spread(items: Sequence[Any], limit: int) -> list[Any]:
+  """`limit` items evenly spaced over `items` (all if limit is 0 or larger).
+
+  The bundled splits are sorted by distance and length, so the first few pairs
+  would all be short distance-1 ones; an even spread sees every distance.
+  """
+  if not limit or limit >= len(items):
+    return list(items)
+  return [items[i] for i in np.unique(np.linspace(0, len(items) - 1, limit).round().astype(int))]
