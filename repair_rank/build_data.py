@@ -70,6 +70,15 @@ def build_split(split: str, output_dir: pathlib.Path, config: ml_collections.Con
   pairs = stackoverflow.spread(pairs, config.limit)
   shard_dir = output_dir / "shards" / split
   shard_dir.mkdir(parents=True, exist_ok=True)
+  # Shards are only resumable by a build of the same pairs with the same settings.
+  manifest = {"ids": [pair["id"] for pair in pairs], "shard_size": config.shard_size,
+              "max_distance": config.max_distance, "k": config.k,
+              "time_budget": config.time_budget}
+  manifest_path = shard_dir / "manifest.json"
+  if manifest_path.exists() and json.loads(manifest_path.read_text()) != manifest:
+    raise ValueError(f"{shard_dir} holds shards of a different build (other pairs or "
+                     "settings); use another output_dir or delete it to start afresh")
+  manifest_path.write_text(json.dumps(manifest))
   shards = [(shard_dir / f"{i // config.shard_size:05d}.jsonl", pairs[i:i + config.shard_size])
             for i in range(0, len(pairs), config.shard_size)]
   todo = [shard for shard in shards if not shard[0].exists()]

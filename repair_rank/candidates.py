@@ -2,25 +2,59 @@
 
 DESIGN.md step 4: the Levenshtein ball of radius `max_distance` around the
 broken sequence, intersected with Python (`tokens.is_valid`), ordered by the
-Markov model (`ngram`), top k.
+Markov model (`ngram`), top k. The final order is the n-gram log-probability
+(the "Markov order"); each `Candidate` carries its exact token edit distance
+to the input, a feature the ranker needs.
 
-* Distance 1 is exhaustive: every deletion, every substitution by any of the
-  88 tokens and every insertion of any token at any position is parsed.
-* Distances 2 and 3 are searched best-first from the distance-1 neighbours:
-  a partial repair is extended by edits near where Python's parser now fails
-  (`syntax_errors.parse_error`), preferring partial repairs whose error moved
-  right and which the n-gram model likes, until a time budget runs out.
+How:
+* Distance 1 is exhaustive whatever the budget: every deletion, every
+  substitution by any of the 88 tokens and every insertion of any token at
+  any position. Two exact shortcuts make it cheap: an edit that keeps the
+  brackets of an input whose brackets do not match is invalid without a
+  parse, and an edit of non-layout, non-bracket tokens re-renders one line
+  only (`_NeighbourValidity`); log-probabilities are rescored incrementally
+  (`_NeighbourLogProb`).
+* Distances 2..max_distance: best-first search over partial repairs keyed by
+  their n-gram log-probability (on valid, the truth's first edit ranks in the
+  top 10 of ~4,600 distance-1 neighbours by log-probability in 57% of the
+  distance-2 pairs and in the top 200 in 95%; "the parser's error moved
+  right" ranked it worse). A popped partial repair is parsed
+  (`syntax_errors.parse_error`) and extended by edits at the positions
+  around Python's error (index - 2 .. end + 1; closers anywhere after an
+  opener that "was never closed"), trying per position the top-8 tokens by
+  their n-gram fit with both neighbours plus closers, layout and ':';
+  children are only scored when pushed and parsed when popped. The search
+  stops at `time_budget` seconds after the call began (or `max_expansions`,
+  a machine-independent budget for reproducible datasets).
 
-The final order is the n-gram log-probability (the "Markov order"); each
-candidate carries its token edit distance to the broken input, a feature the
-ranker needs.
+Why the truth is missed (studied on valid, distance 2 and 3):
+* A valid intermediate (15% of distance-2 fixes: after one of the edits the
+  sequence already parses): such repairs are extended only near their last
+  edit and with a penalty, so a second edit far away (INDENT after `class
+  NAME :` plus a DEDENT at the end; `print` fixed by `(` here and `)` at the
+  end of a long line) is rarely reached.
+* The edit is far from where Python reports the error: a missing `:` or `(`
+  reported a line later, "Perhaps you forgot a comma?" spans, `unmatched ')'`
+  whose opener is missing many tokens earlier; only `was never closed`
+  gets a wide (closers-only) move set.
+* An unlikely edit: the truth's partial repairs have low n-gram probability
+  (rare tokens, or deleting a likely token), so thousands of likelier
+  partial repairs are explored first; at distance 3 also the truth itself may
+  rank below 1000 likelier valid sequences in the ball.
+* The top-8 token shortlist: an inserted/substituted token outside the 8
+  best-fitting ones (e.g. a keyword the n-gram finds odd there) is not tried
+  beyond distance 1.
+* Time: the exhaustive distance-1 phase takes up to ~1 s on long inputs
+  whose parses are slow, leaving little of the budget for the search.
 """
+import ast
 import dataclasses
 import heapq
 import itertools
 import time
 from typing import Iterator, Optional, Sequence
 
+import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from repair_rank import ngram
@@ -29,7 +63,7 @@ from repair_rank import tokens as tokens_lib
 
 ALPHABET: tuple[str, ...] = tokens_lib.ALL_TOKENS
 _CLOSERS = (")", "]", "}")
-DEFAULT_TIME_BUDGET = 2.0  # Seconds per call for the distance-2/3 search.
+DEFAULT_TIME_BUDGET = 0.9  # Seconds per call, after which the search stops.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,12 +80,12 @@ class Candidate:
 
 
 def _check_input(broken: Sequence[str], max_distance: int, k: int) -> tuple[str, ...]:
+  if not broken:
+    raise ValueError("broken is empty: there is nothing to repair")
   if isinstance(broken, str):
     raise ValueError("broken must be a list of tokens, not a string; "
                      "use tokens.lex(source) or text.split()")
   broken = tuple(broken)
-  if not broken:
-    raise ValueError("broken is empty: there is nothing to repair")
   try:
     tokens_lib.check_tokens(broken)
   except tokens_lib.UnknownTokenError as e:
@@ -62,6 +96,166 @@ def _check_input(broken: Sequence[str], max_distance: int, k: int) -> tuple[str,
     raise ValueError(f"k must be >= 1, got {k}")
   return broken
 
+_LAYOUT = frozenset((tokens_lib.NEWLINE, tokens_lib.INDENT, tokens_lib.DEDENT))
+_BRACKETS = frozenset("()[]{}")
+_PLAIN_TEXT = {t: tokens_lib.PLACEHOLDERS.get(t, t) for t in ALPHABET}
+
+
+def _properly_nested(tokens: Sequence[str]) -> bool:
+  """Whether the brackets match, as in any valid Python."""
+  stack = []
+  pairs = {")": "(", "]": "[", "}": "{"}
+  for tok in tokens:
+    if tok in _BRACKETS:
+      if tok in pairs:
+        if not stack or stack.pop() != pairs[tok]:
+          return False
+      else:
+        stack.append(tok)
+  return not stack
+
+
+class _NeighbourValidity:
+  """`tokens.is_valid` for sequences one edit from a fixed one, faster.
+
+  An edit that removes and adds only tokens that are neither layout nor
+  brackets keeps the layout verdict of `tokens.render` and changes one line of
+  its text: if the original has a layout error, so has the neighbour;
+  otherwise the neighbour's text is the original's with that line re-joined.
+  An edit that keeps the brackets of an original whose brackets do not match
+  is invalid. Every other edit goes through `tokens.is_valid`.
+  """
+
+  def __init__(self, tokens: tuple[str, ...]):
+    self._tokens = tokens
+    self._lines: Optional[list[str]] = None
+    self._nested = _properly_nested(tokens)
+    try:
+      text = tokens_lib.render(tokens)
+    except tokens_lib.LayoutError:
+      self._layout_error = True
+      return
+    self._layout_error = False
+    self._trailing = text.endswith("\n")
+    # Lines as render makes them: [indent, [token indices]], and each token's line.
+    lines: list[list] = []
+    self._line_of: list[int] = []
+    current: list[int] = []
+    level = 0
+    for i, tok in enumerate(tokens):
+      if tok == tokens_lib.NEWLINE:
+        lines.append([tokens_lib.INDENT_UNIT * level, current])
+        self._line_of.append(len(lines) - 1)
+        current = []
+      elif tok == tokens_lib.INDENT:
+        level += 1
+        self._line_of.append(-1)
+      elif tok == tokens_lib.DEDENT:
+        level -= 1
+        self._line_of.append(-1)
+      else:
+        current.append(i)
+        self._line_of.append(len(lines))
+    self._last_newline = max(
+        (i for i, t in enumerate(tokens) if t == tokens_lib.NEWLINE), default=-1)
+    if current:
+      lines.append([tokens_lib.INDENT_UNIT * level, current])
+    self._line_tokens = [l[1] for l in lines]
+    self._indents = [l[0] for l in lines]
+    self._lines = [ind + " ".join(_PLAIN_TEXT[tokens[j]] for j in idx)
+                   for ind, idx in lines]
+
+  def is_valid(self, position: int, removed: Optional[str], added: Optional[str],
+               seq: tuple[str, ...]) -> bool:
+    """Whether `seq`, the original with `removed` at `position` replaced by `added`, is valid."""
+    if removed in _BRACKETS or added in _BRACKETS:
+      return tokens_lib.is_valid(seq)
+    if not self._nested:
+      return False  # The edit keeps the brackets, which Python rejects.
+    if removed in _LAYOUT or added in _LAYOUT:
+      return tokens_lib.is_valid(seq)
+    if self._layout_error:
+      return False
+    tokens, n = self._tokens, len(self._tokens)
+    if position >= self._last_newline or self._line_of[position] < 0:
+      # The last line (render's final-line rules) and INDENT/DEDENT: slow path.
+      return tokens_lib.is_valid(seq)
+    line = self._line_of[position]
+    idx = self._line_tokens[line]
+    texts = [_PLAIN_TEXT[tokens[j]] for j in idx]
+    if tokens[position] == tokens_lib.NEWLINE:  # Insertion at the end of a line.
+      texts.append(_PLAIN_TEXT[added])
+    else:
+      at = idx.index(position)
+      if removed is None:
+        texts.insert(at, _PLAIN_TEXT[added])
+      elif added is None:
+        del texts[at]
+      else:
+        texts[at] = _PLAIN_TEXT[added]
+    lines = list(self._lines)
+    lines[line] = self._indents[line] + " ".join(texts)
+    text = "\n".join(lines)
+    if self._trailing:
+      text += "\n"
+    try:
+      compile(text, "<candidate>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+      return False
+    return True
+
+
+class _NeighbourLogProb:
+  """`model.log_prob` for sequences one edit from a fixed one, incrementally.
+
+  Scores the prefix from cached states, then the new token, then the old
+  tokens only until the model's state is again the one the original had
+  there (from then on the two sequences score alike).
+  """
+
+  def __init__(self, model: ngram.NgramModel, tokens: tuple[str, ...]):
+    self._model = model
+    self._tokens = tokens
+    self._states = [model.initial_state()]
+    self._cumulative = [0.0]
+    for tok in tokens:
+      state = self._states[-1]
+      self._cumulative.append(self._cumulative[-1] + model.next_log_prob(state, tok))
+      self._states.append(model.advance(state, tok))
+    self._total = self._cumulative[-1] + model.next_log_prob(self._states[-1], ngram.EOS)
+
+  def log_prob(self, position: int, removed: Optional[str], added: Optional[str]) -> float:
+    model, tokens, states = self._model, self._tokens, self._states
+    state = states[position]
+    total = self._cumulative[position]
+    if added is not None:
+      total += model.next_log_prob(state, added)
+      state = model.advance(state, added)
+    j = position + (removed is not None)
+    n = len(tokens)
+    while j < n:
+      if state == states[j]:
+        return total + self._total - self._cumulative[j]
+      total += model.next_log_prob(state, tokens[j])
+      state = model.advance(state, tokens[j])
+      j += 1
+    return total + model.next_log_prob(state, ngram.EOS)
+
+
+def _edits(tokens: tuple[str, ...]
+           ) -> Iterator[tuple[int, Optional[str], Optional[str], tuple[str, ...]]]:
+  """(position, removed, added, sequence) for every single edit; may repeat."""
+  for i in range(len(tokens) + 1):
+    head, tail = tokens[:i], tokens[i:]
+    for tok in ALPHABET:
+      yield i, None, tok, head + (tok,) + tail
+    if i < len(tokens):
+      rest = tokens[i + 1:]
+      yield i, tokens[i], None, head + rest
+      for tok in ALPHABET:
+        if tok != tokens[i]:
+          yield i, tokens[i], tok, head + (tok,) + rest
+
 
 def distance1_edits(tokens: Sequence[str]) -> Iterator[tuple[int, tuple[str, ...]]]:
   """Every sequence one edit away: (edit position, sequence); may repeat.
@@ -69,54 +263,127 @@ def distance1_edits(tokens: Sequence[str]) -> Iterator[tuple[int, tuple[str, ...
   Deletions and substitutions at position i, insertions before token i
   (i = len(tokens) appends).
   """
-  tokens = tuple(tokens)
-  for i in range(len(tokens) + 1):
-    head, tail = tokens[:i], tokens[i:]
-    for tok in ALPHABET:
-      yield i, head + (tok,) + tail
-    if i < len(tokens):
-      rest = tokens[i + 1:]
-      yield i, head + rest
-      for tok in ALPHABET:
-        if tok != tokens[i]:
-          yield i, head + (tok,) + rest
+  for position, _, _, seq in _edits(tuple(tokens)):
+    yield position, seq
 
 
-def _local_edits(tokens: tuple[str, ...], error: syntax_errors.ParseError,
-                 window: tuple[int, int]) -> Iterator[tuple[int, tuple[str, ...]]]:
-  """Edits near where the parser fails: positions error-before .. error+after."""
+@dataclasses.dataclass(frozen=True)
+class SearchConfig:
+  """Knobs of the distance-2/3 search (tuned on valid with launch/benchmark_candidates.py).
+
+  Partial repairs are explored best first by key = log P(sequence)
+  - depth_penalty * edits - window_penalty * [first edit away from the error].
+  before/after: edit positions searched around the parser's error, in tokens
+    (from error.index - before to error.end_index + after).
+  around_valid: for a partial repair that already parses, positions searched
+    on either side of its last edit (0: such repairs are not extended).
+  top_tokens: tokens tried per insertion/substitution, the best by the n-gram
+    model's fit with both neighbours (layout tokens and closers always too).
+  depth_penalty: key lost per edit made, in nats.
+  window_penalty: key lost by a first edit outside the error window, in nats.
+  valid_penalty: key lost by extensions of a partial repair that parses.
+  """
+  before: int = 2
+  after: int = 1
+  around_valid: int = 2
+  top_tokens: int = 8
+  depth_penalty: float = 0.0
+  window_penalty: float = 3.0
+  valid_penalty: float = 3.0
+
+
+DEFAULT_SEARCH = SearchConfig()
+_ALWAYS = tuple(t for t in ALPHABET if t in (_CLOSERS + (
+    tokens_lib.NEWLINE, tokens_lib.INDENT, tokens_lib.DEDENT, ":")))
+
+
+class _TokenChooser:
+  """The tokens most worth trying at a position, by the n-gram model.
+
+  A token t between `left` context and right neighbour r scores
+  log P(t | left) + log P(r | left, t); states are cached per prefix.
+  """
+
+  def __init__(self, model: ngram.NgramModel, top: int):
+    self._model = model
+    self._top = top
+    self._cache: dict = {}
+
+  def choose(self, state: int, right: Optional[str]) -> tuple[str, ...]:
+    key = (state, right)
+    got = self._cache.get(key)
+    if got is not None:
+      return got
+    model = self._model
+    if self._top >= len(ALPHABET):
+      got = ALPHABET
+    else:
+      # Shortlist by the left context, then rerank with the right neighbour
+      # (each advance may build a model row, so the shortlist stays short).
+      left = model.next_log_probs(state)[:len(ALPHABET)]
+      shortlist = np.argpartition(-left, 2 * self._top)[:2 * self._top]
+      right_tok = ngram.EOS if right is None else right
+      scored = sorted(
+          shortlist, key=lambda i: -(left[i] + model.next_log_prob(
+              model.advance(state, ALPHABET[i]), right_tok)))
+      chosen = {ALPHABET[i] for i in scored[:self._top]} | set(_ALWAYS)
+      got = tuple(t for t in ALPHABET if t in chosen)
+    self._cache[key] = got
+    return got
+
+
+def _states(model: ngram.NgramModel, tokens: Sequence[str]) -> list[int]:
+  """The model state before each token, and after the last."""
+  state = model.initial_state()
+  out = [state]
+  for tok in tokens:
+    state = model.advance(state, tok)
+    out.append(state)
+  return out
+
+
+def _edits_at(tokens: tuple[str, ...], positions: Iterator[int],
+              chooser: _TokenChooser, states: list[int]
+              ) -> Iterator[tuple[int, tuple[str, ...]]]:
+  """Deletions, and insertions/substitutions of the chosen tokens, at positions."""
   n = len(tokens)
-  before, after = window
-  lo, hi = max(0, error.index - before), min(n, error.index + after)
-  for i in range(lo, hi + 1):
+  for i in positions:
     head, tail = tokens[:i], tokens[i:]
-    for tok in ALPHABET:
+    for tok in chooser.choose(states[i], tokens[i] if i < n else None):
       yield i, head + (tok,) + tail
     if i < n:
       rest = tokens[i + 1:]
       yield i, head + rest
-      for tok in ALPHABET:
+      for tok in chooser.choose(states[i], tokens[i + 1] if i + 1 < n else None):
         if tok != tokens[i]:
           yield i, head + (tok,) + rest
-  if error.unclosed:
-    # Python blames the opener; the missing closer may go anywhere after it.
-    for i in range(error.index + 1, n + 1):
-      if lo <= i <= hi:
-        continue
-      for tok in _CLOSERS:
-        yield i, tokens[:i] + (tok,) + tokens[i:]
+
+
+def _search_positions(tokens: tuple[str, ...], error: Optional[syntax_errors.ParseError],
+                      last_edit: int, config: SearchConfig) -> list[int]:
+  n = len(tokens)
+  if error is None:
+    lo, hi = last_edit - config.around_valid, last_edit + config.around_valid
+  else:
+    lo = error.index - config.before
+    hi = max(error.index, error.end_index) + config.after
+  return list(range(max(0, lo), min(n, hi) + 1))
 
 
 def generate_scored(broken: Sequence[str], *, max_distance: int = 3, k: int = 1000,
                     time_budget: Optional[float] = DEFAULT_TIME_BUDGET,
-                    model: Optional[ngram.NgramModel] = None) -> list[Candidate]:
+                    model: Optional[ngram.NgramModel] = None,
+                    max_expansions: Optional[int] = None,
+                    search: SearchConfig = DEFAULT_SEARCH) -> list[Candidate]:
   """Valid repairs within `max_distance` token edits of `broken`, best first.
 
   Complete at distance 1 whatever the budget; distances 2..max_distance are
   searched until `time_budget` seconds (None: no limit) have passed since the
-  call began, and the best found so far are returned. Sorted by the model's
-  log-probability (then distance, then tokens); at most k; never `broken`.
-  Raises ValueError on empty input or a token outside `tokens.ALL_TOKENS`.
+  call began or `max_expansions` partial repairs were extended (a budget that
+  does not depend on the machine), and the best found so far are returned.
+  Sorted by the model's log-probability (then distance, then tokens); at most
+  k; never `broken`. Raises ValueError on empty input or a token outside
+  `tokens.ALL_TOKENS`.
   """
   start = time.monotonic()
   broken = _check_input(broken, max_distance, k)
@@ -125,35 +392,74 @@ def generate_scored(broken: Sequence[str], *, max_distance: int = 3, k: int = 10
 
   found: dict[tuple[str, ...], int] = {}
   seen: set[tuple[str, ...]] = {broken}
-  # Search frontier: (-priority, tie, tokens, depth, error).
+  # A max-heap of partial repairs: (-key, tie, tokens, depth, last edit, parsed).
+  # Distance-1 sequences are parsed on arrival (completeness); deeper ones
+  # only when popped, so that unpromising ones cost a log-probability only.
   frontier: list = []
   counter = itertools.count()
+  push = heapq.heappush
+
   root_error = syntax_errors.parse_error(broken)
-  root_index = len(broken) if root_error is None else root_error.index
-
-  def visit(seq: tuple[str, ...], depth: int, edit_position: int) -> None:
+  lo = hi = len(broken)
+  if root_error is not None:
+    lo = root_error.index - search.before
+    hi = max(root_error.index, root_error.end_index) + search.after
+  neighbours = _NeighbourValidity(broken)
+  neighbour_log_prob = _NeighbourLogProb(model, broken)
+  for position, removed, added, seq in _edits(broken):
     if seq in seen:
-      return
+      continue
     seen.add(seq)
-    error = syntax_errors.parse_error(seq)
-    if error is None:
-      found[seq] = depth
-      return
-    if depth < max_distance:
-      # Promising: the parser now gets further than before the edit.
-      progress = error.index - max(edit_position, 0)
-      priority = 2.0 * progress + 0.25 * model.log_prob(seq) - 3.0 * depth
-      heapq.heappush(frontier, (-priority, next(counter), seq, depth, error))
+    valid = neighbours.is_valid(position, removed, added, seq)
+    if valid:
+      found[seq] = 1
+    if max_distance > 1:
+      key = neighbour_log_prob.log_prob(position, removed, added) - search.depth_penalty
+      if not lo <= position <= hi:
+        key -= search.window_penalty
+      if valid:
+        key -= search.valid_penalty
+      push(frontier, (-key, next(counter), seq, 1, position, True))
 
-  for position, seq in distance1_edits(broken):
-    visit(seq, 1, position)
-
+  chooser = _TokenChooser(model, search.top_tokens)
+  expansions = 0
   while frontier and (deadline is None or time.monotonic() < deadline):
-    _, _, seq, depth, error = heapq.heappop(frontier)
-    for position, child in _local_edits(seq, error, (2, 1)):
-      visit(child, depth + 1, position)
-      if deadline is not None and time.monotonic() >= deadline:
-        break
+    _, _, seq, depth, last_edit, parsed = heapq.heappop(frontier)
+    if parsed and seq in found:
+      error = None
+      if not search.around_valid:
+        continue
+    elif depth >= max_distance:
+      # Only the verdict matters: skip the parse when the brackets cannot match.
+      if _properly_nested(seq) and tokens_lib.is_valid(seq):
+        found[seq] = depth
+      continue
+    else:
+      error = syntax_errors.parse_error(seq)
+      if error is None:
+        found[seq] = depth
+        if not search.around_valid:
+          continue
+    if depth >= max_distance:
+      continue
+    if max_expansions is not None and expansions >= max_expansions:
+      break
+    expansions += 1
+    positions = _search_positions(seq, error, last_edit, search)
+    edits = _edits_at(seq, iter(positions), chooser, _states(model, seq))
+    if error is not None and error.unclosed:
+      # Python blames the opener; the missing closer may go anywhere after it.
+      edits = itertools.chain(edits, (
+          (i, seq[:i] + (tok,) + seq[i:]) for i in range(error.index + 1, len(seq) + 1)
+          for tok in _CLOSERS))
+    penalty = search.depth_penalty * (depth + 1) + (
+        search.valid_penalty if error is None else 0.0)
+    for position, child in edits:
+      if child in seen:
+        continue
+      seen.add(child)
+      push(frontier, (penalty - model.log_prob(child), next(counter), child,
+                      depth + 1, position, False))
 
   candidates = []
   for seq, depth in found.items():
@@ -161,13 +467,14 @@ def generate_scored(broken: Sequence[str], *, max_distance: int = 3, k: int = 10
     if 1 <= distance <= max_distance:
       candidates.append(Candidate(seq, distance, model.log_prob(seq)))
   candidates.sort(key=lambda c: (-c.log_prob, c.distance, c.tokens))
-  del root_index
   return candidates[:k]
 
 
 def generate(broken: Sequence[str], *, max_distance: int = 3, k: int = 1000,
              time_budget: Optional[float] = DEFAULT_TIME_BUDGET,
-             model: Optional[ngram.NgramModel] = None) -> list[list[str]]:
+             model: Optional[ngram.NgramModel] = None,
+             max_expansions: Optional[int] = None) -> list[list[str]]:
   """The token lists of `generate_scored`: valid repairs, best first by the model."""
   return [list(c.tokens) for c in generate_scored(
-      broken, max_distance=max_distance, k=k, time_budget=time_budget, model=model)]
+      broken, max_distance=max_distance, k=k, time_budget=time_budget, model=model,
+      max_expansions=max_expansions)]

@@ -78,3 +78,12 @@ def test_resumes_only_missing_shards(source_dir, tmp_path):
   assert shard.exists()
   assert untouched.stat().st_mtime_ns == mtime
   assert (out / "train.jsonl").read_text() == first
+
+
+def test_refuses_to_resume_a_different_build(source_dir, tmp_path):
+  config = _config(source_dir, tmp_path / "out")
+  config.tfds = False
+  build_data.run(config, str(tmp_path))
+  config.k = 5
+  with pytest.raises(ValueError, match="different build"):
+    build_data.run(config, str(tmp_path))

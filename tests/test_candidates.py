@@ -76,11 +76,28 @@ def test_candidates_are_valid_near_distinct_and_ordered(text, model):
   assert np.all(np.diff(log_probs) <= 1e-12)
 
 
-def test_generate_matches_generate_scored(model):
+def test_generate_matches_generate_scored_and_is_deterministic(model):
   broken = "NAME STRING NEWLINE".split()
-  scored = candidates.generate_scored(broken, k=50, time_budget=None, model=model)
-  plain = candidates.generate(broken, k=50, time_budget=None, model=model)
+  scored = candidates.generate_scored(broken, k=50, time_budget=None,
+                                      max_expansions=30, model=model)
+  plain = candidates.generate(broken, k=50, time_budget=None, max_expansions=30,
+                              model=model)
   assert plain == [list(c.tokens) for c in scored]
+  assert any(c.distance == 2 for c in scored)
+
+
+@pytest.mark.parametrize("text", SHORT_BROKEN + [
+    "NAME = ( NUMBER , NUMBER NEWLINE NAME = NUMBER",
+    "NAME ( NAME NEWLINE INDENT NAME NEWLINE DEDENT NAME",
+    "if NAME : NEWLINE INDENT NAME = NAME NAME NEWLINE DEDENT NAME NEWLINE"])
+def test_neighbour_shortcuts_agree_with_slow_path(text, model):
+  broken = tuple(text.split())
+  validity = candidates._NeighbourValidity(broken)  # pylint: disable=protected-access
+  log_prob = candidates._NeighbourLogProb(model, broken)  # pylint: disable=protected-access
+  for position, removed, added, seq in candidates._edits(broken):  # pylint: disable=protected-access
+    assert validity.is_valid(position, removed, added, seq) == tokens.is_valid(list(seq))
+    assert log_prob.log_prob(position, removed, added) == pytest.approx(
+        model.log_prob(seq), abs=1e-9)
 
 
 def test_k_is_honoured(model):
@@ -91,7 +108,7 @@ def test_k_is_honoured(model):
 
 
 def test_time_budget_is_honoured(model):
-  broken = ("def NAME ( NAME ) NEWLINE INDENT for NAME in NAME NEWLINE INDENT "
+  broken = ("def NAME ( NAME ) : NEWLINE INDENT for NAME in NAME : NEWLINE INDENT "
             "NAME = NAME [ NAME NEWLINE DEDENT DEDENT").split()
   candidates.generate(broken, max_distance=1, model=model)  # Warm the model cache.
   start = time.monotonic()
