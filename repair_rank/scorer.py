@@ -32,6 +32,8 @@ BUNDLE_CONFIG = "scorer.json"
 DEFAULT_BUNDLE = paths.ASSETS_DIR / "scorer_default"
 LENGTH_BUCKETS = (32, 64, 128, 256)
 BATCH_BUCKETS = (8, 32, 128)
+# Cascade defaults (see Scorer.score): 0 = the transformer scores every candidate.
+PREFILTER_LAMBDA = 2.0
 # The metric finetune records with each checkpoint; the best checkpoint maximises it.
 BEST_METRIC = "valid_mrr"
 
@@ -48,16 +50,46 @@ class Scorer:
 
   def __init__(self, model_config: models.TransformerConfig, params: Any, *,
                length_buckets: Sequence[int] = LENGTH_BUCKETS,
-               batch_buckets: Sequence[int] = BATCH_BUCKETS):
+               batch_buckets: Sequence[int] = BATCH_BUCKETS,
+               prefilter_k: int = 0, prefilter_lambda: float = PREFILTER_LAMBDA):
+    """`prefilter_k` > 0 makes scoring a cascade (see `score`)."""
     self.model_config = model_config.replace(deterministic=True)
     self.params = jax.device_put(params)
     max_len = model_config.max_len
     self.length_buckets = tuple(b for b in length_buckets if b < max_len) + (max_len,)
     self.batch_buckets = tuple(sorted(batch_buckets))
+    self.prefilter_k = prefilter_k
+    self.prefilter_lambda = prefilter_lambda
     self._apply = _apply_fn(self.model_config)
+    self._prefilter = None
 
   def score(self, query: Sequence[str], candidates: Sequence[Sequence[str]]) -> np.ndarray:
-    """One float32 score per candidate (higher = more likely the true repair)."""
+    """One float32 score per candidate (higher = more likely the true repair).
+
+    With `prefilter_k` > 0 and more candidates than that, a cheap first stage
+    (n-gram log-probability − `prefilter_lambda` × edit distance, the
+    `markov_distance` baseline) keeps its top `prefilter_k`; only those are
+    encoded, and they rank above all others, which keep the first stage's order.
+    The transformer's cost is what bounds latency, so this caps it per query.
+    """
+    if not self.prefilter_k or len(candidates) <= self.prefilter_k:
+      return self.score_all(query, candidates)
+    if self._prefilter is None:
+      from repair_rank import baselines  # pylint: disable=g-import-not-at-top
+      self._prefilter = baselines.get("markov_distance", lam=self.prefilter_lambda)
+    first = np.asarray(self._prefilter(list(query), [list(c) for c in candidates]))
+    order = np.argsort(-first, kind="stable")
+    kept = order[:self.prefilter_k]
+    kept_scores = self.score_all(query, [candidates[i] for i in kept])
+    scores = np.empty(len(candidates), dtype=np.float32)
+    scores[kept] = kept_scores
+    # Below every kept score, in first-stage order (float32 steps of at least 1).
+    rest = order[self.prefilter_k:]
+    scores[rest] = kept_scores.min() - 1.0 - np.arange(len(rest), dtype=np.float32)
+    return scores
+
+  def score_all(self, query: Sequence[str], candidates: Sequence[Sequence[str]]) -> np.ndarray:
+    """The transformer's score for every candidate (no first stage)."""
     scores = np.zeros(len(candidates), dtype=np.float32)
     if not candidates:
       return scores
@@ -92,6 +124,8 @@ class Scorer:
         "model": train_utils.model_config_to_json(self.model_config),
         "length_buckets": list(self.length_buckets),
         "batch_buckets": list(self.batch_buckets),
+        "prefilter_k": self.prefilter_k,
+        "prefilter_lambda": self.prefilter_lambda,
     })
     return path
 
@@ -109,7 +143,8 @@ def load_bundle(path: str | pathlib.Path) -> Scorer:
   model_config = _for_this_backend(train_utils.model_config_from_json(meta["model"]))
   params = ocp.StandardCheckpointer().restore(path / "params")
   return Scorer(model_config, params, length_buckets=meta["length_buckets"],
-                batch_buckets=meta["batch_buckets"])
+                batch_buckets=meta["batch_buckets"], prefilter_k=meta.get("prefilter_k", 0),
+                prefilter_lambda=meta.get("prefilter_lambda", PREFILTER_LAMBDA))
 
 
 def load_workdir(workdir: str | pathlib.Path, step: int | None = None) -> Scorer:

@@ -73,3 +73,28 @@ def test_missing_default_or_bad_path_raises(tmp_path, monkeypatch):
     scorer.load()
   with pytest.raises(FileNotFoundError, match="neither a scorer bundle"):
     scorer.load(tmp_path)
+
+
+def test_cascade_scores_only_the_prefiltered_candidates(tiny_scorer, tmp_path):
+  from repair_rank import baselines  # pylint: disable=g-import-not-at-top
+  query, candidates = _query_and_candidates()
+  cascade = scorer.Scorer(tiny_scorer.model_config, tiny_scorer.params,
+                          length_buckets=(16, 32, 64), batch_buckets=(2, 4),
+                          prefilter_k=3, prefilter_lambda=1.5)
+  scores = cascade.score(query, candidates)
+  first = baselines.get("markov_distance", lam=1.5)(query, candidates)
+  kept = np.argsort(-first, kind="stable")[:3]
+  # The kept three carry the transformer's own scores and rank above the rest...
+  np.testing.assert_allclose(scores[kept], tiny_scorer.score(query, [candidates[i] for i in kept]),
+                             atol=1e-5)
+  rest = np.setdiff1d(np.arange(len(candidates)), kept)
+  assert scores[rest].max() < scores[kept].min()
+  # ...which keep the first stage's order among themselves.
+  assert list(rest[np.argsort(-scores[rest])]) == list(rest[np.argsort(-first[rest], kind="stable")])
+  # Few enough candidates: no first stage at all.
+  np.testing.assert_array_equal(cascade.score(query, candidates[:3]),
+                                tiny_scorer.score(query, candidates[:3]))
+  # The cascade settings travel with the bundle.
+  loaded = scorer.load(cascade.save(tmp_path / "cascade"))
+  assert (loaded.prefilter_k, loaded.prefilter_lambda) == (3, 1.5)
+  np.testing.assert_array_equal(loaded.score(query, candidates), scores)
