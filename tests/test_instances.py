@@ -44,6 +44,14 @@ def test_jsonl_round_trip(tmp_path):
   assert record["query"] == "NAME = ( NAME" and record["distance"] == 1
 
 
+def test_gzipped_jsonl_round_trip(tmp_path):
+  path = tmp_path / "inst.jsonl.gz"
+  original = _instances("anything")
+  instances.write_jsonl(path, original)
+  assert path.read_bytes()[:2] == b"\x1f\x8b"  # really gzip
+  assert instances.read(path) == original
+
+
 def test_text_round_trip(tmp_path):
   path = tmp_path / "valid_blocks.txt"
   original = _instances("valid_blocks")

@@ -158,7 +158,7 @@ def read_text(path: str | pathlib.Path) -> list[RankingInstance]:
         candidates=tuple(candidates), distance=token_distance(query, truth)))
     block.clear()
 
-  with path.open("r", encoding="utf-8") as f:
+  with jsonl.open_text(path, "r") as f:
     for number, line in enumerate(f, start=1):
       line = line.rstrip("\r\n")
       if not line.strip():
@@ -178,8 +178,9 @@ def read_text(path: str | pathlib.Path) -> list[RankingInstance]:
 
 
 def infer_format(path: str | pathlib.Path) -> str:
-  """'jsonl' for a .jsonl file, else 'text'."""
-  return "jsonl" if pathlib.Path(path).suffix == ".jsonl" else "text"
+  """'jsonl' for a .jsonl (or .jsonl.gz) file, else 'text'."""
+  name = pathlib.Path(path).name
+  return "jsonl" if name.endswith((".jsonl", ".jsonl.gz")) else "text"
 
 
 def read(path: str | pathlib.Path,

@@ -1,7 +1,8 @@
 """Reading JSONL files with errors that name the file and line."""
+import gzip
 import json
 import pathlib
-from typing import Any, Iterator, Mapping, Sequence
+from typing import IO, Any, Iterator, Mapping, Sequence
 
 
 class DataError(ValueError):
@@ -18,7 +19,7 @@ def read_jsonl(path: str | pathlib.Path,
   `path:line`, so nothing is silently dropped.
   """
   path = pathlib.Path(path)
-  with path.open("r", encoding="utf-8") as f:
+  with open_text(path, "r") as f:
     for number, line in enumerate(f, start=1):
       if not line.strip():
         continue
@@ -43,10 +44,18 @@ def write_jsonl(path: str | pathlib.Path, records: Sequence[Mapping[str, Any]]) 
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   tmp = path.with_suffix(path.suffix + ".tmp")
-  with tmp.open("w", encoding="utf-8") as f:
+  with open_text(tmp, "w", compress=path.suffix == ".gz") as f:
     for record in records:
       f.write(json.dumps(record, ensure_ascii=False) + "\n")
   tmp.replace(path)
+
+
+def open_text(path: str | pathlib.Path, mode: str, *, compress: bool | None = None) -> IO[str]:
+  """Opens a UTF-8 text file for "r" or "w", gzip-compressed if it ends in .gz."""
+  path = pathlib.Path(path)
+  if path.suffix == ".gz" if compress is None else compress:
+    return gzip.open(path, mode + "t", encoding="utf-8")
+  return path.open(mode, encoding="utf-8")
 
 
 def _type_names(types: type | tuple[type, ...]) -> str:
