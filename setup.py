@@ -26,6 +26,7 @@ setuptools.setup(
         # (tensorflow/datasets#11212).
         "importlib_resources",
         "matplotlib>=3.7",  # loss / metric plots written to the workdir
+        "tensorboardX>=2.6",  # TensorBoard event files without TensorFlow
     ],
     extras_require={
         # nbclient/nbformat/ipykernel execute notebooks/ in the tests.

@@ -205,7 +205,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
   best_metric = scorer_lib.BEST_METRIC if valid_instances else None
   manager = train_utils.checkpoint_manager(workdir / "checkpoints", keep=config.keep_checkpoints,
                                            best_metric=best_metric)
-  writer = train_utils.MetricWriter(workdir)
+  writer = train_utils.MetricWriter(workdir, job="finetune")
   start_step = manager.latest_step() or 0
   if start_step:
     state = manager.restore(start_step, args=ocp.args.StandardRestore(state))

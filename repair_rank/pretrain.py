@@ -157,7 +157,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
                len(devices))
   manager = train_utils.checkpoint_manager(workdir / "checkpoints",
                                            keep=config.keep_checkpoints)
-  writer = train_utils.MetricWriter(workdir)
+  writer = train_utils.MetricWriter(workdir, job="pretrain")
   start_step = manager.latest_step() or 0
   if start_step:
     state = manager.restore(start_step, args=ocp.args.StandardRestore(state))

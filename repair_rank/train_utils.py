@@ -115,13 +115,21 @@ def unreplicate(tree: Any) -> Any:
 class MetricWriter:
   """Appends `{"step", "split", **scalars}` lines to workdir/metrics.jsonl.
 
-  On resume, `truncate_after(step)` drops lines the killed run wrote after its
-  last checkpoint, so the file matches an uninterrupted run.
+  With a `job` name the scalars also go to TensorBoard event files under
+  workdir/tensorboard as `<job>/<split>/<name>` (one namespace per job), via
+  tensorboardX, which needs no TensorFlow. On resume, `truncate_after(step)`
+  drops JSONL lines the killed run wrote after its last checkpoint, so the file
+  matches an uninterrupted run (TensorBoard shows the rewritten steps' latest values).
   """
 
-  def __init__(self, workdir: str | pathlib.Path):
+  def __init__(self, workdir: str | pathlib.Path, job: str | None = None):
     self.path = pathlib.Path(workdir) / METRICS_FILE
     self.path.parent.mkdir(parents=True, exist_ok=True)
+    self.job = job
+    self._events = None
+    if job:
+      import tensorboardX  # pylint: disable=g-import-not-at-top
+      self._events = tensorboardX.SummaryWriter(str(pathlib.Path(workdir) / "tensorboard"))
 
   def truncate_after(self, step: int) -> None:
     if not self.path.exists():
@@ -135,6 +143,10 @@ class MetricWriter:
     record.update({k: float(v) for k, v in scalars.items()})
     with self.path.open("a") as f:
       f.write(json.dumps(record) + "\n")
+    if self._events is not None:
+      for name, value in scalars.items():
+        self._events.add_scalar(f"{self.job}/{split}/{name}", float(value), int(step))
+      self._events.flush()
     logging.info("step %d %s: %s", step, split,
                  ", ".join(f"{k}={float(v):.4g}" for k, v in scalars.items()))
 

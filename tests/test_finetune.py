@@ -39,6 +39,9 @@ def test_loss_decreases(tmp_path):
   assert losses[-1] < 0.7 * losses[0], losses
   valid = [r for r in records if r["split"] == "valid"]
   assert valid and 0.0 < valid[-1]["mrr"] <= 1.0
+  # The same scalars as TensorBoard event files, under the job's namespace.
+  events = b"".join(p.read_bytes() for p in (tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+  assert b"finetune/train/loss" in events and b"finetune/valid/mrr" in events
 
 
 def test_frozen_encoder_does_not_change(tmp_path):
