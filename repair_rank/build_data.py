@@ -28,6 +28,7 @@ import numpy as np
 import tqdm
 
 from repair_rank import candidates as candidates_lib
+from repair_rank import ngram
 from repair_rank import paths
 from repair_rank.data import instances as instances_lib
 from repair_rank.data import jsonl
@@ -56,6 +57,7 @@ def _build_shard(job: tuple[pathlib.Path, list[dict]], **options) -> int:
   """Builds one shard's instances and stats files; returns the number of pairs."""
   shard_path, pairs = job
   built = [build_instance(pair, **options) for pair in pairs]
+  ngram.load_default().clear_cache()  # its per-context cache grows with every pair
   stats_path = shard_path.with_suffix(".stats.jsonl")
   jsonl.write_jsonl(stats_path, [stats for _, stats in built])
   # The instances file is written last: its existence marks the shard done.

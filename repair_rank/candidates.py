@@ -466,8 +466,12 @@ def generate_scored(broken: Sequence[str], *, max_distance: int = 3, k: int = 10
     distance = depth if depth == 1 else Levenshtein.distance(broken, seq)
     if 1 <= distance <= max_distance:
       candidates.append(Candidate(seq, distance, model.log_prob(seq)))
-  candidates.sort(key=lambda c: (-c.log_prob, c.distance, c.tokens))
-  return candidates[:k]
+  order = lambda c: (-c.log_prob, c.distance, c.tokens)
+  # Every distance-1 repair is kept (completeness at distance 1), then the
+  # likeliest deeper ones fill the k slots; the result is in the Markov order.
+  nearest = sorted((c for c in candidates if c.distance == 1), key=order)[:k]
+  deeper = sorted((c for c in candidates if c.distance > 1), key=order)
+  return sorted(nearest + deeper[:k - len(nearest)], key=order)
 
 
 def generate(broken: Sequence[str], *, max_distance: int = 3, k: int = 1000,

@@ -78,9 +78,9 @@ def test_candidates_are_valid_near_distinct_and_ordered(text, model):
 
 def test_generate_matches_generate_scored_and_is_deterministic(model):
   broken = "NAME STRING NEWLINE".split()
-  scored = candidates.generate_scored(broken, k=50, time_budget=None,
+  scored = candidates.generate_scored(broken, k=500, time_budget=None,
                                       max_expansions=30, model=model)
-  plain = candidates.generate(broken, k=50, time_budget=None, max_expansions=30,
+  plain = candidates.generate(broken, k=500, time_budget=None, max_expansions=30,
                               model=model)
   assert plain == [list(c.tokens) for c in scored]
   assert any(c.distance == 2 for c in scored)
@@ -173,3 +173,12 @@ def test_parse_error_locates_tokens():
   assert syntax_errors.parse_error("NAME = NUMBER ) NEWLINE".split()).index == 3
   assert syntax_errors.parse_error("NAME ( NAME NEWLINE".split()).message == "layout"
   assert syntax_errors.parse_error("NAME = NUMBER NEWLINE".split()) is None
+
+
+def test_distance1_repairs_survive_the_k_cut(model):
+  broken = "NAME = ( NUMBER".split()
+  d1 = candidates.generate(broken, max_distance=1, k=100_000, model=model)
+  got = candidates.generate(broken, max_distance=3, k=len(d1) + 2,
+                            time_budget=0.5, model=model)
+  assert {tuple(c) for c in d1} <= {tuple(c) for c in got}
+  assert len(got) == len(d1) + 2
