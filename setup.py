@@ -6,7 +6,7 @@ setuptools.setup(
     version="0.1.0",
     description="Rank candidate repairs of broken Python code (JAX/Flax).",
     packages=setuptools.find_packages(include=["repair_rank", "repair_rank.*"]),
-    package_data={"repair_rank": ["assets/*"]},
+    package_data={"repair_rank": ["assets/*", "assets/**/*"]},
     python_requires=">=3.10",
     install_requires=[
         "jax>=0.4.30",

@@ -16,20 +16,27 @@ _SPEC = importlib.util.spec_from_file_location(
     "repair_rank_configs_default", pathlib.Path(__file__).with_name("default.py"))
 default = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(default)
+_REPO = pathlib.Path(__file__).resolve().parents[1]
+_DATA = _REPO / "data"
+_ASSETS = _REPO / "repair_rank" / "assets"
 
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   """Finetuning config for a model variant ("small" default, or "full")."""
   config = default.get_config(variant)
   config.job = "finetune"
-  # Ranking instances to train on (path, JSONL or prototype text; from the build_data job).
-  config.train_instances = ""
+  # Ranking instances to train on (path, JSONL[.gz] or prototype text; from the build_data
+  # job). Default: the bundled 2,086 train instances (data/instances/README.md).
+  config.train_instances = str(_DATA / "instances" / "train.jsonl.gz")
   # Ranking instances for periodic validation (path; "" = no validation, no best checkpoint).
-  config.valid_instances = ""
+  # Default: the bundled 134 valid instances.
+  config.valid_instances = str(_DATA / "instances" / "valid.jsonl.gz")
   # Validate on at most this many valid instances (0 = all); each has up to 1000 candidates.
   config.max_valid_instances = 200
   # Pretraining workdir (or its checkpoints/ dir) to load the encoder from; "" = from scratch.
-  config.pretrained_checkpoint = ""
+  # Default: the bundled small pretrained encoder (repair_rank/assets/pretrained_default).
+  config.pretrained_checkpoint = (str(_ASSETS / "pretrained_default")
+                                  if config.variant == "small" else "")
   # Keep the pretrained encoder fixed (True) or fine-tune it at encoder_learning_rate.
   config.freeze_encoder = False
   # Peak learning rate of the score head, edit/distance embeddings and LM weight (per step).
@@ -39,14 +46,15 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   # Temperature TAU: scores are divided by it before the group softmax (unitless).
   config.tau = 1.0
   # Candidates per query per step: the truth plus group_size - 1 sampled negatives.
-  config.group_size = 16
+  config.group_size = 8 if config.variant == "small" else 16
   # Queries per device per step (global = this x local devices).
   config.queries_per_device = 8 if config.variant == "small" else 16
   # Total optimiser steps.
-  config.num_steps = 3_000 if config.variant == "small" else 10_000
+  # The small default is what trained the bundled scorer in ~15 min on a 2-core CPU.
+  config.num_steps = 400 if config.variant == "small" else 10_000
   # Linear warm-up (steps).
-  config.warmup_steps = 200
+  config.warmup_steps = 40 if config.variant == "small" else 200
   # Validate and checkpoint every this many steps.
-  config.eval_every_steps = 250
+  config.eval_every_steps = 100 if config.variant == "small" else 250
   config.checkpoint_every_steps = config.eval_every_steps
   return config
