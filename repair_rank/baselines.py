@@ -71,8 +71,11 @@ def markov(model_path: str = "") -> evaluate.ScoreFn:
 
 
 @register("markov_distance")
-def markov_distance(lam: float = 2.0, model_path: str = "") -> evaluate.ScoreFn:
-  """n-gram log-probability minus `lam` per token edit (lam chosen on valid)."""
+def markov_distance(lam: float = 3.0, model_path: str = "") -> evaluate.ScoreFn:
+  """n-gram log-probability minus `lam` per token edit.
+
+  The default λ = 3 is the best valid MRR of launch/tune_distance_prior.py (BENCHMARKS.md).
+  """
   model = _ngram_model(model_path)
   def score(query: list[str], candidates: list[list[str]]) -> np.ndarray:
     distances = np.array([token_distance(query, c) for c in candidates], dtype=np.float64)
