@@ -51,8 +51,9 @@ class Scorer:
   def __init__(self, model_config: models.TransformerConfig, params: Any, *,
                length_buckets: Sequence[int] = LENGTH_BUCKETS,
                batch_buckets: Sequence[int] = BATCH_BUCKETS,
-               prefilter_k: int = 0, prefilter_lambda: float = PREFILTER_LAMBDA):
-    """`prefilter_k` > 0 makes scoring a cascade (see `score`)."""
+               prefilter_k: int = 0, prefilter_lambda: float = PREFILTER_LAMBDA,
+               prior_weight: float = 0.0):
+    """`prefilter_k` > 0 makes scoring a cascade, `prior_weight` > 0 an ensemble (see `score`)."""
     self.model_config = model_config.replace(deterministic=True)
     self.params = jax.device_put(params)
     max_len = model_config.max_len
@@ -60,32 +61,39 @@ class Scorer:
     self.batch_buckets = tuple(sorted(batch_buckets))
     self.prefilter_k = prefilter_k
     self.prefilter_lambda = prefilter_lambda
+    self.prior_weight = prior_weight
     self._apply = _apply_fn(self.model_config)
     self._prefilter = None
 
   def score(self, query: Sequence[str], candidates: Sequence[Sequence[str]]) -> np.ndarray:
     """One float32 score per candidate (higher = more likely the true repair).
 
-    With `prefilter_k` > 0 and more candidates than that, a cheap first stage
-    (n-gram log-probability − `prefilter_lambda` × edit distance, the
-    `markov_distance` baseline) keeps its top `prefilter_k`; only those are
-    encoded, and they rank above all others, which keep the first stage's order.
-    The transformer's cost is what bounds latency, so this caps it per query.
+    A cheap first stage, the `markov_distance` baseline (n-gram log-probability
+    − `prefilter_lambda` × edit distance), serves two optional roles:
+    * `prefilter_k` > 0: with more candidates than that, only the first stage's
+      top `prefilter_k` are encoded, and they rank above all others, which keep
+      the first stage's order. The transformer's cost bounds latency, so this
+      caps it per query.
+    * `prior_weight` > 0: the transformer's score plus `prior_weight` times the
+      first stage's, an ensemble whose weight is chosen on valid.
     """
-    if not self.prefilter_k or len(candidates) <= self.prefilter_k:
+    if not self.prior_weight and (not self.prefilter_k or len(candidates) <= self.prefilter_k):
       return self.score_all(query, candidates)
     if self._prefilter is None:
       from repair_rank import baselines  # pylint: disable=g-import-not-at-top
       self._prefilter = baselines.get("markov_distance", lam=self.prefilter_lambda)
-    first = np.asarray(self._prefilter(list(query), [list(c) for c in candidates]))
+    first = np.asarray(self._prefilter(list(query), [list(c) for c in candidates]),
+                       dtype=np.float32)
     order = np.argsort(-first, kind="stable")
-    kept = order[:self.prefilter_k]
-    kept_scores = self.score_all(query, [candidates[i] for i in kept])
+    kept = order[:self.prefilter_k] if self.prefilter_k else order
+    kept_scores = (self.score_all(query, [candidates[i] for i in kept])
+                   + np.float32(self.prior_weight) * first[kept])
     scores = np.empty(len(candidates), dtype=np.float32)
     scores[kept] = kept_scores
     # Below every kept score, in first-stage order (float32 steps of at least 1).
-    rest = order[self.prefilter_k:]
-    scores[rest] = kept_scores.min() - 1.0 - np.arange(len(rest), dtype=np.float32)
+    rest = order[len(kept):]
+    if len(rest):
+      scores[rest] = kept_scores.min() - 1.0 - np.arange(len(rest), dtype=np.float32)
     return scores
 
   def score_all(self, query: Sequence[str], candidates: Sequence[Sequence[str]]) -> np.ndarray:
@@ -126,6 +134,7 @@ class Scorer:
         "batch_buckets": list(self.batch_buckets),
         "prefilter_k": self.prefilter_k,
         "prefilter_lambda": self.prefilter_lambda,
+        "prior_weight": self.prior_weight,
     })
     return path
 
@@ -144,7 +153,8 @@ def load_bundle(path: str | pathlib.Path) -> Scorer:
   params = ocp.StandardCheckpointer().restore(path / "params")
   return Scorer(model_config, params, length_buckets=meta["length_buckets"],
                 batch_buckets=meta["batch_buckets"], prefilter_k=meta.get("prefilter_k", 0),
-                prefilter_lambda=meta.get("prefilter_lambda", PREFILTER_LAMBDA))
+                prefilter_lambda=meta.get("prefilter_lambda", PREFILTER_LAMBDA),
+                prior_weight=meta.get("prior_weight", 0.0))
 
 
 def load_workdir(workdir: str | pathlib.Path, step: int | None = None) -> Scorer:

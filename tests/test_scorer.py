@@ -98,3 +98,16 @@ def test_cascade_scores_only_the_prefiltered_candidates(tiny_scorer, tmp_path):
   loaded = scorer.load(cascade.save(tmp_path / "cascade"))
   assert (loaded.prefilter_k, loaded.prefilter_lambda) == (3, 1.5)
   np.testing.assert_array_equal(loaded.score(query, candidates), scores)
+
+
+def test_prior_weight_adds_the_first_stage_score(tiny_scorer, tmp_path):
+  from repair_rank import baselines  # pylint: disable=g-import-not-at-top
+  query, candidates = _query_and_candidates()
+  ensemble = scorer.Scorer(tiny_scorer.model_config, tiny_scorer.params,
+                           length_buckets=(16, 32, 64), batch_buckets=(2, 4),
+                           prefilter_lambda=2.0, prior_weight=0.5)
+  first = baselines.get("markov_distance", lam=2.0)(query, candidates)
+  np.testing.assert_allclose(ensemble.score(query, candidates),
+                             tiny_scorer.score(query, candidates) + 0.5 * first, rtol=1e-5)
+  loaded = scorer.load(ensemble.save(tmp_path / "ensemble"))
+  assert loaded.prior_weight == 0.5
