@@ -83,6 +83,23 @@ def markov_distance(lam: float = 3.0, model_path: str = "") -> evaluate.ScoreFn:
   return score
 
 
+@register("model")
+def model(path: str = "", prior_weight: float = -1.0, prefilter_k: int = -1) -> evaluate.ScoreFn:
+  """The trained transformer (repair_rank.scorer.load; "" = the bundled default).
+
+  Not a baseline, but registered here so model rows come out of the same job and
+  code path as the baselines beside them. A non-negative `prior_weight` or
+  `prefilter_k` overrides the bundle's setting (for ablations).
+  """
+  from repair_rank import scorer  # pylint: disable=g-import-not-at-top
+  loaded = scorer.load(path or None)
+  if prior_weight >= 0:
+    loaded.prior_weight = prior_weight
+  if prefilter_k >= 0:
+    loaded.prefilter_k = prefilter_k
+  return loaded.score
+
+
 def _ngram_model(model_path: str):
   from repair_rank import ngram  # pylint: disable=g-import-not-at-top
   return ngram.NgramModel.load(model_path) if model_path else ngram.load_default()

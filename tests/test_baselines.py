@@ -78,3 +78,20 @@ def test_markov_prefers_likely_code_and_distance_prior_prefers_small_edits():
   assert prior[1] > prior[0]
   no_prior = baselines.get("markov_distance", lam=0.0)(query, [far, near])
   np.testing.assert_allclose(no_prior, markov(query, [far, near]))
+
+
+def test_model_row_comes_from_a_scorer_bundle(tmp_path):
+  import jax  # pylint: disable=g-import-not-at-top
+  import conftest  # pylint: disable=g-import-not-at-top
+  from repair_rank import finetune, scorer, train_utils  # pylint: disable=g-import-not-at-top
+  model_config = train_utils.model_config(conftest.tiny_config(), max_len=64)
+  params = finetune._initializer(model_config)(jax.random.PRNGKey(0))  # pylint: disable=protected-access
+  bundle = scorer.Scorer(model_config, params).save(tmp_path / "bundle")
+  query = "NAME = NAME ( NAME".split()
+  candidates = ["NAME = NAME ( NAME )".split(), "NAME = NAME ( )".split()]
+  np.testing.assert_array_equal(baselines.get("model", path=str(bundle))(query, candidates),
+                                scorer.load(bundle).score(query, candidates))
+  with_prior = baselines.get("model", path=str(bundle), prior_weight=1.0)(query, candidates)
+  prior = baselines.get("markov_distance")(query, candidates)
+  np.testing.assert_allclose(with_prior, scorer.load(bundle).score(query, candidates) + prior,
+                             rtol=1e-5)
