@@ -464,7 +464,8 @@ def generate_scored(broken: Sequence[str], *, max_distance: int = 3, k: int = 10
   candidates = []
   for seq, depth in found.items():
     distance = depth if depth == 1 else Levenshtein.distance(broken, seq)
-    if 1 <= distance <= max_distance:
+    # The empty program parses, but deleting everything repairs nothing.
+    if seq and 1 <= distance <= max_distance:
       candidates.append(Candidate(seq, distance, model.log_prob(seq)))
   order = lambda c: (-c.log_prob, c.distance, c.tokens)
   # Every distance-1 repair is kept (completeness at distance 1), then the

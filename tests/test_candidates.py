@@ -24,7 +24,7 @@ SHORT_BROKEN = [
 
 
 def _brute_force_distance1(broken):
-  """Every valid sequence one edit from `broken`, by plain enumeration."""
+  """Every valid non-empty sequence one edit from `broken`, by plain enumeration."""
   out = set()
   n = len(broken)
   for i in range(n + 1):
@@ -35,6 +35,7 @@ def _brute_force_distance1(broken):
     for tok in tokens.ALL_TOKENS:
       out.add(tuple(broken[:i]) + (tok,) + tuple(broken[i + 1:]))
   out.discard(tuple(broken))
+  out.discard(())  # the empty program parses but is no repair
   return {s for s in out if tokens.is_valid(list(s))}
 
 
@@ -182,3 +183,9 @@ def test_distance1_repairs_survive_the_k_cut(model):
                             time_budget=0.5, model=model)
   assert {tuple(c) for c in d1} <= {tuple(c) for c in got}
   assert len(got) == len(d1) + 2
+
+
+def test_never_proposes_the_empty_program():
+  # Deleting the one token leaves the empty program, which parses but repairs nothing.
+  for broken in (["NAME", ")"], [")"], ["INDENT"]):
+    assert all(candidates.generate(broken, max_distance=2, time_budget=0.5)), broken
