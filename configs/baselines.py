@@ -9,17 +9,19 @@ from repair_rank import paths
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  """The default baselines run: both built-in baselines on the bundled sample instances."""
+  """The default baselines run: every baseline on the bundled valid instances."""
   del arg  # No variants yet.
   config = ml_collections.ConfigDict()
   # Which repair_rank module runs (repair_rank.<job>.run).
   config.job = "baselines"
-  # Ranking instances to evaluate on (path; the bundled hand-made sample by default).
-  config.instances = str(paths.DATA_DIR / "instances" / "sample.jsonl")
+  # Ranking instances to evaluate on (path; default the bundled 134 valid instances made
+  # by the generator, data/instances/README.md). Add "model" to `baselines` for the
+  # bundled (or, via baseline_options.model.path, any) trained scorer.
+  config.instances = str(paths.DATA_DIR / "instances" / "valid.jsonl.gz")
   # Format of `instances`: "jsonl" or "text" (prototype blocks); "" = from the file suffix.
   config.format = ""
   # Names of the baselines to evaluate, from repair_rank.baselines.names().
-  config.baselines = ("random", "edit_distance")
+  config.baselines = ("random", "edit_distance", "markov", "markov_distance")
   # Keyword options per baseline name, passed to its factory (e.g. the random seed).
   config.baseline_options = ml_collections.ConfigDict({"random": {"seed": 0}})
   # Seed of the candidate shuffles (integer); same seed = same shuffles for every scorer.
