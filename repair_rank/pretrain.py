@@ -143,12 +143,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
           train_sequences: Sequence[np.ndarray], valid_sequences: Sequence[np.ndarray] = (),
           devices: Sequence[jax.Device] | None = None) -> train_state.TrainState:
   """Trains (or resumes) to `config.num_steps`; returns the final host-side state."""
-  workdir = pathlib.Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
-  devices = list(devices or jax.local_devices())
-  model_config = train_utils.model_config(config)
-  train_utils.save_json(workdir / train_utils.MODEL_CONFIG_FILE,
-                        train_utils.model_config_to_json(model_config))
+  workdir, devices, model_config = train_utils.start_run(config, workdir, devices)
 
   init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(config.seed))
   state = create_train_state(init_rng, model_config, config)

@@ -29,6 +29,17 @@ def resolve_dtype(name: str) -> Any:
   return DTYPES[name]
 
 
+def start_run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
+              devices: Sequence[jax.Device] | None = None,
+              ) -> tuple[pathlib.Path, list[jax.Device], models.TransformerConfig]:
+  """Creates the workdir, records the model config there; (workdir, devices, model config)."""
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  model = model_config(config)
+  save_json(workdir / MODEL_CONFIG_FILE, model_config_to_json(model))
+  return workdir, list(devices or jax.local_devices()), model
+
+
 def model_config(config: ml_collections.ConfigDict, **overrides: Any) -> models.TransformerConfig:
   """The frozen TransformerConfig of a job config's `model` block."""
   fields = dict(config.model.to_dict())
