@@ -23,7 +23,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Names of the baselines to evaluate, from repair_rank.baselines.names().
   config.baselines = ("random", "edit_distance", "markov", "markov_distance")
   # Keyword options per baseline name, passed to its factory (e.g. the random seed).
-  config.baseline_options = ml_collections.ConfigDict({"random": {"seed": 0}})
+  config.baseline_options = ml_collections.ConfigDict({
+      "random": {"seed": 0},
+      "markov_distance": {"lam": 3.0},
+      # path "" = the bundled scorer; a weight or first-stage size >= 0 overrides the bundle's.
+      "model": {"path": "", "prior_weight": -1.0, "prefilter_k": -1},
+  })
   # Seed of the candidate shuffles (integer); same seed = same shuffles for every scorer.
   config.seed = 0
   # If non-empty, also write the instances to this path in the prototype text format.
