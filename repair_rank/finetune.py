@@ -201,11 +201,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
   manager = train_utils.checkpoint_manager(workdir / "checkpoints", keep=config.keep_checkpoints,
                                            best_metric=best_metric)
   writer = train_utils.MetricWriter(workdir, job="finetune")
-  start_step = manager.latest_step() or 0
-  if start_step:
-    state = manager.restore(start_step, args=ocp.args.StandardRestore(state))
-    logging.info("resumed from step %d", start_step)
-  writer.truncate_after(start_step)
+  state, start_step = train_utils.resume(manager, writer, state)
 
   batches = input_pipeline.RankingBatches(
       train_instances, devices=len(devices), queries_per_device=config.queries_per_device,

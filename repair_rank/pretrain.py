@@ -153,11 +153,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
   manager = train_utils.checkpoint_manager(workdir / "checkpoints",
                                            keep=config.keep_checkpoints)
   writer = train_utils.MetricWriter(workdir, job="pretrain")
-  start_step = manager.latest_step() or 0
-  if start_step:
-    state = manager.restore(start_step, args=ocp.args.StandardRestore(state))
-    logging.info("resumed from step %d", start_step)
-  writer.truncate_after(start_step)
+  state, start_step = train_utils.resume(manager, writer, state)
 
   buckets = [b for b in config.length_buckets if b < model_config.max_len] + [model_config.max_len]
   batches = input_pipeline.LMBatches(

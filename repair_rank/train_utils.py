@@ -40,6 +40,16 @@ def start_run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
   return workdir, list(devices or jax.local_devices()), model
 
 
+def resume(manager: ocp.CheckpointManager, writer: "MetricWriter", state: Any) -> tuple[Any, int]:
+  """(state, step) from the latest checkpoint, else (state, 0); drops metrics written after it."""
+  step = manager.latest_step() or 0
+  if step:
+    state = manager.restore(step, args=ocp.args.StandardRestore(state))
+    logging.info("resumed from step %d", step)
+  writer.truncate_after(step)
+  return state, step
+
+
 def model_config(config: ml_collections.ConfigDict, **overrides: Any) -> models.TransformerConfig:
   """The frozen TransformerConfig of a job config's `model` block."""
   fields = dict(config.model.to_dict())

@@ -26,12 +26,14 @@ class RankingInstances(tfds.core.GeneratorBasedBuilder):
   RELEASE_NOTES = {"1.0.0": "Initial release: build_data job output."}
 
   def __init__(self, *, source_dir: str | pathlib.Path | None = None, **kwargs):
-    """`source_dir` holds {train,valid,test}.jsonl ranking instances."""
-    self._source_dir = pathlib.Path(source_dir) if source_dir else pathlib.Path(".")
+    """`source_dir` holds {train,valid,test}.jsonl ranking instances (needed to build, not to read)."""
+    self._source_dir = pathlib.Path(source_dir) if source_dir else None
     super().__init__(**kwargs)
 
   @property
   def source_dir(self) -> pathlib.Path:
+    if self._source_dir is None:
+      raise ValueError("RankingInstances needs source_dir (the build_data output) to be built")
     return self._source_dir
 
   def _info(self) -> tfds.core.DatasetInfo:
@@ -56,9 +58,9 @@ class RankingInstances(tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     del dl_manager
-    self.info.metadata["source_dir"] = str(self._source_dir)
-    self.info.metadata["source_sha256"] = stackoverflow.source_fingerprint(self._source_dir)
-    return {split: self._generate_examples(self._source_dir / f"{stem}.jsonl")
+    self.info.metadata["source_dir"] = str(self.source_dir)
+    self.info.metadata["source_sha256"] = stackoverflow.source_fingerprint(self.source_dir)
+    return {split: self._generate_examples(self.source_dir / f"{stem}.jsonl")
             for split, stem in stackoverflow.SPLIT_FILES.items()}
 
   def _generate_examples(self, path: pathlib.Path) -> Iterator[tuple[int, dict[str, Any]]]:
