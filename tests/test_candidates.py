@@ -90,7 +90,14 @@ def test_generate_matches_generate_scored_and_is_deterministic(model):
 @pytest.mark.parametrize("text", SHORT_BROKEN + [
     "NAME = ( NUMBER , NUMBER NEWLINE NAME = NUMBER",
     "NAME ( NAME NEWLINE INDENT NAME NEWLINE DEDENT NAME",
-    "if NAME : NEWLINE INDENT NAME = NAME NAME NEWLINE DEDENT NAME NEWLINE"])
+    "if NAME : NEWLINE INDENT NAME = NAME NAME NEWLINE DEDENT NAME NEWLINE",
+    # Lines whose verdict depends on their neighbours (the one-line shortcuts must not apply).
+    "NAME : NAME NEWLINE else : NAME NEWLINE",
+    "try : NAME NEWLINE NAME = NUMBER NEWLINE except : NAME NEWLINE",
+    "@ NAME NEWLINE NAME = NUMBER NEWLINE NAME NEWLINE",
+    "NAME = NUMBER NEWLINE NAME ( NAME NAME ) NEWLINE NAME . NAME = NUMBER NEWLINE",
+    "for NAME in NAME NEWLINE INDENT NAME NEWLINE DEDENT NAME = NUMBER NEWLINE",
+    "NAME = NAME NEWLINE NAME NEWLINE INDENT NAME NEWLINE"])
 def test_neighbour_shortcuts_agree_with_slow_path(text, model):
   broken = tuple(text.split())
   validity = candidates._NeighbourValidity(broken)  # pylint: disable=protected-access
@@ -189,3 +196,22 @@ def test_never_proposes_the_empty_program():
   # Deleting the one token leaves the empty program, which parses but repairs nothing.
   for broken in (["NAME", ")"], [")"], ["INDENT"]):
     assert all(candidates.generate(broken, max_distance=2, time_budget=0.5)), broken
+
+
+_LINE = "NAME = NAME ( NAME , NUMBER ) NEWLINE "
+
+
+@pytest.mark.parametrize("broken,fixed", [
+    # A call missing both parentheses, the closer at the far end of its line.
+    (_LINE * 6 + "NAME NAME , NAME . NAME ( ) NEWLINE " + _LINE * 4,
+     _LINE * 6 + "NAME ( NAME , NAME . NAME ( ) ) NEWLINE " + _LINE * 4),
+    # A function body left unindented: INDENT after the header, DEDENT lines later.
+    ("def NAME ( NAME ) : NEWLINE NAME = NAME + NUMBER NEWLINE return NAME NEWLINE " + _LINE * 3,
+     "def NAME ( NAME ) : NEWLINE INDENT NAME = NAME + NUMBER NEWLINE return NAME NEWLINE DEDENT "
+     + _LINE * 3),
+])
+def test_search_finds_paired_edits_far_apart(broken, fixed, model):
+  # A machine-independent budget: 50 partial repairs extended.
+  got = candidates.generate_scored(broken.split(), time_budget=None, max_expansions=50,
+                                   model=model)
+  assert tuple(fixed.split()) in {c.tokens for c in got}
