@@ -37,6 +37,9 @@ def _parse_args(argv):
   parser.add_argument("--k", type=int, default=1000, help="candidates kept")
   parser.add_argument("--time_budget", type=float, default=candidates.DEFAULT_TIME_BUDGET,
                       help="seconds per snippet (<= 0: none)")
+  parser.add_argument("--max_expansions", type=int, default=None,
+                      help="partial repairs extended per snippet: a budget that does not "
+                      "depend on the machine or its load (compare settings with it)")
   parser.add_argument("--workers", type=int, default=2, help="worker processes")
   parser.add_argument("--output", default=None, help="write the results here as JSON")
   for field in dataclasses.fields(candidates.SearchConfig):
@@ -64,7 +67,8 @@ def _run_one(row):
   start = time.monotonic()
   found = candidates.generate_scored(
       broken, max_distance=args.max_distance, k=args.k,
-      time_budget=args.time_budget if args.time_budget > 0 else None, search=search)
+      time_budget=args.time_budget if args.time_budget > 0 else None, search=search,
+      max_expansions=args.max_expansions)
   seconds = time.monotonic() - start
   rank = next((i for i, c in enumerate(found) if c.tokens == fixed), None)
   return {"id": row["id"], "distance": row["distance"], "rank": rank,
@@ -111,7 +115,8 @@ def main(argv=None):
     results = [_run_one(r) for r in tqdm.tqdm(selected, desc=args.split)]
   table, summary = summarize(results)
   print(f"split={args.split} k={args.k} max_distance={args.max_distance} "
-        f"time_budget={args.time_budget} workers={args.workers} "
+        f"time_budget={args.time_budget} max_expansions={args.max_expansions} "
+        f"workers={args.workers} "
         f"wall={time.monotonic() - start:.0f}s")
   print(table)
   if args.output:

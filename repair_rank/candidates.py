@@ -467,10 +467,10 @@ def generate_scored(broken: Sequence[str], *, max_distance: int = 3, k: int = 10
   deadline = None if time_budget is None else start + time_budget
   channel_weight = search.channel_weight
 
-  found: dict[tuple[str, ...], int] = {}
+  found: dict[tuple[str, ...], tuple[int, float]] = {}  # -> (depth, log-probability)
   seen: set[tuple[str, ...]] = {broken}
   # A max-heap of partial repairs:
-  # (-key, tie, tokens, depth, last edit, parsed, channel log rate).
+  # (-key, tie, tokens, depth, last edit, parsed, channel log rate, log-probability).
   # Distance-1 sequences are parsed on arrival (completeness); deeper ones
   # only when popped, so that unpromising ones cost a log-probability only.
   frontier: list = []
@@ -489,21 +489,22 @@ def generate_scored(broken: Sequence[str], *, max_distance: int = 3, k: int = 10
       continue
     seen.add(seq)
     valid = neighbours.is_valid(position, removed, added, seq)
+    log_prob = neighbour_log_prob.log_prob(position, removed, added)
     if valid:
-      found[seq] = 1
+      found[seq] = (1, log_prob)
     if max_distance > 1:
       channel = _log_rate(stats, removed, added)
-      key = neighbour_log_prob.log_prob(position, removed, added) + channel_weight * channel
+      key = log_prob + channel_weight * channel
       if not lo <= position <= hi:
         key -= search.window_penalty
       if valid:
         key -= search.valid_penalty
-      push(frontier, (-key, next(counter), seq, 1, position, True, channel))
+      push(frontier, (-key, next(counter), seq, 1, position, True, channel, log_prob))
 
   chooser = _TokenChooser(model, search.top_tokens)
   expansions = 0
   while frontier and (deadline is None or time.monotonic() < deadline):
-    _, _, seq, depth, last_edit, parsed, channel = heapq.heappop(frontier)
+    _, _, seq, depth, last_edit, parsed, channel, log_prob = heapq.heappop(frontier)
     if parsed and seq in found:
       error = None
       if not search.around_valid:
@@ -511,12 +512,12 @@ def generate_scored(broken: Sequence[str], *, max_distance: int = 3, k: int = 10
     elif depth >= max_distance:
       # Only the verdict matters: skip the parse when the brackets cannot match.
       if _properly_nested(seq) and tokens_lib.is_valid(seq):
-        found[seq] = depth
+        found[seq] = (depth, log_prob)
       continue
     else:
       error = syntax_errors.parse_error(seq)
       if error is None:
-        found[seq] = depth
+        found[seq] = (depth, log_prob)
         if not search.around_valid:
           continue
     if depth >= max_distance:
@@ -537,15 +538,17 @@ def generate_scored(broken: Sequence[str], *, max_distance: int = 3, k: int = 10
       seen.add(child)
       position, removed, added = edit
       child_channel = channel + _log_rate(stats, removed, added)
-      key = parent.log_prob(position, removed, added) + channel_weight * child_channel - penalty
-      push(frontier, (-key, next(counter), child, depth + 1, position, False, child_channel))
+      child_log_prob = parent.log_prob(position, removed, added)
+      key = child_log_prob + channel_weight * child_channel - penalty
+      push(frontier, (-key, next(counter), child, depth + 1, position, False, child_channel,
+                      child_log_prob))
 
   candidates = []
-  for seq, depth in found.items():
+  for seq, (depth, log_prob) in found.items():
     distance = depth if depth == 1 else Levenshtein.distance(broken, seq)
     # The empty program parses, but deleting everything repairs nothing.
     if seq and 1 <= distance <= max_distance:
-      candidates.append(Candidate(seq, distance, model.log_prob(seq)))
+      candidates.append(Candidate(seq, distance, log_prob))
   order = lambda c: (-c.log_prob, c.distance, c.tokens)
   # Every distance-1 repair is kept (completeness at distance 1), then the
   # likeliest deeper ones fill the k slots; the result is in the Markov order.
