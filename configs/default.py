@@ -82,4 +82,15 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   config.progress = True
   # Log JAX devices at start-up (bool).
   config.log_devices = True
+
+  # Several processes (hosts) training together; README "Beyond one machine".
+  # Call jax.distributed.initialize before any other JAX use (bool). Every process runs the
+  # same command; each pmaps over its own devices and feeds its slice of the global batch.
+  config.distributed = False
+  # Process 0's coordinator as "host:port"; "" = auto-detect (Cloud TPU, SLURM, Open MPI).
+  config.coordinator_address = ""
+  # Number of processes in the run (0 = auto-detect).
+  config.num_processes = 0
+  # This process's index in [0, num_processes) (-1 = auto-detect).
+  config.process_id = -1
   return config

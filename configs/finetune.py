@@ -28,6 +28,8 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   # Ranking instances to train on (path, JSONL[.gz] or prototype text; from the build_data
   # job). Default: the bundled 2,086 train instances (data/instances/README.md).
   config.train_instances = str(_DATA / "instances" / "train.jsonl.gz")
+  # More ranking instances mixed into train_instances (tuple of paths), e.g. synthetic ones.
+  config.extra_train_instances = ()
   # Ranking instances for periodic validation (path; "" = no validation, no best checkpoint).
   # Default: the bundled 134 valid instances.
   config.valid_instances = str(_DATA / "instances" / "valid.jsonl.gz")

@@ -11,7 +11,10 @@ TAU. The encoder (loaded by name from a pretraining checkpoint, or from
 scratch) is frozen or fine-tuned with its own learning rate. Validation MRR
 and P@1 come from repair_rank.evaluate (shuffled, pessimistic ties) with the
 in-process `scorer.Scorer`; checkpoints keep the last N and the best by MRR.
-Same pmap pattern, RNG discipline and exact resumption as repair_rank.pretrain.
+Same pmap pattern, RNG discipline, exact resumption and multi-process
+behaviour as repair_rank.pretrain; every process validates (so all pass the
+same metric to the checkpoint manager) and takes part in the export, whose
+files only process 0 writes.
 """
 import functools
 import pathlib
@@ -185,8 +188,14 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
           train_instances: Sequence[instances_lib.RankingInstance],
           valid_instances: Sequence[instances_lib.RankingInstance] = (),
           devices: Sequence[jax.Device] | None = None) -> train_state.TrainState:
-  """Trains (or resumes) to `config.num_steps`; returns the final host-side state."""
+  """Trains (or resumes) to `config.num_steps`; returns the final host-side state.
+
+  `devices` are this process's (default: all local ones); with several processes
+  the global batch is queries_per_device x the devices of all processes.
+  """
   workdir, devices, model_config = train_utils.start_run(config, workdir, devices)
+  shard = dict(process_index=jax.process_index(), process_count=jax.process_count())
+  global_devices = len(devices) * jax.process_count()
 
   init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(config.seed))
   pretrained = None
@@ -194,20 +203,21 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
     pretrained = pretrain.load_params(config.pretrained_checkpoint)
     logging.info("encoder initialised from %s", config.pretrained_checkpoint)
   state = create_train_state(init_rng, model_config, config, pretrained)
-  logging.info("PairScorer: %d params (%s encoder), %d device(s)",
+  logging.info("PairScorer: %d params (%s encoder), %d device(s) in %d process(es)",
                train_utils.tree_size(state.params),
-               "frozen" if config.freeze_encoder else "fine-tuned", len(devices))
+               "frozen" if config.freeze_encoder else "fine-tuned", global_devices,
+               jax.process_count())
   best_metric = scorer_lib.BEST_METRIC if valid_instances else None
   manager = train_utils.checkpoint_manager(workdir / "checkpoints", keep=config.keep_checkpoints,
                                            best_metric=best_metric)
-  writer = train_utils.MetricWriter(workdir, job="finetune")
+  writer = train_utils.MetricWriter(workdir, job="finetune", active=train_utils.is_primary())
   state, start_step = train_utils.resume(manager, writer, state)
 
   batches = input_pipeline.RankingBatches(
-      train_instances, devices=len(devices), queries_per_device=config.queries_per_device,
+      train_instances, devices=global_devices, queries_per_device=config.queries_per_device,
       group_size=config.group_size, max_len=model_config.max_len,
-      buckets=config.length_buckets, seed=config.seed)
-  p_train = compile_train_step(config, devices)
+      buckets=config.length_buckets, seed=config.seed, **shard)
+  p_train = compile_train_step(config, train_utils.pmap_devices(devices))
   state = train_utils.replicate(state, devices, AXIS)
   rngs = train_utils.replicate(dropout_rng, devices, AXIS)
   valid_instances = list(valid_instances)[:config.max_valid_instances or None]
@@ -215,7 +225,8 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
   pending, tick = [], time.perf_counter()
   stop = min(config.num_steps, config.get("stop_after_steps") or config.num_steps)
   progress = tqdm.trange(start_step, stop, initial=start_step, total=config.num_steps,
-                         desc="finetune", disable=not config.progress)
+                         desc="finetune",
+                         disable=not (config.progress and train_utils.is_primary()))
   for step in progress:
     state, metrics = p_train(state, batches.batch(step), rngs)
     pending.append(metrics)
@@ -239,7 +250,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
       manager.save(done, args=ocp.args.StandardSave(host_state), metrics=checkpoint_metrics)
   manager.wait_until_finished()
   final = train_utils.unreplicate(state)
-  if int(final.step) == config.num_steps:
+  if int(final.step) == config.num_steps and train_utils.is_primary():
     train_utils.plot_metrics(workdir, {"train listwise loss": ("train", "loss"),
                                        "valid MRR": ("valid", "mrr"),
                                        "valid P@1": ("valid", "p@1")})
@@ -247,9 +258,22 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
 
 
 def export(workdir: str | pathlib.Path, bundle: str | pathlib.Path | None = None) -> pathlib.Path:
-  """Writes the workdir's best (else latest) checkpoint as a scorer bundle."""
+  """Writes the workdir's best (else latest) checkpoint as a scorer bundle.
+
+  With several processes every one must call it; only process 0 writes.
+  """
   workdir = pathlib.Path(workdir)
   return scorer_lib.load_workdir(workdir).save(bundle or workdir / "scorer_bundle")
+
+
+def read_train_instances(config: ml_collections.ConfigDict) -> list[instances_lib.RankingInstance]:
+  """`config.train_instances` followed by those of each `config.extra_train_instances` path."""
+  out = instances_lib.read(config.train_instances)
+  for path in config.get("extra_train_instances", ()):
+    extra = instances_lib.read(path)
+    logging.info("%d extra train instances from %s", len(extra), path)
+    out.extend(extra)
+  return out
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> None:
@@ -257,9 +281,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   if not config.train_instances:
     raise ValueError("config.train_instances is empty: pass --config.train_instances=PATH "
                      "(ranking instances from the build_data job)")
-  train_instances = instances_lib.read(config.train_instances)
+  train_instances = read_train_instances(config)
   valid_instances = instances_lib.read(config.valid_instances) if config.valid_instances else []
   logging.info("%d train and %d valid instances", len(train_instances), len(valid_instances))
   train(config, workdir, train_instances=train_instances, valid_instances=valid_instances)
-  path = export(workdir)
-  logging.info("scorer bundle written to %s", path)
+  path = export(workdir)  # By every process: orbax restores and saves collectively.
+  if train_utils.is_primary():
+    logging.info("scorer bundle written to %s", path)

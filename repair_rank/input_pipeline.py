@@ -5,6 +5,12 @@ Every batch is a dict of numpy arrays shaped `[devices, per_device_batch, ...]`
 `(seed, step)`, so a resumed run sees exactly the batches an uninterrupted one
 would, with no iterator state to checkpoint.
 
+With several processes, `devices` counts the devices of all of them and each
+process gets its own consecutive block of the global batch (`process_index`
+of `process_count` equal blocks, in pmap's process-major device order), padded
+to the length the whole global batch needs; so the global batch, and the
+training run, do not depend on how the devices are spread over processes.
+
 Sequences:
   pretraining  [BOS] broken [SEP] fixed [EOS]          (causal LM targets)
   ranking      [BOS] query [SEP] candidate [EOS]       (+ edit channel, distance)
@@ -115,6 +121,15 @@ def pair_features(query: Sequence[str], candidate: Sequence[str], max_len: int) 
   return PairFeatures(inputs=inputs, edits=edits, targets=targets, distance=distance)
 
 
+def local_block(devices: int, per_device: int, process_index: int, process_count: int
+                ) -> tuple[int, slice]:
+  """(this process's devices, its rows of the global batch): equal consecutive blocks."""
+  if devices % process_count:
+    raise ValueError(f"{devices} devices do not split evenly over {process_count} processes")
+  local = devices // process_count
+  return local, slice(process_index * local * per_device, (process_index + 1) * local * per_device)
+
+
 def bucket_length(length: int, buckets: Sequence[int]) -> int:
   """The smallest bucket >= length (the last bucket if none is)."""
   for bucket in buckets:
@@ -153,13 +168,16 @@ class LMBatches:
   """
 
   def __init__(self, sequences: Sequence[np.ndarray], *, devices: int, per_device_batch: int,
-               buckets: Sequence[int], seed: int, pool_batches: int = 32):
+               buckets: Sequence[int], seed: int, pool_batches: int = 32,
+               process_index: int = 0, process_count: int = 1):
     if not sequences:
       raise ValueError("no training sequences")
     self.sequences = list(sequences)
     self.devices = devices
     self.per_device_batch = per_device_batch
     self.global_batch = devices * per_device_batch
+    self.local_devices, self.rows = local_block(devices, per_device_batch, process_index,
+                                                process_count)
     self.buckets = tuple(buckets)
     self.seed = seed
     self.pool_batches = pool_batches
@@ -181,13 +199,13 @@ class LMBatches:
     return [batches[i] for i in rng.permutation(len(batches))]
 
   def batch(self, step: int) -> dict[str, np.ndarray]:
-    """The batch for a global step (0-based)."""
+    """This process's part of the batch for a global step (0-based)."""
     epoch, index = divmod(step, self.batches_per_epoch)
     members = self._epoch_plan(epoch)[index]
     chosen = [self.sequences[i] for i in members]
     length = bucket_length(max(len(s) for s in chosen), self.buckets)
-    inputs = pad_to(chosen, length)
-    return {"inputs": inputs.reshape(self.devices, self.per_device_batch, length)}
+    inputs = pad_to(chosen[self.rows], length)
+    return {"inputs": inputs.reshape(self.local_devices, self.per_device_batch, length)}
 
   def iterate(self, start_step: int = 0) -> Iterator[dict[str, np.ndarray]]:
     step = start_step
@@ -197,14 +215,16 @@ class LMBatches:
 
 
 def lm_eval_batches(sequences: Sequence[np.ndarray], *, devices: int, per_device_batch: int,
-                    buckets: Sequence[int]) -> Iterator[dict[str, np.ndarray]]:
+                    buckets: Sequence[int], process_index: int = 0, process_count: int = 1
+                    ) -> Iterator[dict[str, np.ndarray]]:
   """All of `sequences` once, in order; the last batch is padded with empty rows."""
   global_batch = devices * per_device_batch
+  local_devices, rows = local_block(devices, per_device_batch, process_index, process_count)
   for start in range(0, len(sequences), global_batch):
     chosen = list(sequences[start:start + global_batch])
     length = bucket_length(max(len(s) for s in chosen), buckets)
     chosen += [np.zeros(0, np.int32)] * (global_batch - len(chosen))
-    yield {"inputs": pad_to(chosen, length).reshape(devices, per_device_batch, length)}
+    yield {"inputs": pad_to(chosen[rows], length).reshape(local_devices, per_device_batch, length)}
 
 
 # --- Ranking batches -----------------------------------------------------------------
@@ -213,7 +233,7 @@ def lm_eval_batches(sequences: Sequence[np.ndarray], *, devices: int, per_device
 class RankingBatches:
   """Listwise ranking batches by step: per query, the truth and sampled negatives, shuffled.
 
-  Shapes (D devices, Q queries per device, G group size, L padded length):
+  Shapes (D this process's devices, Q queries per device, G group size, L padded length):
     inputs, edits, targets: int32[D, Q, G, L]; distance: int32[D, Q, G];
     mask: bool[D, Q, G] (False for padding where a query has < G-1 negatives);
     label: int32[D, Q] (index of the truth within its group).
@@ -221,7 +241,8 @@ class RankingBatches:
 
   def __init__(self, instances: Sequence[RankingInstance], *, devices: int,
                queries_per_device: int, group_size: int, max_len: int,
-               buckets: Sequence[int], seed: int):
+               buckets: Sequence[int], seed: int, process_index: int = 0,
+               process_count: int = 1):
     instances = [inst for inst in instances if any(c != inst.truth for c in inst.candidates)]
     if not instances:
       raise ValueError("no ranking instances with at least one negative candidate")
@@ -229,6 +250,8 @@ class RankingBatches:
     self.devices = devices
     self.queries_per_device = queries_per_device
     self.global_queries = devices * queries_per_device
+    self.local_devices, self.rows = local_block(devices, queries_per_device, process_index,
+                                                process_count)
     self.group_size = group_size
     self.max_len = max_len
     self.buckets = tuple(b for b in buckets if b < max_len) + (max_len,)
@@ -251,23 +274,28 @@ class RankingBatches:
     return [group[i] for i in order], int(np.flatnonzero(order == 0)[0])
 
   def batch(self, step: int) -> dict[str, np.ndarray]:
-    """The batch for a global step (0-based)."""
+    """This process's part of the batch for a global step (0-based).
+
+    Groups are drawn for the whole global batch (one RNG stream, and the padded
+    length fits all of it), but only this process's queries are encoded.
+    """
     epoch, index = divmod(step, self.batches_per_epoch)
     members = self._epoch_order(epoch)[index * self.global_queries:
                                        (index + 1) * self.global_queries]
     rng = np.random.default_rng([self.seed, step, 1])
+    groups = [(self.instances[i], *self.group(self.instances[i], rng)) for i in members]
+    longest = max(min(len(instance.query) + len(c) + 3, self.max_len)  # pair_features' length
+                  for instance, group, _ in groups for c in group)
+    length = bucket_length(longest, self.buckets)
     features, labels, masks = [], [], []
     empty = PairFeatures(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32), 0)
-    for i in members:
-      instance = self.instances[i]
-      group, label = self.group(instance, rng)
+    for instance, group, label in groups[self.rows]:
       group_features = [pair_features(instance.query, c, self.max_len) for c in group]
       masks.append([True] * len(group) + [False] * (self.group_size - len(group)))
       features += group_features + [empty] * (self.group_size - len(group))
       labels.append(label)
-    length = bucket_length(max(len(f.inputs) for f in features), self.buckets)
     stacked = stack_pairs(features, length)
-    shape = (self.devices, self.queries_per_device, self.group_size)
+    shape = (self.local_devices, self.queries_per_device, self.group_size)
     out = {key: value.reshape(shape + value.shape[1:]) for key, value in stacked.items()}
     out["mask"] = np.array(masks, dtype=bool).reshape(shape)
     out["label"] = np.array(labels, dtype=np.int32).reshape(shape[:2])

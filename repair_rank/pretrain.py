@@ -9,6 +9,11 @@ state, and runs the loop with periodic logging, evaluation and orbax
 checkpoints. A killed run resumes from the latest checkpoint and continues
 exactly: batches are a pure function of the step, the dropout key is
 `fold_in(key, step)`.
+
+With several processes (`config.distributed`, see repair_rank.main) every
+process runs this same loop: the pmap spans all devices of all processes, each
+process feeds its block of the global batch, and only process 0 writes metrics
+and plots; all of them take part in orbax checkpointing.
 """
 import functools
 import pathlib
@@ -69,7 +74,8 @@ def train_step(state: train_state.TrainState, batch: Batch, rng: jax.Array, *,
   grads = jax.lax.pmean(grads, axis_name)
   new_state = state.apply_gradients(grads=grads)
   metrics = {"loss_sum": loss_sum, "weight": local_weight, "correct": correct,
-             "grad_norm": optax.tree.norm(grads) / devices}
+             "grad_norm": optax.tree.norm(grads) / devices,
+             "tokens": (inputs != input_pipeline.PAD).sum()}
   return new_state, jax.lax.psum(metrics, axis_name)
 
 
@@ -142,24 +148,30 @@ def read_sequences(split: str, max_len: int) -> list[np.ndarray]:
 def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
           train_sequences: Sequence[np.ndarray], valid_sequences: Sequence[np.ndarray] = (),
           devices: Sequence[jax.Device] | None = None) -> train_state.TrainState:
-  """Trains (or resumes) to `config.num_steps`; returns the final host-side state."""
+  """Trains (or resumes) to `config.num_steps`; returns the final host-side state.
+
+  `devices` are this process's (default: all local ones); with several processes
+  the global batch is per_device_batch_size x the devices of all processes.
+  """
   workdir, devices, model_config = train_utils.start_run(config, workdir, devices)
+  shard = dict(process_index=jax.process_index(), process_count=jax.process_count())
+  global_devices = len(devices) * jax.process_count()
 
   init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(config.seed))
   state = create_train_state(init_rng, model_config, config)
-  logging.info("LanguageModel: %d params, compute dtype %s, %d device(s)",
+  logging.info("LanguageModel: %d params, compute dtype %s, %d device(s) in %d process(es)",
                train_utils.tree_size(state.params), jnp.dtype(model_config.dtype).name,
-               len(devices))
+               global_devices, jax.process_count())
   manager = train_utils.checkpoint_manager(workdir / "checkpoints",
                                            keep=config.keep_checkpoints)
-  writer = train_utils.MetricWriter(workdir, job="pretrain")
+  writer = train_utils.MetricWriter(workdir, job="pretrain", active=train_utils.is_primary())
   state, start_step = train_utils.resume(manager, writer, state)
 
   buckets = [b for b in config.length_buckets if b < model_config.max_len] + [model_config.max_len]
   batches = input_pipeline.LMBatches(
-      train_sequences, devices=len(devices), per_device_batch=config.per_device_batch_size,
-      buckets=buckets, seed=config.seed)
-  p_train, p_eval = compile_steps(model_config, devices)
+      train_sequences, devices=global_devices, per_device_batch=config.per_device_batch_size,
+      buckets=buckets, seed=config.seed, **shard)
+  p_train, p_eval = compile_steps(model_config, train_utils.pmap_devices(devices))
   schedule = train_utils.warmup_cosine(config.learning_rate, config.warmup_steps, config.num_steps)
   state = train_utils.replicate(state, devices, AXIS)
   rngs = train_utils.replicate(dropout_rng, devices, AXIS)
@@ -169,22 +181,21 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
       return
     total = None
     for batch in input_pipeline.lm_eval_batches(
-        valid_sequences, devices=len(devices), per_device_batch=config.per_device_batch_size,
-        buckets=buckets):
+        valid_sequences, devices=global_devices, per_device_batch=config.per_device_batch_size,
+        buckets=buckets, **shard):
       metrics = train_utils.unreplicate(p_eval(state.params, batch))
       total = metrics if total is None else jax.tree.map(np.add, total, metrics)
     writer.write(step, "valid", summarize(total))
 
-  pending, tokens, tick = [], 0, time.perf_counter()
+  pending, tick = [], time.perf_counter()
   # `stop_after_steps` ends the loop early without a final checkpoint, as a kill would
   # (tests use it to check exact resumption); the schedule still spans num_steps.
   stop = min(config.num_steps, config.get("stop_after_steps") or config.num_steps)
   progress = tqdm.trange(start_step, stop, initial=start_step,
-                         total=config.num_steps, desc="pretrain", disable=not config.progress)
+                         total=config.num_steps, desc="pretrain",
+                         disable=not (config.progress and train_utils.is_primary()))
   for step in progress:
-    batch = batches.batch(step)
-    tokens += int((batch["inputs"] != input_pipeline.PAD).sum())
-    state, metrics = p_train(state, batch, rngs)
+    state, metrics = p_train(state, batches.batch(step), rngs)
     pending.append(metrics)
     done = step + 1
     if done % config.log_every_steps == 0 or done == config.num_steps:
@@ -192,18 +203,20 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
       summed["grad_norm"] = summed["grad_norm"] / len(pending)
       elapsed = time.perf_counter() - tick
       scalars = summarize(summed)
-      scalars.update(steps_per_second=len(pending) / elapsed, tokens_per_second=tokens / elapsed,
+      scalars.update(steps_per_second=len(pending) / elapsed,
+                     tokens_per_second=float(summed["tokens"]) / elapsed,
                      learning_rate=float(schedule(done - 1)))
       writer.write(done, "train", scalars)
       progress.set_postfix(loss=f"{scalars['loss']:.3f}")
-      pending, tokens, tick = [], 0, time.perf_counter()
+      pending, tick = [], time.perf_counter()
     if done % config.eval_every_steps == 0 or done == config.num_steps:
       evaluate(done)
     if done % config.checkpoint_every_steps == 0 or done == config.num_steps:
       manager.save(done, args=ocp.args.StandardSave(train_utils.unreplicate(state)))
   manager.wait_until_finished()
-  train_utils.plot_metrics(workdir, {"train loss (nats/token)": ("train", "loss"),
-                                     "valid loss (nats/token)": ("valid", "loss")})
+  if train_utils.is_primary():
+    train_utils.plot_metrics(workdir, {"train loss (nats/token)": ("train", "loss"),
+                                       "valid loss (nats/token)": ("valid", "loss")})
   return train_utils.unreplicate(state)
 
 

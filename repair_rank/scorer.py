@@ -120,12 +120,18 @@ class Scorer:
   __call__ = score
 
   def save(self, path: str | pathlib.Path) -> pathlib.Path:
-    """Writes a bundle directory (replacing an existing one); returns its path."""
+    """Writes a bundle directory (replacing an existing one); returns its path.
+
+    With several JAX processes all must call it (orbax saves collectively); only
+    process 0 writes.
+    """
     path = pathlib.Path(path).resolve()
     path.mkdir(parents=True, exist_ok=True)
     checkpointer = ocp.StandardCheckpointer()
     checkpointer.save(path / "params", jax.device_get(self.params), force=True)
     checkpointer.wait_until_finished()
+    if not train_utils.is_primary():
+      return path
     train_utils.save_json(path / BUNDLE_CONFIG, {
         "format": BUNDLE_FORMAT,
         "vocab_version": input_pipeline.VOCAB_VERSION,

@@ -1,4 +1,4 @@
-"""Helpers shared by the training jobs: model config, schedules, checkpoints, metrics."""
+"""Helpers shared by the training jobs: processes, model config, schedules, checkpoints, metrics."""
 import functools
 import json
 import pathlib
@@ -20,6 +20,40 @@ MODEL_CONFIG_FILE = "model_config.json"
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
+def initialize_distributed(config: ml_collections.ConfigDict) -> None:
+  """`jax.distributed.initialize` from the config's coordinator/process fields.
+
+  Must run before any other JAX call. Empty fields ("", 0, -1) are left to JAX's
+  auto-detection, which covers Cloud TPU pods, SLURM and Open MPI.
+  """
+  # Cross-process collectives for CPU devices (tests, CPU clusters; GPU/TPU ignore it).
+  # gloo is the default in recent JAX; explicit because older versions had none.
+  jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  jax.distributed.initialize(
+      coordinator_address=config.coordinator_address or None,
+      num_processes=config.num_processes or None,
+      process_id=None if config.process_id < 0 else config.process_id)
+
+
+def is_primary() -> bool:
+  """Whether this is process 0, the one that writes metrics, plots and exports."""
+  return jax.process_index() == 0
+
+
+def pmap_devices(devices: Sequence[jax.Device]) -> tuple[jax.Device, ...] | None:
+  """The `devices=` for `jax.pmap`: `devices` in one process, None (all) across several.
+
+  With several processes pmap must map over every device of every process (so
+  `pmean`/`psum` span them all) while each process passes only its local
+  devices' shards; that needs all local devices on each.
+  """
+  if jax.process_count() == 1:
+    return tuple(devices)
+  if list(devices) != jax.local_devices():
+    raise ValueError("with several processes, each must train on all of its local devices")
+  return None
+
+
 def resolve_dtype(name: str) -> Any:
   """"auto" -> bfloat16 on GPU/TPU, float32 on CPU; else the named dtype."""
   if name == "auto":
@@ -32,11 +66,16 @@ def resolve_dtype(name: str) -> Any:
 def start_run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
               devices: Sequence[jax.Device] | None = None,
               ) -> tuple[pathlib.Path, list[jax.Device], models.TransformerConfig]:
-  """Creates the workdir, records the model config there; (workdir, devices, model config)."""
+  """Creates the workdir, records the model config there; (workdir, local devices, model config).
+
+  With several processes the workdir must be one directory all of them see: each
+  takes part in orbax saves and restores. Only process 0 writes the other files.
+  """
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   model = model_config(config)
-  save_json(workdir / MODEL_CONFIG_FILE, model_config_to_json(model))
+  if is_primary():
+    save_json(workdir / MODEL_CONFIG_FILE, model_config_to_json(model))
   return workdir, list(devices or jax.local_devices()), model
 
 
@@ -141,25 +180,31 @@ class MetricWriter:
   tensorboardX, which needs no TensorFlow. On resume, `truncate_after(step)`
   drops JSONL lines the killed run wrote after its last checkpoint, so the file
   matches an uninterrupted run (TensorBoard shows the rewritten steps' latest values).
+  Only an `active` writer touches files: training jobs pass `active=is_primary()`,
+  as every process computes the same scalars.
   """
 
-  def __init__(self, workdir: str | pathlib.Path, job: str | None = None):
+  def __init__(self, workdir: str | pathlib.Path, job: str | None = None,
+               active: bool = True):
     self.path = pathlib.Path(workdir) / METRICS_FILE
     self.path.parent.mkdir(parents=True, exist_ok=True)
     self.job = job
+    self.active = active
     self._events = None
-    if job:
+    if job and self.active:
       import tensorboardX  # pylint: disable=g-import-not-at-top
       self._events = tensorboardX.SummaryWriter(str(pathlib.Path(workdir) / "tensorboard"))
 
   def truncate_after(self, step: int) -> None:
-    if not self.path.exists():
+    if not self.active or not self.path.exists():
       return
     kept = [line for line in self.path.read_text().splitlines()
             if line.strip() and json.loads(line)["step"] <= step]
     self.path.write_text("".join(line + "\n" for line in kept))
 
   def write(self, step: int, split: str, scalars: Mapping[str, Any]) -> None:
+    if not self.active:
+      return
     record = {"step": int(step), "split": split}
     record.update({k: float(v) for k, v in scalars.items()})
     with self.path.open("a") as f:

@@ -75,3 +75,29 @@ def test_ranking_batches_hold_truth_at_label():
   small = ip.RankingBatches(conftest.make_instances(2, candidates=2), devices=1,
                             queries_per_device=2, group_size=4, max_len=32, buckets=(32,), seed=0)
   assert small.batch(0)["mask"].sum(-1).tolist() == [[2, 2]]
+
+
+def test_process_blocks_make_up_the_global_batch():
+  # Each of 2 processes (2 devices each) gets its consecutive block of the 4-device batch,
+  # padded to the global batch's length, whatever lengths its own rows have.
+  sequences = [np.arange(4, 4 + n) for n in range(3, 30)]
+  lm = dict(devices=4, per_device_batch=2, buckets=(8, 16, 32))
+  whole = ip.LMBatches(sequences, seed=0, **lm).batch(1)["inputs"]
+  parts = [ip.LMBatches(sequences, seed=0, process_index=p, process_count=2, **lm).batch(1)
+           for p in range(2)]
+  np.testing.assert_array_equal(np.concatenate([b["inputs"] for b in parts]), whole)
+  whole_eval = list(ip.lm_eval_batches(sequences, **lm))
+  parts_eval = [list(ip.lm_eval_batches(sequences, process_index=p, process_count=2, **lm))
+                for p in range(2)]
+  for i, batch in enumerate(whole_eval):
+    np.testing.assert_array_equal(
+        np.concatenate([parts_eval[0][i]["inputs"], parts_eval[1][i]["inputs"]]), batch["inputs"])
+  instances = conftest.make_instances(8)
+  ranking = dict(devices=4, queries_per_device=2, group_size=4, max_len=32, buckets=(8, 16, 32),
+                 seed=0)
+  whole = ip.RankingBatches(instances, **ranking).batch(0)
+  parts = [ip.RankingBatches(instances, process_index=p, process_count=2, **ranking).batch(0)
+           for p in range(2)]
+  for key, value in whole.items():
+    assert parts[0][key].shape[0] == 2
+    np.testing.assert_array_equal(np.concatenate([parts[0][key], parts[1][key]]), value)
