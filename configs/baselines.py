@@ -16,18 +16,25 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.job = "baselines"
   # Ranking instances to evaluate on (path; default the bundled 134 valid instances made
   # by the generator, data/instances/README.md). Add "model" to `baselines` for the
-  # bundled (or, via baseline_options.model.path, any) trained scorer.
+  # bundled (or, via baseline_options.model.path, any) trained scorer, "lm" for the
+  # pretrained LM's log P(candidate | query) as a zero-shot ranker.
   config.instances = str(paths.DATA_DIR / "instances" / "valid.jsonl.gz")
   # Format of `instances`: "jsonl" or "text" (prototype blocks); "" = from the file suffix.
   config.format = ""
   # Names of the baselines to evaluate, from repair_rank.baselines.names().
-  config.baselines = ("random", "edit_distance", "markov", "markov_distance")
+  config.baselines = ("random", "edit_distance", "markov", "markov_distance", "markov_channel")
   # Keyword options per baseline name, passed to its factory (e.g. the random seed).
   config.baseline_options = ml_collections.ConfigDict({
       "random": {"seed": 0},
       "markov_distance": {"lam": 3.0},
-      # path "" = the bundled scorer; a weight or first-stage size >= 0 overrides the bundle's.
-      "model": {"path": "", "prior_weight": -1.0, "prefilter_k": -1},
+      # weight: of the edit channel's log-probability (nats per nat), chosen on valid.
+      "markov_channel": {"weight": 1.0},
+      # path "" = the bundled scorer; a weight or first-stage size >= 0, or a prior (first
+      # stage baseline name) != "", overrides the bundle's.
+      "model": {"path": "", "prior_weight": -1.0, "prefilter_k": -1, "prior": ""},
+      # checkpoint "" = the bundled pretrained LM; prefilter_k 0 = score every candidate.
+      "lm": {"checkpoint": "", "batch_size": 128, "prefilter_k": 0, "prefilter_lambda": 3.0,
+             "prior_weight": 0.0},
   })
   # Seed of the candidate shuffles (integer); same seed = same shuffles for every scorer.
   config.seed = 0

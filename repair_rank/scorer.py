@@ -34,6 +34,8 @@ LENGTH_BUCKETS = (32, 64, 128, 256)
 BATCH_BUCKETS = (8, 32, 128)
 # Cascade defaults (see Scorer.score): 0 = the transformer scores every candidate.
 PREFILTER_LAMBDA = 3.0  # the markov_distance default, chosen on valid
+# The first stage of bundles that name none (written before `prior` existed).
+DEFAULT_PRIOR = "markov_distance"
 # The metric finetune records with each checkpoint; the best checkpoint maximises it.
 BEST_METRIC = "valid_mrr"
 
@@ -52,8 +54,12 @@ class Scorer:
                length_buckets: Sequence[int] = LENGTH_BUCKETS,
                batch_buckets: Sequence[int] = BATCH_BUCKETS,
                prefilter_k: int = 0, prefilter_lambda: float = PREFILTER_LAMBDA,
-               prior_weight: float = 0.0):
-    """`prefilter_k` > 0 makes scoring a cascade, `prior_weight` > 0 an ensemble (see `score`)."""
+               prior_weight: float = 0.0, prior: str = DEFAULT_PRIOR):
+    """`prefilter_k` > 0 makes scoring a cascade, `prior_weight` > 0 an ensemble (see `score`).
+
+    `prior` names the first stage, a baseline of repair_rank.baselines with its
+    default options (`prefilter_lambda` is markov_distance's λ).
+    """
     self.model_config = model_config.replace(deterministic=True)
     self.params = jax.device_put(params)
     max_len = model_config.max_len
@@ -62,14 +68,17 @@ class Scorer:
     self.prefilter_k = prefilter_k
     self.prefilter_lambda = prefilter_lambda
     self.prior_weight = prior_weight
+    self.prior = prior
     self._apply = _apply_fn(self.model_config)
     self._prefilter = None
 
   def score(self, query: Sequence[str], candidates: Sequence[Sequence[str]]) -> np.ndarray:
     """One float32 score per candidate (higher = more likely the true repair).
 
-    A cheap first stage, the `markov_distance` baseline (n-gram log-probability
-    − `prefilter_lambda` × edit distance), serves two optional roles:
+    A cheap first stage, the baseline named by `prior` (`markov_channel`: n-gram
+    log-probability + log-rates of the edits people make; `markov_distance`:
+    n-gram log-probability − `prefilter_lambda` × edit distance), serves two
+    optional roles:
     * `prefilter_k` > 0: with more candidates than that, only the first stage's
       top `prefilter_k` are encoded, and they rank above all others, which keep
       the first stage's order. The transformer's cost bounds latency, so this
@@ -81,7 +90,8 @@ class Scorer:
       return self.score_all(query, candidates)
     if self._prefilter is None:
       from repair_rank import baselines  # pylint: disable=g-import-not-at-top
-      self._prefilter = baselines.get("markov_distance", lam=self.prefilter_lambda)
+      options = {"lam": self.prefilter_lambda} if self.prior == "markov_distance" else {}
+      self._prefilter = baselines.get(self.prior, **options)
     first = np.asarray(self._prefilter(list(query), [list(c) for c in candidates]),
                        dtype=np.float32)
     order = np.argsort(-first, kind="stable")
@@ -141,6 +151,7 @@ class Scorer:
         "prefilter_k": self.prefilter_k,
         "prefilter_lambda": self.prefilter_lambda,
         "prior_weight": self.prior_weight,
+        "prior": self.prior,
     })
     return path
 
@@ -160,7 +171,8 @@ def load_bundle(path: str | pathlib.Path) -> Scorer:
   return Scorer(model_config, params, length_buckets=meta["length_buckets"],
                 batch_buckets=meta["batch_buckets"], prefilter_k=meta.get("prefilter_k", 0),
                 prefilter_lambda=meta.get("prefilter_lambda", PREFILTER_LAMBDA),
-                prior_weight=meta.get("prior_weight", 0.0))
+                prior_weight=meta.get("prior_weight", 0.0),
+                prior=meta.get("prior", DEFAULT_PRIOR))
 
 
 def load_workdir(workdir: str | pathlib.Path, step: int | None = None) -> Scorer:

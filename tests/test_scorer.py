@@ -111,3 +111,13 @@ def test_prior_weight_adds_the_first_stage_score(tiny_scorer, tmp_path):
                              tiny_scorer.score(query, candidates) + 0.5 * first, rtol=1e-5)
   loaded = scorer.load(ensemble.save(tmp_path / "ensemble"))
   assert loaded.prior_weight == 0.5
+  # Another named first stage, saved with the bundle.
+  channel = scorer.Scorer(tiny_scorer.model_config, tiny_scorer.params,
+                          length_buckets=(16, 32, 64), batch_buckets=(2, 4),
+                          prior_weight=0.5, prior="markov_channel")
+  expected = (tiny_scorer.score(query, candidates)
+              + 0.5 * baselines.get("markov_channel")(query, candidates))
+  np.testing.assert_allclose(channel.score(query, candidates), expected, rtol=1e-5)
+  reloaded = scorer.load(channel.save(tmp_path / "channel"))
+  assert reloaded.prior == "markov_channel"
+  np.testing.assert_allclose(reloaded.score(query, candidates), expected, rtol=1e-5)
