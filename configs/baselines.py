@@ -28,7 +28,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       "random": {"seed": 0},
       "markov_distance": {"lam": 3.0},
       # weight: of the edit channel's log-probability (nats per nat), chosen on valid.
-      "markov_channel": {"weight": 1.0},
+      "markov_channel": {"weight": 1.75},
       # path "" = the bundled scorer; a weight or first-stage size >= 0, or a prior (first
       # stage baseline name) != "", overrides the bundle's.
       "model": {"path": "", "prior_weight": -1.0, "prefilter_k": -1, "prior": ""},

@@ -85,7 +85,7 @@ def markov_distance(lam: float = 3.0, model_path: str = "") -> evaluate.ScoreFn:
 
 
 @register("markov_channel")
-def markov_channel(weight: float = 1.0, model_path: str = "",
+def markov_channel(weight: float = 1.75, model_path: str = "",
                    stats_path: str = "") -> evaluate.ScoreFn:
   """Noisy channel: n-gram log P(candidate) + `weight` x log P(edits | candidate).
 
@@ -93,6 +93,7 @@ def markov_channel(weight: float = 1.0, model_path: str = "",
   make each edit of the minimal script from the query to the candidate (on
   train: inserting ')' is common, inserting 'def' rare). Where markov_distance
   charges every edit the same λ, this charges each by how often humans make it.
+  The default weight 1.75 is the best MRR on valid (BENCHMARKS.md).
   """
   from repair_rank import edit_stats  # pylint: disable=g-import-not-at-top
   model = _ngram_model(model_path)
