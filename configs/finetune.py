@@ -45,6 +45,12 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   config.learning_rate = 2e-3
   # Peak learning rate of the encoder when fine-tuned (per step).
   config.encoder_learning_rate = 1e-4
+  # Train on top of a prior: prior_weight x this baseline's score (repair_rank.baselines, e.g.
+  # "markov_channel") is added to the model's, in the loss, in validation and in the exported
+  # bundle, so the model learns what the prior misses. "" = none.
+  config.prior = ""
+  # Weight of `prior` (score units per prior unit; 0 with no prior).
+  config.prior_weight = 0.0
   # Temperature TAU: scores are divided by it before the group softmax (unitless).
   config.tau = 1.0
   # Candidates per query per step: the truth plus group_size - 1 sampled negatives.

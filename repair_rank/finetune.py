@@ -32,6 +32,7 @@ import optax
 import orbax.checkpoint as ocp
 import tqdm
 
+from repair_rank import baselines
 from repair_rank import evaluate as evaluate_lib
 from repair_rank import input_pipeline
 from repair_rank import models
@@ -80,6 +81,8 @@ def train_step(state: train_state.TrainState, batch: Batch, rng: jax.Array, *, t
       params = _encoder_frozen_params(params)
     scores = state.apply_fn({"params": params}, **{k: batch[k] for k in BATCH_KEYS},
                             rngs={"dropout": rng})
+    if "offset" in batch:  # Training on top of a prior: the model learns its residual.
+      scores = scores + batch["offset"]
     loss_sum, hits = listwise_loss_sums(scores, batch["mask"], batch["label"], tau)
     return loss_sum * devices / total_queries, (loss_sum, hits)
 
@@ -177,11 +180,31 @@ def compile_train_step(config: ml_collections.ConfigDict,
 
 
 def validate(model_config: models.TransformerConfig, params: Any,
-             instances: Sequence[instances_lib.RankingInstance], seed: int) -> dict[str, float]:
-  """Ranking-view MRR / P@1 / P@10 through repair_rank.evaluate, with the in-process scorer."""
-  scorer = scorer_lib.Scorer(model_config, params)
+             instances: Sequence[instances_lib.RankingInstance], seed: int,
+             prior: str = "", prior_weight: float = 0.0) -> dict[str, float]:
+  """Ranking-view MRR / P@1 / P@10 through repair_rank.evaluate, with the in-process scorer
+  (plus prior_weight x the `prior` baseline, as the model was trained and is exported)."""
+  scorer = _with_prior(scorer_lib.Scorer(model_config, params), prior, prior_weight)
   row = evaluate_lib.evaluate(instances, scorer.score, seed=seed, progress=False)["ranking"]["all"]
   return {"mrr": row["mrr"], "p@1": row["p@1"], "p@10": row["p@10"]}
+
+
+def _with_prior(scorer: scorer_lib.Scorer, prior: str, prior_weight: float) -> scorer_lib.Scorer:
+  if prior and prior_weight:
+    scorer.prior, scorer.prior_weight = prior, prior_weight
+  return scorer
+
+
+def _prior_settings(config: ml_collections.ConfigDict) -> tuple[str, float]:
+  """(prior baseline name, weight) of `config`; ("", 0.0) when training without one."""
+  prior, weight = config.get("prior", ""), float(config.get("prior_weight", 0.0))
+  if bool(prior) != bool(weight):
+    raise ValueError("config.prior and config.prior_weight go together: set both or neither "
+                     f"(got prior={prior!r}, prior_weight={weight})")
+  if prior and prior not in baselines.names():
+    raise ValueError(f"config.prior: unknown baseline {prior!r}; known: "
+                     f"{', '.join(baselines.names())}")
+  return prior, weight
 
 
 def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
@@ -213,10 +236,12 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
   writer = train_utils.MetricWriter(workdir, job="finetune", active=train_utils.is_primary())
   state, start_step = train_utils.resume(manager, writer, state)
 
+  prior, prior_weight = _prior_settings(config)
   batches = input_pipeline.RankingBatches(
       train_instances, devices=global_devices, queries_per_device=config.queries_per_device,
       group_size=config.group_size, max_len=model_config.max_len,
-      buckets=config.length_buckets, seed=config.seed, **shard)
+      buckets=config.length_buckets, seed=config.seed,
+      prior=baselines.get(prior) if prior else None, prior_weight=prior_weight, **shard)
   p_train = compile_train_step(config, train_utils.pmap_devices(devices))
   state = train_utils.replicate(state, devices, AXIS)
   rngs = train_utils.replicate(dropout_rng, devices, AXIS)
@@ -244,7 +269,8 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
       host_state = train_utils.unreplicate(state)
       checkpoint_metrics = None
       if valid_instances:
-        valid = validate(model_config, host_state.params, valid_instances, config.seed)
+        valid = validate(model_config, host_state.params, valid_instances, config.seed,
+                         prior, prior_weight)
         writer.write(done, "valid", valid)
         checkpoint_metrics = {scorer_lib.BEST_METRIC: valid["mrr"]}
       manager.save(done, args=ocp.args.StandardSave(host_state), metrics=checkpoint_metrics)
@@ -257,13 +283,16 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
   return final
 
 
-def export(workdir: str | pathlib.Path, bundle: str | pathlib.Path | None = None) -> pathlib.Path:
+def export(workdir: str | pathlib.Path, bundle: str | pathlib.Path | None = None, *,
+           prior: str = "", prior_weight: float = 0.0) -> pathlib.Path:
   """Writes the workdir's best (else latest) checkpoint as a scorer bundle.
 
+  A model trained on top of a prior is exported with it (the bundle's ensemble).
   With several processes every one must call it; only process 0 writes.
   """
   workdir = pathlib.Path(workdir)
-  return scorer_lib.load_workdir(workdir).save(bundle or workdir / "scorer_bundle")
+  scorer = _with_prior(scorer_lib.load_workdir(workdir), prior, prior_weight)
+  return scorer.save(bundle or workdir / "scorer_bundle")
 
 
 def read_train_instances(config: ml_collections.ConfigDict) -> list[instances_lib.RankingInstance]:
@@ -285,6 +314,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   valid_instances = instances_lib.read(config.valid_instances) if config.valid_instances else []
   logging.info("%d train and %d valid instances", len(train_instances), len(valid_instances))
   train(config, workdir, train_instances=train_instances, valid_instances=valid_instances)
-  path = export(workdir)  # By every process: orbax restores and saves collectively.
+  prior, prior_weight = _prior_settings(config)
+  # By every process: orbax restores and saves collectively.
+  path = export(workdir, prior=prior, prior_weight=prior_weight)
   if train_utils.is_primary():
     logging.info("scorer bundle written to %s", path)

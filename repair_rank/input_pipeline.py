@@ -17,7 +17,7 @@ Sequences:
 """
 import dataclasses
 import functools
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
@@ -236,13 +236,17 @@ class RankingBatches:
   Shapes (D this process's devices, Q queries per device, G group size, L padded length):
     inputs, edits, targets: int32[D, Q, G, L]; distance: int32[D, Q, G];
     mask: bool[D, Q, G] (False for padding where a query has < G-1 negatives);
-    label: int32[D, Q] (index of the truth within its group).
+    label: int32[D, Q] (index of the truth within its group);
+    offset: float32[D, Q, G], only with a `prior`: prior_weight x prior(query, group),
+      a constant added to the model's scores (0 for padding).
   """
 
   def __init__(self, instances: Sequence[RankingInstance], *, devices: int,
                queries_per_device: int, group_size: int, max_len: int,
                buckets: Sequence[int], seed: int, process_index: int = 0,
-               process_count: int = 1):
+               process_count: int = 1,
+               prior: Callable[[list[str], list[list[str]]], np.ndarray] | None = None,
+               prior_weight: float = 0.0):
     instances = [inst for inst in instances if any(c != inst.truth for c in inst.candidates)]
     if not instances:
       raise ValueError("no ranking instances with at least one negative candidate")
@@ -256,6 +260,8 @@ class RankingBatches:
     self.max_len = max_len
     self.buckets = tuple(b for b in buckets if b < max_len) + (max_len,)
     self.seed = seed
+    self.prior = prior if prior_weight else None
+    self.prior_weight = prior_weight
     self.batches_per_epoch = max(1, len(instances) // self.global_queries)
 
   @functools.lru_cache(maxsize=2)
@@ -287,11 +293,16 @@ class RankingBatches:
     longest = max(min(len(instance.query) + len(c) + 3, self.max_len)  # pair_features' length
                   for instance, group, _ in groups for c in group)
     length = bucket_length(longest, self.buckets)
-    features, labels, masks = [], [], []
+    features, labels, masks, offsets = [], [], [], []
     empty = PairFeatures(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32), 0)
     for instance, group, label in groups[self.rows]:
       group_features = [pair_features(instance.query, c, self.max_len) for c in group]
       masks.append([True] * len(group) + [False] * (self.group_size - len(group)))
+      if self.prior is not None:
+        offset = np.zeros(self.group_size, np.float32)
+        offset[:len(group)] = self.prior_weight * np.asarray(
+            self.prior(list(instance.query), [list(c) for c in group]), np.float32)
+        offsets.append(offset)
       features += group_features + [empty] * (self.group_size - len(group))
       labels.append(label)
     stacked = stack_pairs(features, length)
@@ -299,4 +310,6 @@ class RankingBatches:
     out = {key: value.reshape(shape + value.shape[1:]) for key, value in stacked.items()}
     out["mask"] = np.array(masks, dtype=bool).reshape(shape)
     out["label"] = np.array(labels, dtype=np.int32).reshape(shape[:2])
+    if self.prior is not None:
+      out["offset"] = np.stack(offsets).reshape(shape)
     return out

@@ -87,3 +87,40 @@ def test_resume_equals_uninterrupted_and_keeps_best(tmp_path):
   query, candidates = list(instances[0].query), [list(c) for c in instances[0].candidates]
   np.testing.assert_allclose(loaded.score(query, candidates), best.score(query, candidates),
                              rtol=1e-6)
+
+
+def test_training_on_top_of_a_prior_adds_its_scores_and_exports_it(tmp_path):
+  from repair_rank import baselines, input_pipeline  # pylint: disable=g-import-not-at-top
+  instances = conftest.make_instances(8)
+  prior = baselines.get("markov_channel")
+  batches = input_pipeline.RankingBatches(
+      instances, devices=1, queries_per_device=4, group_size=3, max_len=64,
+      buckets=(64,), seed=0, prior=prior, prior_weight=0.5)
+  plain = input_pipeline.RankingBatches(
+      instances, devices=1, queries_per_device=4, group_size=3, max_len=64,
+      buckets=(64,), seed=0)
+  batch, reference = batches.batch(0), plain.batch(0)
+  assert "offset" not in reference
+  for key, value in reference.items():  # The same groups, plus the offset.
+    np.testing.assert_array_equal(batch[key], value)
+  # offset = 0.5 x the prior's score of each group member, 0 on padding: check the truths.
+  members = batches._epoch_order(0)[:4]  # pylint: disable=protected-access
+  for q, index in enumerate(members):
+    inst = batches.instances[index]
+    label = int(batch["label"][0, q])
+    expected = 0.5 * prior(list(inst.query), [list(inst.truth)])[0]
+    np.testing.assert_allclose(batch["offset"][0, q, label], expected, rtol=1e-5)
+  assert (batch["offset"][~batch["mask"]] == 0).all()
+
+  config = _config(num_steps=10, prior="markov_channel", prior_weight=0.5)
+  finetune.train(config, tmp_path, train_instances=instances, valid_instances=instances[:3])
+  bundle = finetune.export(tmp_path, prior="markov_channel", prior_weight=0.5)
+  loaded = scorer.load(bundle)
+  assert (loaded.prior, loaded.prior_weight) == ("markov_channel", 0.5)
+  query, candidates = list(instances[0].query), [list(c) for c in instances[0].candidates]
+  np.testing.assert_allclose(loaded.score(query, candidates),
+                             loaded.score_all(query, candidates)
+                             + 0.5 * prior(query, candidates), rtol=1e-5)
+  with np.testing.assert_raises_regex(ValueError, "go together"):
+    finetune.train(_config(num_steps=10, prior="markov_channel"), tmp_path / "bad",
+                   train_instances=instances)
