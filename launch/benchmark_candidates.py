@@ -31,6 +31,8 @@ def _parse_args(argv):
   parser.add_argument("--split", default="test", help="train, valid or test")
   parser.add_argument("--limit", type=int, default=None,
                       help="at most this many pairs per distance (quick runs)")
+  parser.add_argument("--min_length", type=int, default=0,
+                      help="only pairs whose broken side has at least this many tokens")
   parser.add_argument("--distances", type=int, nargs="+", default=[1, 2, 3],
                       help="edit distances of the pairs to run")
   parser.add_argument("--max_distance", type=int, default=3, help="search radius")
@@ -103,7 +105,7 @@ def main(argv=None):
     rows = [json.loads(line) for line in f if line.strip()]
   selected = []
   for d in args.distances:
-    pairs = [r for r in rows if r["distance"] == d]
+    pairs = [r for r in rows if r["distance"] == d and r["length"] >= args.min_length]
     selected.extend(pairs[:args.limit] if args.limit else pairs)
   start = time.monotonic()
   if args.workers > 1:

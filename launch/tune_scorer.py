@@ -61,8 +61,7 @@ def main():
     for k in args.prefilter_ks:
       for weight in args.weights:
         model.prefilter_k, model.prior_weight = k, weight
-        if model.prior != prior:
-          model.prior, model._prefilter = prior, None  # pylint: disable=protected-access
+        model.prior = prior
         start = time.perf_counter()
         results = evaluate.rank_instances(instances, model.score, seed=args.seed, progress=False)
         seconds = (time.perf_counter() - start) / len(instances)
@@ -71,7 +70,7 @@ def main():
               f"{row['p@10']:7.3f} {seconds:8.3f}", flush=True)
   if args.bundle:
     model.prefilter_k, model.prior_weight = args.prefilter_k, args.prior_weight
-    model.prior, model._prefilter = args.prior, None  # pylint: disable=protected-access
+    model.prior = args.prior
     print(f"bundle written to {model.save(args.bundle)}")
 
 

@@ -17,7 +17,8 @@ How:
   decorator), and a line of simple statements swapped for another leaves the
   program's verdict as it was. Log-probabilities are rescored incrementally
   (`_NeighbourLogProb`). Checked against `tokens.is_valid` on every neighbour
-  of 100 train inputs (709,280 sequences, no disagreement) and in the tests.
+  of 100 train inputs (709,280 sequences, no disagreement:
+  launch/check_neighbour_validity.py) and in the tests.
 * Distances 2..max_distance: best-first search over partial repairs keyed by
   their n-gram log-probability plus the log rates of their edits under the
   channel model of `edit_stats` (how often people insert, delete or
@@ -44,8 +45,9 @@ Why the truth is still missed (valid, distance 2 and 3; BENCHMARKS.md):
   truth itself may rank below 1000 likelier valid sequences in the ball.
 * The top-8 token shortlist: an inserted/substituted token outside the 8
   best-fitting ones that is not always tried is not tried beyond distance 1.
-* Time: the exhaustive distance-1 phase takes ~0.3 s on 80-token inputs,
-  leaving less of the budget for the search.
+* Time: the exhaustive distance-1 phase (validity and log-probabilities) takes
+  a median 0.58 s on valid inputs of 80+ tokens, leaving less of the budget
+  for the search.
 """
 import ast
 import dataclasses
@@ -369,11 +371,11 @@ class _TokenChooser:
     return got
 
 
-Edit = tuple[int, Optional[str], Optional[str]]  # (position, removed, added)
+Change = tuple[int, Optional[str], Optional[str]]  # (position, removed, added)
 
 
 def _edits_at(tokens: tuple[str, ...], positions: Iterator[int], chooser: _TokenChooser,
-              states: Sequence[int]) -> Iterator[Edit]:
+              states: Sequence[int]) -> Iterator[Change]:
   """Deletions, and insertions/substitutions of the chosen tokens, at positions."""
   n = len(tokens)
   for i in positions:
@@ -387,7 +389,7 @@ def _edits_at(tokens: tuple[str, ...], positions: Iterator[int], chooser: _Token
 
 
 def _long_range_edits(tokens: tuple[str, ...], error: Optional[syntax_errors.ParseError],
-                      last_edit: int) -> Iterator[Edit]:
+                      last_edit: int) -> Iterator[Change]:
   """Second halves of edits people make in pairs, far from where Python looks.
 
   * '(' was never closed: Python blames the opener; the closer may go
@@ -418,7 +420,7 @@ def _long_range_edits(tokens: tuple[str, ...], error: Optional[syntax_errors.Par
           yield i, None, other
 
 
-def _apply(tokens: tuple[str, ...], edit: Edit) -> tuple[str, ...]:
+def _apply(tokens: tuple[str, ...], edit: Change) -> tuple[str, ...]:
   position, removed, added = edit
   tail = tokens[position + (removed is not None):]
   return tokens[:position] + ((added,) if added is not None else ()) + tail
@@ -489,6 +491,8 @@ def generate_scored(broken: Sequence[str], *, max_distance: int = 3, k: int = 10
       continue
     seen.add(seq)
     valid = neighbours.is_valid(position, removed, added, seq)
+    if not valid and max_distance == 1:
+      continue  # Scored only to be kept or searched from.
     log_prob = neighbour_log_prob.log_prob(position, removed, added)
     if valid:
       found[seq] = (1, log_prob)

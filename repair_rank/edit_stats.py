@@ -15,7 +15,8 @@ Two users:
   edits, drawn in proportion to the same counts.
 
 Counts are saved as JSON; a default fitted on the train split ships in the
-package (assets/edit_stats.json), so nothing is refitted on a fresh install.
+package (assets/edit_stats.json, made by launch/fit_edit_stats.py), so nothing
+is refitted on a fresh install.
 
   stats = edit_stats.load_default()
   stats.log_rate(edit_stats.Edit("insert", 3, None, ")"))  # nats, < 0
@@ -101,19 +102,20 @@ class EditStats:
     return cls(dict(inserted), dict(deleted), dict(substituted), dict(occurrences),
                slots, count)
 
-  @functools.cached_property
-  def _substituted_from(self) -> collections.Counter:
+  def _substitution_marginal(self, side: int) -> collections.Counter:
+    """Substitution counts by the replaced (side 0) or the new (side 1) token."""
     out = collections.Counter()
     for key, n in self.substituted.items():
-      out[key.split(" ", 1)[0]] += n
+      out[key.split(" ", 1)[side]] += n
     return out
 
   @functools.cached_property
+  def _substituted_from(self) -> collections.Counter:
+    return self._substitution_marginal(0)
+
+  @functools.cached_property
   def _substituted_to(self) -> collections.Counter:
-    out = collections.Counter()
-    for key, n in self.substituted.items():
-      out[key.split(" ", 1)[1]] += n
-    return out
+    return self._substitution_marginal(1)
 
   def log_rate(self, edit: Edit) -> float:
     """Natural log of the edit's smoothed rate per opportunity (always < 0).

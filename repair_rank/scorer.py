@@ -68,9 +68,18 @@ class Scorer:
     self.prefilter_k = prefilter_k
     self.prefilter_lambda = prefilter_lambda
     self.prior_weight = prior_weight
+    self._prefilter = None
     self.prior = prior
     self._apply = _apply_fn(self.model_config)
-    self._prefilter = None
+
+  @property
+  def prior(self) -> str:
+    """The first stage's baseline name; setting it drops the cached first stage."""
+    return self._prior
+
+  @prior.setter
+  def prior(self, name: str) -> None:
+    self._prior, self._prefilter = name, None
 
   def score(self, query: Sequence[str], candidates: Sequence[Sequence[str]]) -> np.ndarray:
     """One float32 score per candidate (higher = more likely the true repair).

@@ -215,3 +215,22 @@ def test_search_finds_paired_edits_far_apart(broken, fixed, model):
   got = candidates.generate_scored(broken.split(), time_budget=None, max_expansions=50,
                                    model=model)
   assert tuple(fixed.split()) in {c.tokens for c in got}
+
+
+def test_long_range_edits_put_the_missing_bracket_anywhere_it_could_go():
+  # An unmatched ')': an opener before it, anywhere on its line (not on earlier lines).
+  tokens_ = tuple("NAME = NUMBER NEWLINE NAME = NAME + NAME ) NEWLINE".split())
+  error = syntax_errors.parse_error(tokens_)
+  assert error.message.startswith("unmatched")
+  edits = set(candidates._long_range_edits(tokens_, error, last_edit=0))  # pylint: disable=protected-access
+  assert edits == {(i, None, opener) for i in range(4, 9) for opener in "([{"}
+  # An opener never closed: a closer anywhere after it, up to the end.
+  tokens_ = tuple("NAME ( NAME , NAME".split())
+  error = syntax_errors.parse_error(tokens_)
+  assert error.unclosed
+  edits = set(candidates._long_range_edits(tokens_, error, last_edit=0))  # pylint: disable=protected-access
+  assert edits == {(i, None, closer) for i in range(2, 6) for closer in ")]}"}
+  # Any other error: nothing long-range.
+  tokens_ = tuple("NAME = = NUMBER".split())
+  assert not list(candidates._long_range_edits(  # pylint: disable=protected-access
+      tokens_, syntax_errors.parse_error(tokens_), last_edit=0))

@@ -124,3 +124,6 @@ def test_training_on_top_of_a_prior_adds_its_scores_and_exports_it(tmp_path):
   with np.testing.assert_raises_regex(ValueError, "go together"):
     finetune.train(_config(num_steps=10, prior="markov_channel"), tmp_path / "bad",
                    train_instances=instances)
+  with np.testing.assert_raises_regex(ValueError, "unknown baseline 'nonsense'"):
+    finetune.train(_config(num_steps=10, prior="nonsense", prior_weight=1.0), tmp_path / "bad",
+                   train_instances=instances)

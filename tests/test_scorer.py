@@ -121,3 +121,8 @@ def test_prior_weight_adds_the_first_stage_score(tiny_scorer, tmp_path):
   reloaded = scorer.load(channel.save(tmp_path / "channel"))
   assert reloaded.prior == "markov_channel"
   np.testing.assert_allclose(reloaded.score(query, candidates), expected, rtol=1e-5)
+  # Naming another prior after scoring replaces the cached first stage.
+  reloaded.prior = "markov"
+  np.testing.assert_allclose(reloaded.score(query, candidates),
+                             tiny_scorer.score(query, candidates)
+                             + 0.5 * baselines.get("markov")(query, candidates), rtol=1e-5)
