@@ -70,6 +70,10 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   config.weight_decay = 0.01
   # Gradient clipping threshold on the global L2 norm.
   config.grad_clip_norm = 1.0
+  # Wall-clock budget of one run (seconds; 0 = none): past it, training stops at the next
+  # logging step with a final checkpoint (finetune: validation and export too), e.g. to fit
+  # a lease of fixed length. The learning-rate schedule still spans num_steps.
+  config.max_train_seconds = 0.0
   # Write training metrics every this many steps.
   config.log_every_steps = 50
   # Evaluate (and, for finetune, checkpoint with the validation metric) every this many steps.

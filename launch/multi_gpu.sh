@@ -5,7 +5,9 @@
 #   launch/multi_gpu.sh train    # pretrain, then finetune from it
 #
 # Run from anywhere; it works in this checkout. Settings, as environment variables:
-#   WORKDIR [workdir/full]   outputs: $WORKDIR/pretrain, $WORKDIR/finetune (scorer_bundle)
+#   WORKDIR [workdir/$VARIANT]  outputs: $WORKDIR/pretrain, $WORKDIR/finetune (scorer_bundle)
+#   VARIANT [full]           model size: full (GPU/TPU) or small (the CPU-sized bundled one)
+#   PYTHON [.venv/bin/python]  the interpreter with this package's dependencies
 #   CUDA_VISIBLE_DEVICES     which GPUs to use (default all); the global batch is
 #                            per_device_batch_size (or queries_per_device) x GPUs
 #   PRETRAIN_FLAGS, FINETUNE_FLAGS  extra --config.key=value overrides for each job
@@ -22,7 +24,9 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-WORKDIR="${WORKDIR:-workdir/full}"
+VARIANT="${VARIANT:-full}"
+WORKDIR="${WORKDIR:-workdir/${VARIANT}}"
+PYTHON="${PYTHON:-.venv/bin/python}"
 PRETRAIN_FLAGS="${PRETRAIN_FLAGS:-}"
 FINETUNE_FLAGS="${FINETUNE_FLAGS:-}"
 COORDINATOR="${COORDINATOR:-}"
@@ -47,10 +51,10 @@ case "${1:-}" in
   train)
     # PRETRAIN_FLAGS / FINETUNE_FLAGS are split on spaces on purpose (several overrides).
     # shellcheck disable=SC2086
-    .venv/bin/python -m repair_rank.main --config configs/pretrain.py:full \
+    "${PYTHON}" -m repair_rank.main --config "configs/pretrain.py:${VARIANT}" \
         --workdir "${WORKDIR}/pretrain" ${distributed[@]+"${distributed[@]}"} ${PRETRAIN_FLAGS}
     # shellcheck disable=SC2086
-    .venv/bin/python -m repair_rank.main --config configs/finetune.py:full \
+    "${PYTHON}" -m repair_rank.main --config "configs/finetune.py:${VARIANT}" \
         --workdir "${WORKDIR}/finetune" ${distributed[@]+"${distributed[@]}"} \
         --config.pretrained_checkpoint="${WORKDIR}/pretrain" ${FINETUNE_FLAGS}
     echo "done: ${WORKDIR}/finetune/scorer_bundle"

@@ -8,7 +8,8 @@ For each prior (a baseline name: the first stage), each prior_weight
 candidate), prints valid MRR / P@1 / P@10 (ranking view, shuffled, pessimistic
 ties) and the mean seconds per query (the transformer's scores are cached
 across settings, so only the first setting that needs a pair pays for it).
-With --bundle, saves the model with the given settings as a scorer bundle.
+With --bundle, saves the model with the given settings as a scorer bundle,
+or with --select the settings of the best valid MRR among those tried.
 Valid only, never test.
 """
 import argparse
@@ -51,11 +52,14 @@ def main():
   parser.add_argument("--prior_weight", type=float, default=0.0)
   parser.add_argument("--prefilter_k", type=int, default=0)
   parser.add_argument("--prior", default=scorer_lib.DEFAULT_PRIOR)
+  parser.add_argument("--select", action="store_true",
+                      help="write --bundle with the best setting by valid MRR instead")
   args = parser.parse_args()
   model = scorer_lib.load(args.model)
   _cache_transformer_scores(model)
   instances = instances_lib.read(args.instances)
   print(f"{len(instances)} instances from {args.instances}")
+  best = None  # (MRR, prior, k, weight)
   print(f"{'prior':>16} {'weight':>7} {'k':>5} {'MRR':>7} {'P@1':>7} {'P@10':>7} {'s/query':>8}")
   for prior in args.priors:
     for k in args.prefilter_ks:
@@ -68,9 +72,15 @@ def main():
         row = metrics.summarize(r.rank for r in results)
         print(f"{prior:>16} {weight:7.2f} {k:5d} {row['mrr']:7.3f} {row['p@1']:7.3f} "
               f"{row['p@10']:7.3f} {seconds:8.3f}", flush=True)
+        if best is None or row["mrr"] > best[0]:
+          best = (row["mrr"], prior, k, weight)
   if args.bundle:
     model.prefilter_k, model.prior_weight = args.prefilter_k, args.prior_weight
     model.prior = args.prior
+    if args.select:
+      _, model.prior, model.prefilter_k, model.prior_weight = best
+      print(f"selected on valid: prior {model.prior}, weight {model.prior_weight}, "
+            f"prefilter_k {model.prefilter_k} (MRR {best[0]:.3f})")
     print(f"bundle written to {model.save(args.bundle)}")
 
 

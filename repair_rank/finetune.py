@@ -252,11 +252,14 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
   progress = tqdm.trange(start_step, stop, initial=start_step, total=config.num_steps,
                          desc="finetune",
                          disable=not (config.progress and train_utils.is_primary()))
+  clock, last = train_utils.TrainClock(config.get("max_train_seconds", 0)), False
   for step in progress:
     state, metrics = p_train(state, batches.batch(step), rngs)
     pending.append(metrics)
     done = step + 1
-    if done % config.log_every_steps == 0 or done == config.num_steps:
+    # The clock is read at logging steps only (a cross-process broadcast with several).
+    last = done == config.num_steps or (done % config.log_every_steps == 0 and clock.expired())
+    if done % config.log_every_steps == 0 or last:
       summed = jax.tree.map(lambda *xs: np.sum([x[0] for x in xs]), *jax.device_get(pending))
       queries = max(float(summed["queries"]), 1.0)
       scalars = {"loss": float(summed["loss_sum"]) / queries,
@@ -265,7 +268,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
       writer.write(done, "train", scalars)
       progress.set_postfix(loss=f"{scalars['loss']:.3f}")
       pending, tick = [], time.perf_counter()
-    if done % config.eval_every_steps == 0 or done == config.num_steps:
+    if done % config.eval_every_steps == 0 or last:
       host_state = train_utils.unreplicate(state)
       checkpoint_metrics = None
       if valid_instances:
@@ -274,9 +277,11 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
         writer.write(done, "valid", valid)
         checkpoint_metrics = {scorer_lib.BEST_METRIC: valid["mrr"]}
       manager.save(done, args=ocp.args.StandardSave(host_state), metrics=checkpoint_metrics)
+    if last:
+      break
   manager.wait_until_finished()
   final = train_utils.unreplicate(state)
-  if int(final.step) == config.num_steps and train_utils.is_primary():
+  if (last or int(final.step) == config.num_steps) and train_utils.is_primary():
     train_utils.plot_metrics(workdir, {"train listwise loss": ("train", "loss"),
                                        "valid MRR": ("valid", "mrr"),
                                        "valid P@1": ("valid", "p@1")})

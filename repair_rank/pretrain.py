@@ -194,11 +194,14 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
   progress = tqdm.trange(start_step, stop, initial=start_step,
                          total=config.num_steps, desc="pretrain",
                          disable=not (config.progress and train_utils.is_primary()))
+  clock, last = train_utils.TrainClock(config.get("max_train_seconds", 0)), False
   for step in progress:
     state, metrics = p_train(state, batches.batch(step), rngs)
     pending.append(metrics)
     done = step + 1
-    if done % config.log_every_steps == 0 or done == config.num_steps:
+    # The clock is read at logging steps only (a cross-process broadcast with several).
+    last = done == config.num_steps or (done % config.log_every_steps == 0 and clock.expired())
+    if done % config.log_every_steps == 0 or last:
       summed = jax.tree.map(lambda *xs: np.sum([x[0] for x in xs]), *jax.device_get(pending))
       summed["grad_norm"] = summed["grad_norm"] / len(pending)
       elapsed = time.perf_counter() - tick
@@ -209,10 +212,12 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
       writer.write(done, "train", scalars)
       progress.set_postfix(loss=f"{scalars['loss']:.3f}")
       pending, tick = [], time.perf_counter()
-    if done % config.eval_every_steps == 0 or done == config.num_steps:
+    if done % config.eval_every_steps == 0 or last:
       evaluate(done)
-    if done % config.checkpoint_every_steps == 0 or done == config.num_steps:
+    if done % config.checkpoint_every_steps == 0 or last:
       manager.save(done, args=ocp.args.StandardSave(train_utils.unreplicate(state)))
+    if last:
+      break
   manager.wait_until_finished()
   if train_utils.is_primary():
     train_utils.plot_metrics(workdir, {"train loss (nats/token)": ("train", "loss"),

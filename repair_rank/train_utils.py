@@ -2,10 +2,12 @@
 import functools
 import json
 import pathlib
+import time
 from typing import Any, Mapping, Sequence
 
 from absl import logging
 import jax
+from jax.experimental import multihost_utils
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -77,6 +79,29 @@ def start_run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
   if is_primary():
     save_json(workdir / MODEL_CONFIG_FILE, model_config_to_json(model))
   return workdir, list(devices or jax.local_devices()), model
+
+
+class TrainClock:
+  """Whether a run's wall-clock budget (`config.max_train_seconds`, 0 = none) is spent.
+
+  The budget stops a run early with a final checkpoint (and, for finetune, a final
+  validation and export), e.g. to fit a lease of fixed length; the learning-rate
+  schedule still spans `num_steps`. With several processes process 0 decides for
+  all, so that they stop at the same step.
+  """
+
+  def __init__(self, seconds: float):
+    self._deadline = time.monotonic() + seconds if seconds and seconds > 0 else None
+
+  def expired(self) -> bool:
+    if self._deadline is None:
+      return False
+    out = time.monotonic() >= self._deadline
+    if jax.process_count() > 1:
+      out = bool(multihost_utils.broadcast_one_to_all(np.asarray(out)))
+    if out:
+      logging.info("max_train_seconds spent: stopping early")
+    return out
 
 
 def resume(manager: ocp.CheckpointManager, writer: "MetricWriter", state: Any) -> tuple[Any, int]:

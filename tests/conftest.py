@@ -51,7 +51,7 @@ def tiny_config(**overrides) -> ml_collections.ConfigDict:
                  lm_feature=True),
       length_buckets=(32,), seed=0, num_steps=6, warmup_steps=2, learning_rate=3e-3,
       weight_decay=0.01, grad_clip_norm=1.0, log_every_steps=2, eval_every_steps=3,
-      checkpoint_every_steps=3, keep_checkpoints=2, progress=False,
+      checkpoint_every_steps=3, keep_checkpoints=2, progress=False, max_train_seconds=0.0,
       # pretrain
       per_device_batch_size=2, max_eval_sequences=0,
       # finetune

@@ -89,6 +89,22 @@ def test_resume_equals_uninterrupted_and_keeps_best(tmp_path):
                              rtol=1e-6)
 
 
+def test_time_budget_stops_with_a_validated_checkpoint_that_exports(tmp_path):
+  instances = conftest.make_instances(8)
+  config = _config(max_train_seconds=1e-9)
+  state = finetune.train(config, tmp_path, train_instances=instances,
+                         valid_instances=instances[:3])
+  assert int(state.step) == config.log_every_steps < config.num_steps
+  records = train_utils.MetricWriter(tmp_path).read()
+  assert [r["step"] for r in records if r["split"] == "valid"] == [config.log_every_steps]
+  bundle = scorer.load(finetune.export(tmp_path))
+  query, candidates = list(instances[0].query), [list(c) for c in instances[0].candidates]
+  np.testing.assert_allclose(
+      bundle.score(query, candidates),
+      scorer.Scorer(train_utils.model_config(config), state.params).score(query, candidates),
+      rtol=1e-6)
+
+
 def test_training_on_top_of_a_prior_adds_its_scores_and_exports_it(tmp_path):
   from repair_rank import baselines, input_pipeline  # pylint: disable=g-import-not-at-top
   instances = conftest.make_instances(8)

@@ -118,3 +118,18 @@ def test_resume_equals_uninterrupted(tmp_path):
   assert set(params) == {"encoder"}
   np.testing.assert_array_equal(params["encoder"]["token_embed"]["embedding"],
                                 full.params["encoder"]["token_embed"]["embedding"])
+
+
+def test_time_budget_stops_at_a_logging_step_with_a_checkpoint(tmp_path):
+  sequences = _sequences(12)
+  # A budget spent at once: the run stops at the first logging step (2 of 6), evaluated
+  # and checkpointed there, and a later run without a budget resumes from it.
+  stopped = pretrain.train(_config(num_steps=6, max_train_seconds=1e-9), tmp_path,
+                           train_sequences=sequences, valid_sequences=sequences[:3])
+  assert int(stopped.step) == 2
+  records = train_utils.MetricWriter(tmp_path).read()
+  assert [(r["step"], r["split"]) for r in records] == [(2, "train"), (2, "valid")]
+  manager = train_utils.checkpoint_manager(tmp_path / "checkpoints", keep=2)
+  assert manager.latest_step() == 2
+  resumed = pretrain.train(_config(num_steps=6), tmp_path, train_sequences=sequences)
+  assert int(resumed.step) == 6
