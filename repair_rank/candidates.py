@@ -15,7 +15,9 @@ How:
   and that line is compiled alone first: if it does not parse, neither does
   the program (unless it is a block header, a continuation clause or a
   decorator), and a line of simple statements swapped for another leaves the
-  program's verdict as it was. Log-probabilities are rescored incrementally
+  program's verdict as it was; and an edit after the last token Python's
+  parser read before a plain "invalid syntax" cannot make the program valid
+  (`syntax_errors.ParseError.last_read`). Log-probabilities are rescored incrementally
   (`_NeighbourLogProb`). Checked against `tokens.is_valid` on every neighbour
   of 100 train inputs (709,280 sequences, no disagreement:
   launch/check_neighbour_validity.py) and in the tests.
@@ -31,8 +33,12 @@ How:
   pairs far apart (`_long_range_edits`: a closer anywhere after an opener
   that "was never closed", an opener before an unmatched closer, a DEDENT at
   any later line start after an inserted INDENT). Children are scored
-  incrementally from the parent's model states when pushed and parsed when
-  popped. The search stops at `time_budget` seconds after the call began (or
+  incrementally from the parent's model states when pushed. Children that
+  will be searched from in turn (distance 2 of 3) are checked for validity as
+  they are made, with the distance-1 shortcuts relative to their parent, so a
+  distance-2 repair is found as soon as its parent is expanded; the last
+  level (leaves) is parsed only when popped, as there are many more of them.
+  The search stops at `time_budget` seconds after the call began (or
   `max_expansions`, a machine-independent budget for reproducible datasets).
 
 Why the truth is still missed (valid, distance 2 and 3; BENCHMARKS.md):
@@ -145,6 +151,10 @@ class _NeighbourValidity:
     self._tokens = tokens
     self._lines: Optional[list[str]] = None
     self._nested = _properly_nested(tokens)
+    # Where the original fails (None: valid); edits after the last token Python's
+    # parser read leave it failing there.
+    self.error = syntax_errors.parse_error(tokens)
+    self._last_read = None if self.error is None else self.error.last_read
     try:
       text = tokens_lib.render(tokens)
     except tokens_lib.LayoutError:
@@ -179,7 +189,7 @@ class _NeighbourValidity:
     self._indents = [l[0] for l in lines]
     self._lines = [ind + " ".join(_PLAIN_TEXT[tokens[j]] for j in idx)
                    for ind, idx in lines]
-    self._valid = _compiles(text)
+    self._valid = self.error is None
     self._simple: dict[int, bool] = {}
 
   def _simple_line(self, line: int) -> bool:
@@ -195,6 +205,8 @@ class _NeighbourValidity:
   def is_valid(self, position: int, removed: Optional[str], added: Optional[str],
                seq: tuple[str, ...]) -> bool:
     """Whether `seq`, the original with `removed` at `position` replaced by `added`, is valid."""
+    if self._last_read is not None and position > self._last_read:
+      return False  # Python stops reading before the edit, where the original failed.
     if removed in _BRACKETS or added in _BRACKETS:
       return _properly_nested(seq) and tokens_lib.is_valid(seq)
     if not self._nested:
@@ -479,12 +491,12 @@ def generate_scored(broken: Sequence[str], *, max_distance: int = 3, k: int = 10
   counter = itertools.count()
   push = heapq.heappush
 
-  root_error = syntax_errors.parse_error(broken)
+  neighbours = _NeighbourValidity(broken)
+  root_error = neighbours.error
   lo = hi = len(broken)
   if root_error is not None:
     lo = root_error.index - search.before
     hi = max(root_error.index, root_error.end_index) + search.after
-  neighbours = _NeighbourValidity(broken)
   neighbour_log_prob = _NeighbourLogProb(model, broken)
   for position, removed, added, seq in _edits(broken):
     if seq in seen:
@@ -507,28 +519,37 @@ def generate_scored(broken: Sequence[str], *, max_distance: int = 3, k: int = 10
 
   chooser = _TokenChooser(model, search.top_tokens)
   expansions = 0
+  # Leaves (depth max_distance) are parsed only when popped; a sequence first met
+  # as a leaf is checked again if a shallower parent makes it too.
+  leaves: set[tuple[str, ...]] = set()
   while frontier and (deadline is None or time.monotonic() < deadline):
     _, _, seq, depth, last_edit, parsed, channel, log_prob = heapq.heappop(frontier)
-    if parsed and seq in found:
-      error = None
-      if not search.around_valid:
-        continue
-    elif depth >= max_distance:
+    if depth >= max_distance:
       # Only the verdict matters: skip the parse when the brackets cannot match.
       if _properly_nested(seq) and tokens_lib.is_valid(seq):
         found[seq] = (depth, log_prob)
       continue
+    # The children of a sequence that are not leaves are checked as they are made,
+    # one edit from it (the shortcuts of _NeighbourValidity apply), so a repair is
+    # found as soon as its parent is expanded rather than when it is popped.
+    checker = None
+    if parsed and seq in found:
+      error = None
     else:
-      error = syntax_errors.parse_error(seq)
+      if depth + 1 < max_distance:
+        checker = _NeighbourValidity(seq)
+        error = checker.error
+      else:
+        error = syntax_errors.parse_error(seq)
       if error is None:
         found[seq] = (depth, log_prob)
-        if not search.around_valid:
-          continue
-    if depth >= max_distance:
+    if error is None and not search.around_valid:
       continue
     if max_expansions is not None and expansions >= max_expansions:
       break
     expansions += 1
+    if checker is None and depth + 1 < max_distance:
+      checker = _NeighbourValidity(seq)
     # Children are scored incrementally from the parent's cached model states.
     parent = _NeighbourLogProb(model, seq)
     positions = _search_positions(seq, error, last_edit, search)
@@ -538,14 +559,21 @@ def generate_scored(broken: Sequence[str], *, max_distance: int = 3, k: int = 10
     for edit in edits:
       child = _apply(seq, edit)
       if child in seen:
-        continue
+        if checker is None or child not in leaves:
+          continue
+        leaves.discard(child)
       seen.add(child)
       position, removed, added = edit
       child_channel = channel + _log_rate(stats, removed, added)
       child_log_prob = parent.log_prob(position, removed, added)
       key = child_log_prob + channel_weight * child_channel - penalty
-      push(frontier, (-key, next(counter), child, depth + 1, position, False, child_channel,
-                      child_log_prob))
+      if checker is None:
+        leaves.add(child)
+      elif checker.is_valid(position, removed, added, child):
+        found[child] = (depth + 1, child_log_prob)
+        key -= search.valid_penalty
+      push(frontier, (-key, next(counter), child, depth + 1, position, checker is not None,
+                      child_channel, child_log_prob))
 
   candidates = []
   for seq, (depth, log_prob) in found.items():

@@ -27,10 +27,13 @@ class ParseError:
     len(tokens) means the end of the input.
   end_index: the last token of the span Python blamed (== index if none).
   message: Python's message, or "layout" for a layout rule.
+  last_read: where known, the last token Python's parser read before it gave
+    up, so that no edit after it can make the sequence valid; else None.
   """
   index: int
   end_index: int
   message: str
+  last_read: Optional[int] = None
 
   @property
   def unclosed(self) -> bool:
@@ -125,6 +128,25 @@ def _index_at(lines: list[list[tuple[int, int]]], n: int, lineno: Optional[int],
   return best
 
 
+def _last_read(lines: list[list[tuple[int, int]]], error: SyntaxError) -> Optional[int]:
+  """The token CPython's parser stopped at, when a generic error names it exactly.
+
+  CPython parses lazily: its first pass stops at the first token no rule
+  accepts, and a plain "invalid syntax" (no better message from its second
+  pass) is reported at the last token that pass read. Tokens after it were
+  never read, so no edit there can change the verdict. Trusted only when the
+  reported column is the start of one of our tokens (not, say, the end of
+  the input); the neighbour validity check in `candidates` relies on it and
+  launch/check_neighbour_validity.py verifies it against full parses.
+  """
+  if error.msg != "invalid syntax" or error.lineno is None or error.offset is None:
+    return None
+  if not 1 <= error.lineno <= len(lines):
+    return None
+  column = error.offset - 1
+  return next((index for col, index in lines[error.lineno - 1] if col == column), None)
+
+
 def parse_error(tokens: Sequence[str]) -> Optional[ParseError]:
   """None if `tokens` is valid (the verdict of `tokens.is_valid`), else where it fails.
 
@@ -147,7 +169,7 @@ def parse_error(tokens: Sequence[str]) -> Optional[ParseError]:
     end = index
     if e.end_lineno is not None and e.end_offset:
       end = max(index, _index_at(lines, n, e.end_lineno, e.end_offset - 1))
-    return ParseError(index, end, e.msg)
+    return ParseError(index, end, e.msg, _last_read(lines, e))
   except (ValueError, MemoryError, RecursionError) as e:
     return ParseError(len(tokens), len(tokens), str(e))
   return None

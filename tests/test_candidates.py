@@ -234,3 +234,35 @@ def test_long_range_edits_put_the_missing_bracket_anywhere_it_could_go():
   tokens_ = tuple("NAME = = NUMBER".split())
   assert not list(candidates._long_range_edits(  # pylint: disable=protected-access
       tokens_, syntax_errors.parse_error(tokens_), last_edit=0))
+
+
+@pytest.mark.parametrize("text", [
+    "NAME NAME",
+    "NAME = NUMBER NUMBER NEWLINE NAME = NUMBER NEWLINE",
+    "for NAME NAME NEWLINE INDENT NAME NEWLINE DEDENT",
+    "NAME = NUMBER NEWLINE NAME NAME = NUMBER NEWLINE if NAME : NEWLINE INDENT pass NEWLINE DEDENT"])
+def test_no_edit_after_the_last_token_python_read_repairs(text):
+  seq = text.split()
+  error = syntax_errors.parse_error(seq)
+  assert error.message == "invalid syntax" and error.last_read is not None
+  assert error.index <= error.last_read < len(seq)
+  after = [edited for position, edited in candidates.distance1_edits(seq)
+           if position > error.last_read]
+  assert after and not any(tokens.is_valid(list(edited)) for edited in after)
+
+
+def test_last_read_is_unknown_for_specific_messages():
+  # Python's second pass names these errors, and may have read further to do so.
+  for text in ["NAME = ( ( NUMBER", "NAME ( NAME NAME ) NEWLINE NAME = NUMBER",
+               "def NAME ( ) NEWLINE INDENT return NUMBER NUMBER NEWLINE DEDENT"]:
+    assert syntax_errors.parse_error(text.split()).last_read is None
+
+
+def test_distance2_repairs_are_found_when_their_parent_is_expanded(model):
+  # One expansion: the best distance-1 sequence's valid children are all found at
+  # once (checked as they are made), not one per pop.
+  got = candidates.generate_scored("NAME = ( ( NUMBER".split(), max_distance=3, max_expansions=1,
+                                   time_budget=None, model=model)
+  nearest = [c for c in got if c.distance == 2]
+  assert len(nearest) >= 2
+  assert all(tokens.is_valid(list(c.tokens)) for c in got)
