@@ -43,14 +43,16 @@ How:
 
 Why the truth is still missed (valid, distance 2 and 3; BENCHMARKS.md):
 * The edit is far from where Python reports the error and is not one of the
-  long-range pairs above (an opener 19 tokens before an unmatched closer on
-  another line; `else` replaced 12 tokens after the error).
+  long-range pairs above (`for` inserted and `=` made `in` 7 tokens before
+  the reported error; an opener 19 tokens before an unmatched closer on
+  another line).
 * An unlikely edit: the truth's partial repairs have low n-gram probability
   and rare edits (`- -` inserted, `return` replaced by `print`), so thousands
   of likelier partial repairs are explored first; at distance 3 also the
   truth itself may rank below 1000 likelier valid sequences in the ball.
 * The top-8 token shortlist: an inserted/substituted token outside the 8
-  best-fitting ones that is not always tried is not tried beyond distance 1.
+  best-fitting ones that is not always tried (`{`, `for`) is not tried beyond
+  distance 1.
 * Time: the exhaustive distance-1 phase (validity and log-probabilities) takes
   a median 0.58 s on valid inputs of 80+ tokens, leaving less of the budget
   for the search.
