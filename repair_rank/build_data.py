@@ -36,13 +36,14 @@ from repair_rank.data import stackoverflow
 
 
 def build_instance(pair: dict[str, Any], *, max_distance: int, k: int,
-                   time_budget: float | None) -> tuple[instances_lib.RankingInstance, dict]:
+                   time_budget: float | None, max_expansions: int | None = None
+                   ) -> tuple[instances_lib.RankingInstance, dict]:
   """One pair's ranking instance and its generation stats."""
   query = pair["broken"].split()
   truth = tuple(pair["fixed"].split())
   start = time.perf_counter()
   found = candidates_lib.generate_scored(query, max_distance=max_distance, k=k,
-                                         time_budget=time_budget)
+                                         time_budget=time_budget, max_expansions=max_expansions)
   seconds = time.perf_counter() - start
   instance = instances_lib.RankingInstance(
       id=pair["id"], query=tuple(query), truth=truth,
@@ -76,6 +77,8 @@ def build_split(split: str, output_dir: pathlib.Path, config: ml_collections.Con
   manifest = {"ids": [pair["id"] for pair in pairs], "shard_size": config.shard_size,
               "max_distance": config.max_distance, "k": config.k,
               "time_budget": config.time_budget}
+  if config.get("max_expansions", 0):  # Absent otherwise: older builds stay resumable.
+    manifest["max_expansions"] = config.max_expansions
   manifest_path = shard_dir / "manifest.json"
   if manifest_path.exists() and json.loads(manifest_path.read_text()) != manifest:
     raise ValueError(f"{shard_dir} holds shards of a different build (other pairs or "
@@ -86,7 +89,8 @@ def build_split(split: str, output_dir: pathlib.Path, config: ml_collections.Con
   todo = [shard for shard in shards if not shard[0].exists()]
   logging.info("%s: %d pairs, %d of %d shards to build", split, len(pairs), len(todo), len(shards))
   worker = functools.partial(_build_shard, max_distance=config.max_distance, k=config.k,
-                             time_budget=config.time_budget or None)
+                             time_budget=config.time_budget or None,
+                             max_expansions=config.get("max_expansions", 0) or None)
   start = time.perf_counter()
   with tqdm.tqdm(total=sum(len(p) for _, p in shards), desc=f"build_data {split}",
                  unit="pair", initial=sum(len(p) for _, p in shards) - sum(len(p) for _, p in todo),

@@ -2,6 +2,7 @@
 import json
 
 import pytest
+from rapidfuzz.distance import Levenshtein
 
 from configs import build_data as build_data_config
 from repair_rank import build_data
@@ -87,3 +88,19 @@ def test_refuses_to_resume_a_different_build(source_dir, tmp_path):
   config.k = 5
   with pytest.raises(ValueError, match="different build"):
     build_data.run(config, str(tmp_path))
+
+
+
+def test_an_expansion_budget_builds_the_same_instances_every_time(source_dir, tmp_path):
+  runs = []
+  for name in ("a", "b"):
+    config = _config(source_dir, tmp_path / name)
+    config.max_distance, config.time_budget, config.max_expansions = 2, 0.0, 5
+    config.splits, config.tfds, config.export_text = ("train",), False, False
+    build_data.run(config, str(tmp_path / f"work_{name}"))
+    runs.append(instances.read_jsonl(tmp_path / name / "train.jsonl"))
+    manifest = json.loads((tmp_path / name / "shards" / "train" / "manifest.json").read_text())
+    assert manifest["max_expansions"] == 5
+  assert runs[0] == runs[1]
+  # Distance 2 was searched too, within the budget.
+  assert any(Levenshtein.distance(i.query, c) == 2 for i in runs[0] for c in i.candidates)
