@@ -11,8 +11,8 @@
 #   RESULTS [workdir/gpu]   outputs: $RESULTS/<variant>/{pretrain,finetune,selected_bundle,test}
 #   PYTHON [.venv/bin/python]
 #   VARIANTS ["small full"]
-#   <VARIANT>_PRETRAIN_SECONDS, <VARIANT>_FINETUNE_SECONDS   budgets per stage (seconds)
-#   <VARIANT>_PRETRAIN_STEPS, <VARIANT>_FINETUNE_STEPS       schedules' lengths (steps)
+#   <VARIANT>_PRETRAIN_SECONDS, <VARIANT>_FINETUNE_SECONDS   budgets per stage [300, 300]
+#   <VARIANT>_PRETRAIN_STEPS, <VARIANT>_FINETUNE_STEPS       schedules' lengths [6000, 2000]
 # Budget and steps go together: the schedule decays over the steps, the budget cuts it
 # short if the machine is slower than expected (a checkpoint is written either way).
 set -euo pipefail
