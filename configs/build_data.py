@@ -27,6 +27,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # budget that does not depend on the machine or its load, for datasets that must come out
   # the same everywhere (the wall-clock budget finds fewer repairs on a busy machine).
   config.max_expansions = 0
+  # Keep only the candidates the noisy-channel prior ranks in its top `keep` (0 = all k):
+  # the lists a ranker behind that first stage ever sees, in a fraction of the bytes.
+  config.keep = 0
+  # Build train with each fold's n-gram and edit statistics fitted without that fold's
+  # pairs (k-fold cross-fitting, repair_rank/data/crossfit.py; 0 = the bundled models).
+  config.crossfit_folds = 0
+  # Only pairs whose distance is at most this (0 = all); test has none above 3.
+  config.max_pair_distance = 0
   # Pairs per shard: the unit of work, checkpointing and resumption.
   config.shard_size = 32
   # Worker processes (the machine's cores).
@@ -46,6 +54,16 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # 9k-pair build short.
     config.splits = ("train",)
     config.time_budget = 0.5
+  elif arg == "ranker":
+    # The ranker's bundled training and selection sets (data/instances/README.md): every
+    # pair at distance <= 3, a load-independent budget, train cross-fitted over 5 folds.
+    config.splits = ("valid", "train")
+    config.time_budget = 0.0
+    config.max_expansions = 300
+    config.keep = 128
+    config.crossfit_folds = 5
+    config.max_pair_distance = 3
+    config.tfds = False
   elif arg:
-    raise ValueError(f"unknown build_data variant {arg!r}; known: train")
+    raise ValueError(f"unknown build_data variant {arg!r}; known: train, ranker")
   return config

@@ -99,8 +99,8 @@ def markov_channel(weight: float = 1.75, model_path: str = "",
   model = _ngram_model(model_path)
   stats = edit_stats.EditStats.load(stats_path) if stats_path else edit_stats.load_default()
   def score(query: list[str], candidates: list[list[str]]) -> np.ndarray:
-    channel = np.array([sum(stats.log_rate(e) for e in edit_stats.edits(query, c))
-                        for c in candidates], dtype=np.float64)
+    channel = np.array([edit_stats.channel_log_rate(stats, query, c) for c in candidates],
+                       dtype=np.float64)
     return model.log_probs(candidates) + weight * channel
   return score
 

@@ -10,6 +10,8 @@ the instance is (query=broken, truth=fixed, candidates). Outputs, under
   <split>.stats.jsonl      per pair: seconds, candidates, the truth's rank in
                            the generator's order (null: missed)
   summary.json             recall of the truth by distance, time per snippet
+  crossfit/                with `crossfit_folds`: each fold's held-out n-gram and
+                           edit statistics (repair_rank.data.crossfit)
   tensorflow_datasets/     the instances as a TFDS dataset, once all splits exist
 
 Work is split into shards of `config.shard_size` pairs written atomically under
@@ -28,39 +30,75 @@ import numpy as np
 import tqdm
 
 from repair_rank import candidates as candidates_lib
+from repair_rank import edit_stats as edit_stats_lib
 from repair_rank import ngram
 from repair_rank import paths
+from repair_rank.data import crossfit
 from repair_rank.data import instances as instances_lib
 from repair_rank.data import jsonl
 from repair_rank.data import stackoverflow
 
 
 def build_instance(pair: dict[str, Any], *, max_distance: int, k: int,
-                   time_budget: float | None, max_expansions: int | None = None
+                   time_budget: float | None, max_expansions: int | None = None,
+                   model: ngram.NgramModel | None = None,
+                   stats: edit_stats_lib.EditStats | None = None, keep: int = 0
                    ) -> tuple[instances_lib.RankingInstance, dict]:
-  """One pair's ranking instance and its generation stats."""
+  """One pair's ranking instance, with the prior's parts, and its generation stats.
+
+  `model`/`stats` (default: the bundled ones) drive the generator and the
+  stored prior parts. `keep` > 0 keeps only the `keep` candidates the
+  noisy-channel prior ranks best (in the generator's order), the lists a
+  ranker behind that prior ever sees.
+  """
+  model = ngram.load_default() if model is None else model
+  stats = edit_stats_lib.load_default() if stats is None else stats
   query = pair["broken"].split()
   truth = tuple(pair["fixed"].split())
   start = time.perf_counter()
   found = candidates_lib.generate_scored(query, max_distance=max_distance, k=k,
-                                         time_budget=time_budget, max_expansions=max_expansions)
+                                         time_budget=time_budget, max_expansions=max_expansions,
+                                         model=model, stats=stats)
   seconds = time.perf_counter() - start
+  parts = [(c.log_prob, edit_stats_lib.channel_log_rate(stats, query, c.tokens)) for c in found]
+  generated = len(found)
+  generated_rank = next((i for i, c in enumerate(found) if c.tokens == truth), None)
+  if keep and len(found) > keep:
+    prior = np.array([lp + edit_stats_lib.CHANNEL_WEIGHT * ch for lp, ch in parts])
+    kept = np.sort(np.argsort(-prior, kind="stable")[:keep])
+    found, parts = [found[i] for i in kept], [parts[i] for i in kept]
   instance = instances_lib.RankingInstance(
       id=pair["id"], query=tuple(query), truth=truth,
-      candidates=tuple(c.tokens for c in found), distance=pair["distance"])
-  stats = {"id": pair["id"], "distance": pair["distance"], "length": len(query),
-           "seconds": round(seconds, 4), "n_candidates": len(found),
-           "generated_rank": instance.generated_rank}
-  return instance, stats
+      candidates=tuple(c.tokens for c in found), distance=pair["distance"],
+      parts=tuple(parts),
+      truth_parts=(model.log_prob(truth), edit_stats_lib.channel_log_rate(stats, query, truth)))
+  generation = {"id": pair["id"], "distance": pair["distance"], "length": len(query),
+                "seconds": round(seconds, 4), "n_candidates": generated,
+                "generated_rank": generated_rank}
+  return instance, generation
 
 
-def _build_shard(job: tuple[pathlib.Path, list[dict]], **options) -> int:
-  """Builds one shard's instances and stats files; returns the number of pairs."""
-  shard_path, pairs = job
-  built = [build_instance(pair, **options) for pair in pairs]
-  ngram.load_default().clear_cache()  # its per-context cache grows with every pair
+@functools.lru_cache(maxsize=1)
+def _fold_models(directory: str, fold: int):
+  """One worker's cross-fitted models, loaded once per fold it builds."""
+  return crossfit.load_fold_models(pathlib.Path(directory), fold)
+
+
+def _build_shard(job: tuple[pathlib.Path, list[dict], int | None], *,
+                 crossfit_dir: str = "", **options) -> int:
+  """Builds one shard's instances and stats files; returns the number of pairs.
+
+  With cross-fitting, all the shard's pairs are of fold `fold`, built with the
+  models fitted without that fold.
+  """
+  shard_path, pairs, fold = job
+  model = stats = None
+  if fold is not None:
+    model, stats = _fold_models(crossfit_dir, fold)
+  built = [build_instance(pair, model=model, stats=stats, **options) for pair in pairs]
+  (model or ngram.load_default()).clear_cache()  # its per-context cache grows with every pair
   stats_path = shard_path.with_suffix(".stats.jsonl")
-  jsonl.write_jsonl(stats_path, [stats for _, stats in built])
+  jsonl.write_jsonl(stats_path, [generation for _, generation in built])
   # The instances file is written last: its existence marks the shard done.
   instances_lib.write_jsonl(shard_path, [instance for instance, _ in built])
   return len(pairs)
@@ -70,30 +108,50 @@ def build_split(split: str, output_dir: pathlib.Path, config: ml_collections.Con
   """Builds (or resumes) one split; returns its summary."""
   pairs = stackoverflow.read_pairs(pathlib.Path(config.source_dir or paths.STACKOVERFLOW_DIR)
                                    / f"{split}.jsonl")
+  all_pairs = pairs
+  if config.get("max_pair_distance", 0):
+    pairs = [p for p in pairs if p["distance"] <= config.max_pair_distance]
   pairs = stackoverflow.spread(pairs, config.limit)
+  folds = config.get("crossfit_folds", 0) if split == "train" else 0
   shard_dir = output_dir / "shards" / split
   shard_dir.mkdir(parents=True, exist_ok=True)
   # Shards are only resumable by a build of the same pairs with the same settings.
   manifest = {"ids": [pair["id"] for pair in pairs], "shard_size": config.shard_size,
               "max_distance": config.max_distance, "k": config.k,
               "time_budget": config.time_budget}
-  if config.get("max_expansions", 0):  # Absent otherwise: older builds stay resumable.
-    manifest["max_expansions"] = config.max_expansions
+  # Absent when unset: older builds stay resumable.
+  for field in ("max_expansions", "keep", "crossfit_folds"):
+    if config.get(field, 0):
+      manifest[field] = config[field]
   manifest_path = shard_dir / "manifest.json"
   if manifest_path.exists() and json.loads(manifest_path.read_text()) != manifest:
     raise ValueError(f"{shard_dir} holds shards of a different build (other pairs or "
                      "settings); use another output_dir or delete it to start afresh")
   manifest_path.write_text(json.dumps(manifest))
-  shards = [(shard_dir / f"{i // config.shard_size:05d}.jsonl", pairs[i:i + config.shard_size])
-            for i in range(0, len(pairs), config.shard_size)]
+  crossfit_dir = output_dir / "crossfit"
+  if folds:
+    # Each fold's pairs are built with models fitted on all other train pairs.
+    logging.info("fitting the held-out models of %d folds in %s", folds, crossfit_dir)
+    crossfit.write_fold_models(all_pairs, folds, crossfit_dir)
+    groups = [(fold, [p for p in pairs if crossfit.fold_of(p["id"], folds) == fold])
+              for fold in range(folds)]
+  else:
+    groups = [(None, pairs)]
+  shards = []
+  for fold, members in groups:
+    for i in range(0, len(members), config.shard_size):
+      shards.append((shard_dir / f"{len(shards):05d}.jsonl", members[i:i + config.shard_size],
+                     fold))
   todo = [shard for shard in shards if not shard[0].exists()]
   logging.info("%s: %d pairs, %d of %d shards to build", split, len(pairs), len(todo), len(shards))
   worker = functools.partial(_build_shard, max_distance=config.max_distance, k=config.k,
                              time_budget=config.time_budget or None,
-                             max_expansions=config.get("max_expansions", 0) or None)
+                             max_expansions=config.get("max_expansions", 0) or None,
+                             keep=config.get("keep", 0), crossfit_dir=str(crossfit_dir))
   start = time.perf_counter()
-  with tqdm.tqdm(total=sum(len(p) for _, p in shards), desc=f"build_data {split}",
-                 unit="pair", initial=sum(len(p) for _, p in shards) - sum(len(p) for _, p in todo),
+  with tqdm.tqdm(total=sum(len(p) for _, p, _ in shards), desc=f"build_data {split}",
+                 unit="pair",
+                 initial=sum(len(p) for _, p, _ in shards) - sum(len(p) for _, p, _ in todo),
                  disable=not config.progress) as bar:
     if config.workers > 1 and len(todo) > 1:
       with multiprocessing.get_context("spawn").Pool(config.workers) as pool:
@@ -105,7 +163,7 @@ def build_split(split: str, output_dir: pathlib.Path, config: ml_collections.Con
   wall_seconds = time.perf_counter() - start
 
   instances, stats = [], []
-  for shard_path, _ in shards:
+  for shard_path, _, _ in shards:
     instances.extend(instances_lib.read_jsonl(shard_path))
     stats.extend(record for _, record in jsonl.read_jsonl(shard_path.with_suffix(".stats.jsonl")))
   instances_lib.write_jsonl(output_dir / f"{split}.jsonl", instances)

@@ -38,6 +38,9 @@ DEFAULT_PATH = paths.ASSETS_DIR / "edit_stats.json"
 _FORMAT_VERSION = 1
 # Additive smoothing of each count (unitless): unseen edits stay possible.
 _SMOOTHING = 0.5
+# The noisy-channel prior's weight on the channel (log P(fixed) + w x log rates),
+# the best valid MRR (BENCHMARKS.md, "The noisy-channel prior").
+CHANNEL_WEIGHT = 1.75
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +65,11 @@ def edits(broken: Sequence[str], fixed: Sequence[str]) -> list[Edit]:
     else:
       out.append(Edit(SUBSTITUTE, op.src_pos, broken[op.src_pos], fixed[op.dest_pos]))
   return out
+
+
+def channel_log_rate(stats: "EditStats", broken: Sequence[str], fixed: Sequence[str]) -> float:
+  """The channel's log-probability of turning `fixed` into `broken`: summed edit log rates."""
+  return float(sum(stats.log_rate(e) for e in edits(broken, fixed)))
 
 
 @dataclasses.dataclass

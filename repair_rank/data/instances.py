@@ -1,7 +1,13 @@
 """Ranking instances (query, true repair, generator's candidates) and their two file formats.
 
 JSONL (one object per line; token sequences as space-separated tokens):
-  {"id": str, "query": str, "truth": str, "candidates": [str, ...], "distance": int}
+  {"id": str, "query": str, "truth": str, "candidates": [str, ...], "distance": int,
+   "parts": [[log_prob, channel], ...], "truth_parts": [log_prob, channel]}
+The last two are optional: the first stage's prior, split into its parts (the
+n-gram log-probability and the channel's summed edit log rates), per candidate
+and for the truth, as the build computed them (cross-fitted on train, see
+repair_rank.data.crossfit); without them, rankers compute the parts from the
+bundled models.
 
 The prototype's text format: blocks separated by a blank line; in each block
 the charified query line, then the charified true-repair line, then the
@@ -37,6 +43,9 @@ class RankingInstance:
   truth: Tokens
   candidates: tuple[Tokens, ...]
   distance: int
+  # Optional (log_prob, channel) of each candidate and of the truth (see the module doc).
+  parts: tuple[tuple[float, float], ...] | None = None
+  truth_parts: tuple[float, float] | None = None
 
   @property
   def length(self) -> int:
@@ -60,6 +69,7 @@ def token_distance(a: Sequence[str], b: Sequence[str]) -> int:
 # --- JSONL --------------------------------------------------------------------
 
 _REQUIRED = {"id": str, "query": str, "truth": str, "candidates": list, "distance": int}
+_PART_DIGITS = 4  # Decimals kept of stored prior parts (nats).
 
 
 def read_jsonl(path: str | pathlib.Path) -> list[RankingInstance]:
@@ -84,20 +94,46 @@ def read_jsonl(path: str | pathlib.Path) -> list[RankingInstance]:
         raise DataError(f"{field} has type {type(candidate).__name__}, expected str")
       candidates.append(_parse_tokens(candidate, field))
     _check_distinct(candidates, where)
+    parts, truth_parts = _parse_parts(record, len(candidates), where)
     out.append(RankingInstance(id=record["id"], query=query, truth=truth,
-                               candidates=tuple(candidates), distance=distance))
+                               candidates=tuple(candidates), distance=distance,
+                               parts=parts, truth_parts=truth_parts))
   return out
+
+
+def _parse_parts(record: dict, count: int, where: str):
+  """The optional prior parts of a record, checked for shape."""
+  if "parts" not in record:
+    return None, None
+  parts, truth_parts = record["parts"], record.get("truth_parts")
+  pair = lambda v: isinstance(v, list) and len(v) == 2 and all(
+      isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+  if not isinstance(parts, list) or len(parts) != count or not all(map(pair, parts)):
+    raise DataError(f"{where}: field 'parts' must hold one [log_prob, channel] pair "
+                    f"per candidate ({count})")
+  if not pair(truth_parts):
+    raise DataError(f"{where}: field 'truth_parts' must be a [log_prob, channel] pair "
+                    "when 'parts' is given")
+  return tuple(tuple(map(float, p)) for p in parts), tuple(map(float, truth_parts))
 
 
 def write_jsonl(path: str | pathlib.Path, instances: Iterable[RankingInstance]) -> None:
   """Writes instances as JSONL (atomically)."""
-  jsonl.write_jsonl(path, [{
+  jsonl.write_jsonl(path, [_record(inst) for inst in instances])
+
+
+def _record(inst: RankingInstance) -> dict:
+  record = {
       "id": inst.id,
       "query": " ".join(inst.query),
       "truth": " ".join(inst.truth),
       "candidates": [" ".join(c) for c in inst.candidates],
       "distance": inst.distance,
-  } for inst in instances])
+  }
+  if inst.parts is not None:
+    record["parts"] = [[round(x, _PART_DIGITS) for x in p] for p in inst.parts]
+    record["truth_parts"] = [round(x, _PART_DIGITS) for x in inst.truth_parts]
+  return record
 
 
 def _parse_tokens(text: str, where: str) -> Tokens:

@@ -22,8 +22,9 @@ from repair_rank.data import stackoverflow
 class RankingInstances(tfds.core.GeneratorBasedBuilder):
   """(broken query, human repair, generator candidates best first) per StackOverflow pair."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Initial release: build_data job output."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {"1.0.0": "Initial release: build_data job output.",
+                   "1.1.0": "The first stage's prior parts per candidate and for the truth."}
 
   def __init__(self, *, source_dir: str | pathlib.Path | None = None, **kwargs):
     """`source_dir` holds {train,valid,test}.jsonl ranking instances (needed to build, not to read)."""
@@ -51,6 +52,12 @@ class RankingInstances(tfds.core.GeneratorBasedBuilder):
             "candidates": tfds.features.Sequence(tfds.features.Text()),
             "distance": np.int32,         # Token edit distance query -> truth.
             "generated_rank": np.int32,   # -1: the generator missed the truth.
+            # (n-gram log-probability, channel log rate) per candidate and of the truth,
+            # in units of 1e-4 nats (exactly the 4 decimals the JSONL keeps; TFDS would
+            # store floats as float32); has_parts 0: the instances file had none.
+            "parts": tfds.features.Tensor(shape=(None, 2), dtype=np.int64),
+            "truth_parts": tfds.features.Tensor(shape=(2,), dtype=np.int64),
+            "has_parts": np.int32,
         }),
         metadata=tfds.core.MetadataDict(),
         disable_shuffling=True,
@@ -75,7 +82,10 @@ def to_example(instance: instances_lib.RankingInstance) -> dict[str, Any]:
           "truth": " ".join(instance.truth),
           "candidates": [" ".join(c) for c in instance.candidates],
           "distance": instance.distance,
-          "generated_rank": -1 if rank is None else rank}
+          "generated_rank": -1 if rank is None else rank,
+          "parts": _to_units(instance.parts or np.zeros((0, 2))).reshape(-1, 2),
+          "truth_parts": _to_units(instance.truth_parts or (0.0, 0.0)),
+          "has_parts": int(instance.parts is not None)}
 
 
 def to_instance(example: Mapping[str, Any]) -> instances_lib.RankingInstance:
@@ -87,7 +97,22 @@ def to_instance(example: Mapping[str, Any]) -> instances_lib.RankingInstance:
   return instances_lib.RankingInstance(
       id=text(example["id"]), query=seq(example["query"]), truth=seq(example["truth"]),
       candidates=tuple(seq(c) for c in example["candidates"]),
-      distance=int(example["distance"]))
+      distance=int(example["distance"]), **_parts(example))
+
+
+def _parts(example: Mapping[str, Any]) -> dict[str, Any]:
+  if not int(example.get("has_parts", 0)):
+    return {}
+  return {"parts": tuple((int(a) / _UNITS, int(b) / _UNITS)
+                         for a, b in np.asarray(example["parts"])),
+          "truth_parts": tuple(int(x) / _UNITS for x in np.asarray(example["truth_parts"]))}
+
+
+_UNITS = 10_000  # Stored prior parts per nat.
+
+
+def _to_units(values) -> np.ndarray:
+  return np.rint(np.asarray(values, np.float64) * _UNITS).astype(np.int64)
 
 
 def build(data_dir: str | pathlib.Path, source_dir: str | pathlib.Path,
