@@ -12,7 +12,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """The default baselines run: every baseline on the bundled valid instances."""
   del arg  # No variants yet.
   config = ml_collections.ConfigDict()
-  # Which repair_rank module runs (repair_rank.<job>.run).
+  # Which job runs (name; repair_rank.main.JOBS maps it to repair_rank.jobs.<job>).
   config.job = "baselines"
   # Ranking instances to evaluate on (path; default the bundled 134 valid instances made
   # by the generator, data/instances/README.md). Add "model" to `baselines` for the
@@ -21,7 +21,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.instances = str(paths.DATA_DIR / "instances" / "valid.jsonl.gz")
   # Format of `instances`: "jsonl" or "text" (prototype blocks); "" = from the file suffix.
   config.format = ""
-  # Names of the baselines to evaluate, from repair_rank.baselines.names().
+  # Names of the scorers to evaluate, from repair_rank.ranking.registry.names().
   config.baselines = ("random", "edit_distance", "markov", "markov_distance", "markov_channel")
   # Keyword options per baseline name, passed to its factory (e.g. the random seed).
   config.baseline_options = ml_collections.ConfigDict({

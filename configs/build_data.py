@@ -9,7 +9,7 @@ import ml_collections
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """Full build by default; `configs/build_data.py:train` is the cheaper training-set build."""
   config = ml_collections.ConfigDict()
-  # Which repair_rank module runs (repair_rank.<job>.run).
+  # Which job runs (name; repair_rank.main.JOBS maps it to repair_rank.jobs.<job>).
   config.job = "build_data"
   # Splits to build, by bundled file stem: train, valid, test.
   config.splits = ("valid", "test", "train")

@@ -17,7 +17,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   if variant not in VARIANTS:
     raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
   config = ml_collections.ConfigDict()
-  # Which repair_rank module runs (repair_rank.<job>.run); set by the job configs.
+  # Which job runs (name; repair_rank.main.JOBS maps it to its module); set by the job configs.
   config.job = ""
   # Model size name ("small" or "full"), recorded in the workdir for reference.
   config.variant = variant

@@ -1,4 +1,4 @@
-"""End-to-end evaluation (repair_rank.evaluate_end_to_end): generator -> endpoint -> metrics.
+"""End-to-end evaluation (repair_rank.jobs.evaluate_end_to_end): generator -> endpoint -> metrics.
 
   python -m repair_rank.main --config configs/evaluate.py --workdir workdir/e2e
   # quick, with a baseline scorer and a server started in-process:
@@ -25,7 +25,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   del arg  # No variants yet.
   # The in-process endpoint takes the serve config's fields (scorer, limits, ...).
   config = serve_config.get_config()
-  # Which repair_rank module runs (repair_rank.<job>.run).
+  # Which job runs (name; repair_rank.main.JOBS maps it to repair_rank.jobs.<job>).
   config.job = "evaluate_end_to_end"
   # Port of the in-process endpoint (0 = a free one); unused with `endpoint`.
   config.port = 0

@@ -1,4 +1,4 @@
-"""The repair command (repair_rank.repair): top-k repairs of a broken .py file, edits highlighted.
+"""The repair command (repair_rank.jobs.repair): top-k repairs of a broken .py file, edits highlighted.
 
   python -m repair_rank.main --config configs/repair.py --config.file=broken.py --config.top_k=5
   # before a model is trained, rank with a baseline:
@@ -12,13 +12,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """Repairs `file` with the bundled model; five repairs, distance up to 3."""
   del arg  # No variants yet.
   config = ml_collections.ConfigDict()
-  # Which repair_rank module runs (repair_rank.<job>.run).
+  # Which job runs (name; repair_rank.main.JOBS maps it to repair_rank.jobs.<job>).
   config.job = "repair"
   # The broken Python file to repair (path, UTF-8).
   config.file = ""
   # How many repairs to print (count), best first.
   config.top_k = 5
-  # "model" (repair_rank.scorer.load) or a baseline name from repair_rank.baselines.names().
+  # A scorer name of repair_rank.ranking.registry: "model" (scorer.load), "lm" or a baseline.
   config.scorer = "model"
   # Checkpoint of the model scorer (path); "" = the bundled default model.
   config.model_path = ""

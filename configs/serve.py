@@ -1,4 +1,4 @@
-"""The scoring endpoint (repair_rank.serve): POST /rerank, /rerank.json; GET /healthz.
+"""The scoring endpoint (repair_rank.jobs.serve): POST /rerank, /rerank.json; GET /healthz.
 
   python -m repair_rank.main --config configs/serve.py --config.port=8080
   python -m repair_rank.main --config configs/serve.py --config.scorer=markov_distance
@@ -10,13 +10,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """The default endpoint: the bundled model on 127.0.0.1:8080."""
   del arg  # No variants yet.
   config = ml_collections.ConfigDict()
-  # Which repair_rank module runs (repair_rank.<job>.run).
+  # Which job runs (name; repair_rank.main.JOBS maps it to repair_rank.jobs.<job>).
   config.job = "serve"
   # Interface to bind (address); 127.0.0.1 keeps the endpoint local, 0.0.0.0 exposes it.
   config.host = "127.0.0.1"
   # TCP port (0 = any free port, printed at start-up).
   config.port = 8080
-  # "model" (repair_rank.scorer.load) or a baseline name from repair_rank.baselines.names().
+  # A scorer name of repair_rank.ranking.registry: "model" (scorer.load), "lm" or a baseline.
   config.scorer = "model"
   # Checkpoint of the model scorer (path); "" = the bundled default model.
   config.model_path = ""

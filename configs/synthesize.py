@@ -14,7 +14,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """Returns the default synthesize config (`arg` is unused)."""
   del arg
   config = ml_collections.ConfigDict()
-  # Which repair_rank module runs (repair_rank.<job>.run).
+  # Which job runs (name; repair_rank.main.JOBS maps it to repair_rank.jobs.<job>).
   config.job = "synthesize"
   # Synthetic pairs to write (pairs).
   config.num_pairs = 4000

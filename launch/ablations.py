@@ -9,7 +9,7 @@ configs/finetune.py`: the small model, the bundled train/valid instances and
 pretrained encoder) with the shared schedule below plus the row's one override,
 in `<root>/<row>/`; it keeps the best checkpoint by valid MRR and exports a
 scorer bundle. Every row, trained or not, is then scored on `--instances` by
-the existing `repair_rank.baselines` scorers through `repair_rank.evaluate`, the
+the existing scorers of `repair_rank.ranking.registry` through `repair_rank.ranking.evaluate`, the
 code path of every number in BENCHMARKS.md: trained rows as the `model` baseline
 alone (prior_weight 0) and with the Markov + distance prior (prior_weight 1),
 both ranking only the prior's top `--prefilter_k` (as the bundled scorer does).
@@ -32,9 +32,9 @@ import sys
 import time
 from typing import Any
 
-from repair_rank import baselines
-from repair_rank import evaluate
-from repair_rank import metrics
+from repair_rank.ranking import evaluate
+from repair_rank.ranking import metrics
+from repair_rank.ranking import registry
 from repair_rank.data import instances as instances_lib
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -141,13 +141,13 @@ def train_row(name: str, overrides: tuple[str, ...], workdir: pathlib.Path,
 
 
 def _share_transformer_scores(score_fn: evaluate.ScoreFn, cache: dict) -> evaluate.ScoreFn:
-  """score_fn (a Scorer's bound `score`) with its transformer pass memoised in `cache`.
+  """score_fn (a Scorer) with its transformer pass memoised in `cache`.
 
   The first stage keeps the same top k whatever the prior weight, so the two
   variants of a row send the same candidates to the transformer: encoding them
   once halves the row's cost without changing a score.
   """
-  scorer = score_fn.__self__  # The `model` and `lm` baselines return Scorer.score.
+  scorer = score_fn  # The registry's `model` and `lm` scorers are Scorer objects.
   score_all = scorer.score_all
 
   def memoised(query, candidates):
@@ -188,7 +188,7 @@ def evaluate_row(name: str, workdir: pathlib.Path, instances, args: argparse.Nam
   cache: dict = {}
   for variant, (baseline, options) in row_scorers(name, workdir, args).items():
     start = time.perf_counter()
-    score_fn = baselines.get(baseline, **options)
+    score_fn = registry.get(baseline, **options)
     if baseline in ("model", "lm"):
       score_fn = _share_transformer_scores(score_fn, cache)
     reports = evaluate.evaluate(instances, score_fn, seed=args.seed, progress=args.progress)

@@ -20,7 +20,7 @@ import numpy as np
 import tqdm
 
 from repair_rank import candidates
-from repair_rank import ngram
+from repair_rank.generator import ngram
 from repair_rank import paths
 
 _SEARCH = candidates.DEFAULT_SEARCH

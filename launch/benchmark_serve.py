@@ -21,7 +21,10 @@ import numpy as np
 
 from repair_rank import candidates as candidates_lib
 from repair_rank import paths
-from repair_rank import serve
+from repair_rank.ranking import evaluate
+from repair_rank.ranking import registry
+from repair_rank.serving import client as client_lib
+from repair_rank.serving import server as server_lib
 from repair_rank import tokens
 from repair_rank.data import stackoverflow
 
@@ -79,16 +82,16 @@ def main():
   print(f"query: {len(query)} tokens; candidates: {n_generated} from the "
         f"generator (distance <= 2), the rest random edits")
 
-  scorer = serve.load_scorer(args.scorer, model_path=args.model_path)
-  score_fn = serve.as_score_fn(scorer)
-  print(f"scorer {args.scorer}: warm-up {serve.warm_up(scorer):.2f} s")
+  scorer = registry.load(args.scorer, model_path=args.model_path)
+  score_fn = evaluate.as_score_fn(scorer)
+  print(f"scorer {args.scorer}: warm-up {server_lib.warm_up(scorer):.2f} s")
   server = None
   if args.endpoint:
     url = args.endpoint
   else:
-    server = serve.RerankServer(scorer, name=args.scorer).start()
+    server = server_lib.RerankServer(scorer, name=args.scorer).start()
     url = server.url
-  client = serve.HttpScoreFn(url)
+  client = client_lib.HttpScoreFn(url)
 
   rows = []
   try:

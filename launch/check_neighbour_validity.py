@@ -1,7 +1,7 @@
 """Checks candidates' distance-1 validity shortcuts against the full parse.
 
 For every distance-1 neighbour of the broken side of `--pairs` pairs drawn from
-a split (seeded shuffle), compares `candidates._NeighbourValidity.is_valid`
+a split (seeded shuffle), compares `neighbours.NeighbourValidity.is_valid`
 (one-line compiles, bracket and layout shortcuts) with `tokens.is_valid` and
 prints every disagreement; the shortcuts are exact when there is none.
 
@@ -13,7 +13,7 @@ import random
 
 import tqdm
 
-from repair_rank import candidates
+from repair_rank.generator import neighbours
 from repair_rank import paths
 from repair_rank import tokens
 
@@ -30,8 +30,8 @@ def main():
   checked = disagreements = 0
   for row in tqdm.tqdm(rows[:args.pairs], desc=args.split):
     broken = tuple(row["broken"].split())
-    validity = candidates._NeighbourValidity(broken)  # pylint: disable=protected-access
-    for position, removed, added, seq in candidates._edits(broken):  # pylint: disable=protected-access
+    validity = neighbours.NeighbourValidity(broken)  # pylint: disable=protected-access
+    for position, removed, added, seq in neighbours.edits(broken):  # pylint: disable=protected-access
       checked += 1
       if validity.is_valid(position, removed, added, seq) != tokens.is_valid(seq):
         disagreements += 1

@@ -8,7 +8,7 @@ steer the candidate search and the markov_channel prior evaluated on valid/test.
 """
 import argparse
 
-from repair_rank import edit_stats
+from repair_rank.generator import edit_stats
 from repair_rank import paths
 from repair_rank.data import stackoverflow
 

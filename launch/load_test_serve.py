@@ -32,7 +32,7 @@ import numpy as np
 import psutil
 
 from repair_rank import paths
-from repair_rank import serve
+from repair_rank.serving import client as client_lib
 from repair_rank import tokens
 from repair_rank.data import stackoverflow
 
@@ -202,7 +202,7 @@ def main():
     if not line.startswith("Serving"):
       raise SystemExit(f"server did not start: {line!r}")
     url = line.split(" on ")[1].split()[0]
-    serve.wait_until_healthy(url)
+    client_lib.wait_until_healthy(url)
     host, port = url.removeprefix("http://").split(":")
     address = (host, int(port))
     process = psutil.Process(server.pid)
@@ -231,7 +231,7 @@ def main():
     stop_sampling.set()
     sampler.join()
     rss_after = process.memory_info().rss
-    health = json.loads(serve.HttpScoreFn(url).request("GET", "/healthz")[1])
+    health = json.loads(client_lib.HttpScoreFn(url).request("GET", "/healthz")[1])
   finally:
     stop_start = time.perf_counter()
     server.send_signal(signal.SIGTERM)

@@ -1,6 +1,6 @@
 """Valid-set perplexity of the n-gram model per corpus mix and order.
 
-Fits repair_rank.ngram on each mix of valid-code corpora (the fixed side of
+Fits repair_rank.generator.ngram on each mix of valid-code corpora (the fixed side of
 train, the standard library lexed with tokens.lex, the types of the
 data/ngrams 5-gram counts) and prints a markdown table of per-token perplexity
 on valid `fixed` (with `</s>`). With --bundle it also writes the bundled
@@ -15,7 +15,8 @@ import os
 import sys
 import time
 
-from repair_rank import ngram
+from repair_rank.data import corpora
+from repair_rank.generator import ngram
 from repair_rank import paths
 from repair_rank import tokens
 
@@ -54,21 +55,21 @@ def _parse_args(argv):
 def _corpus(mix, args, cache):
   """(sequences, extra n-grams of an order) of a mix; None without tokens.lex."""
   if "train" not in cache:
-    cache["train"] = ngram.read_split("train")
+    cache["train"] = corpora.read_split("train")
   sequences = list(cache["train"])
   if "stdlib" in mix:
     if not hasattr(tokens, "lex"):
       return None
     if "stdlib" not in cache:
       start = time.time()
-      cache["stdlib"] = ngram.stdlib_sequences(args.stdlib_max_files, args.stdlib_max_bytes)
+      cache["stdlib"] = corpora.stdlib_sequences(args.stdlib_max_files, args.stdlib_max_bytes)
       print(f"# stdlib: {len(cache['stdlib'])} files, "
             f"{sum(map(len, cache['stdlib']))} tokens, lexed in {time.time() - start:.0f}s",
             file=sys.stderr)
     if "stdlib_types" not in mix:
       sequences = sequences * args.train_repeat + cache["stdlib"]
   if "ngrams" in mix and "ngrams" not in cache:
-    cache["ngrams"] = ngram.read_ngram_files()
+    cache["ngrams"] = corpora.read_ngram_files()
 
   def extras(order):
     out = []
@@ -89,7 +90,7 @@ def _fit(corpus, order, args, min_counts=None):
 
 def main(argv=None):
   args = _parse_args(argv)
-  evaluation = ngram.read_split(args.eval_split)
+  evaluation = corpora.read_split(args.eval_split)
   cache = {}
   print(f"Per-token perplexity on {args.eval_split} fixed (with </s>), "
         f"interpolated modified Kneser-Ney.\n")

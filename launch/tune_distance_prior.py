@@ -11,9 +11,9 @@ valid, never on test.
 """
 import argparse
 
-from repair_rank import baselines
-from repair_rank import evaluate
-from repair_rank import metrics
+from repair_rank.ranking import evaluate
+from repair_rank.ranking import metrics
+from repair_rank.ranking import registry
 from repair_rank.data import instances as instances_lib
 
 
@@ -35,7 +35,7 @@ def main():
   print(f"{'lambda':>7} {'MRR':>7} {'P@1':>7} {'P@10':>7}")
   best = None
   for lam in args.lambdas:
-    prior = baselines.get(args.baseline, **{_WEIGHT_OPTION[args.baseline]: lam})
+    prior = registry.get(args.baseline, **{_WEIGHT_OPTION[args.baseline]: lam})
     results = evaluate.rank_instances(instances, prior,
                                       seed=args.seed, progress=False)
     summary = metrics.summarize(r.rank for r in results)

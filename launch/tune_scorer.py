@@ -17,9 +17,10 @@ import time
 
 import numpy as np
 
-from repair_rank import evaluate
-from repair_rank import metrics
-from repair_rank import scorer as scorer_lib
+from repair_rank.ranking import evaluate
+from repair_rank.ranking import metrics
+from repair_rank.ranking import registry
+from repair_rank.ranking import scorer as scorer_lib
 from repair_rank.data import instances as instances_lib
 
 
@@ -45,17 +46,17 @@ def main():
   parser.add_argument("--instances", required=True, help="valid ranking instances")
   parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.1, 0.25, 0.5, 1.0, 2.0])
   parser.add_argument("--prefilter_ks", type=int, nargs="+", default=[0])
-  parser.add_argument("--priors", nargs="+", default=[scorer_lib.DEFAULT_PRIOR],
+  parser.add_argument("--priors", nargs="+", default=[scorer_lib.UNNAMED_PRIOR],
                       help="first-stage baselines to try")
   parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--bundle", default="", help="write a bundle here with the settings below")
   parser.add_argument("--prior_weight", type=float, default=0.0)
   parser.add_argument("--prefilter_k", type=int, default=0)
-  parser.add_argument("--prior", default=scorer_lib.DEFAULT_PRIOR)
+  parser.add_argument("--prior", default=scorer_lib.UNNAMED_PRIOR)
   parser.add_argument("--select", action="store_true",
                       help="write --bundle with the best setting by valid MRR instead")
   args = parser.parse_args()
-  model = scorer_lib.load(args.model)
+  model = registry.get("model", path=args.model)
   _cache_transformer_scores(model)
   instances = instances_lib.read(args.instances)
   print(f"{len(instances)} instances from {args.instances}")

@@ -4,7 +4,7 @@
 
 The config names the job (`config.job`); this file only parses flags, joins the
 other processes when `config.distributed` is set, logs the process and device
-layout, and calls `repair_rank.<job>.run(config, workdir)`.
+layout, and calls the job module's `run(config, workdir)`.
 """
 import importlib
 
@@ -13,8 +13,19 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-# Jobs are modules of this package with a `run(config, workdir)` function.
-JOBS = ("prepare_data", "build_data", "synthesize", "baselines", "serve", "evaluate_end_to_end", "repair", "pretrain", "finetune")
+# `config.job` -> the module whose `run(config, workdir)` runs it. Jobs are imported
+# only when chosen, so jobs that never touch JAX do not pay for its start-up.
+JOBS = {
+    "prepare_data": "repair_rank.jobs.prepare_data",
+    "build_data": "repair_rank.jobs.build_data",
+    "synthesize": "repair_rank.jobs.synthesize",
+    "baselines": "repair_rank.jobs.baselines",
+    "pretrain": "repair_rank.jobs.pretrain",
+    "finetune": "repair_rank.jobs.finetune",
+    "serve": "repair_rank.jobs.serve",
+    "evaluate_end_to_end": "repair_rank.jobs.evaluate_end_to_end",
+    "repair": "repair_rank.jobs.repair",
+}
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for outputs (metrics, checkpoints, plots).")
 config_flags.DEFINE_config_file("config", None, "Job configuration file.", lock_config=True)
@@ -26,18 +37,18 @@ def main(argv):
     raise app.UsageError(f"Too many command-line arguments: {argv[1:]}")
   config = flags.FLAGS.config
   if config.job not in JOBS:
-    raise app.UsageError(f"config.job={config.job!r} is not one of {JOBS}")
+    raise app.UsageError(f"config.job={config.job!r} is not one of {tuple(JOBS)}")
   workdir = _WORKDIR.value or config.get("workdir") or f"workdir/{config.job}"
-  # Imported lazily so jobs that never touch JAX do not pay for its start-up.
+  # Imported here, not at the top, so jobs that never touch JAX skip its start-up.
   if config.get("distributed", False):
-    from repair_rank import train_utils  # pylint: disable=g-import-not-at-top
-    train_utils.initialize_distributed(config)  # Before any other JAX use.
+    from repair_rank import distributed  # pylint: disable=g-import-not-at-top
+    distributed.initialize_distributed(config)  # Before any other JAX use.
   if config.get("log_devices", True):
     import jax  # pylint: disable=g-import-not-at-top
     logging.info("JAX process %d / %d, local devices: %s, global devices: %d",
                  jax.process_index(), jax.process_count(), jax.local_devices(),
                  jax.device_count())
-  job = importlib.import_module(f"repair_rank.{config.job}")
+  job = importlib.import_module(JOBS[config.job])
   job.run(config, workdir)
 
 

@@ -2,7 +2,7 @@
 
   python tests/distributed_worker.py JOB PROCESS_ID NUM_PROCESSES PORT WORKDIR
 
-Joins the run through `train_utils.initialize_distributed` (what repair_rank.main
+Joins the run through `distributed.initialize_distributed` (what repair_rank.main
 does for `--config.distributed=True`) with the coordinator on 127.0.0.1:PORT,
 runs `train_job(JOB)` ("pretrain" or "finetune") in the shared WORKDIR and
 writes this process's final parameters to WORKDIR/params_<PROCESS_ID>.npz. The
@@ -17,10 +17,10 @@ import flax
 import numpy as np
 
 import conftest
-from repair_rank import finetune
-from repair_rank import input_pipeline
-from repair_rank import pretrain
-from repair_rank import train_utils
+from repair_rank import distributed
+from repair_rank.model import features
+from repair_rank.training import finetune
+from repair_rank.training import pretrain
 
 
 def pretrain_config(**overrides):
@@ -40,7 +40,7 @@ def sequences(n: int = 12) -> list[np.ndarray]:
   out = []
   for _ in range(n):
     fixed = list(rng.choice(vocab, size=rng.integers(3, 10)))
-    out.append(input_pipeline.lm_sequence(fixed[:-1], fixed, 32))
+    out.append(features.lm_sequence(fixed[:-1], fixed, 32))
   return out
 
 
@@ -75,7 +75,7 @@ def train_job(job: str, workdir: str | pathlib.Path) -> dict[str, np.ndarray]:
 def main(job: str, process_id: int, num_processes: int, port: int, workdir: str) -> None:
   config = conftest.tiny_config(distributed=True, coordinator_address=f"127.0.0.1:{port}",
                                 num_processes=num_processes, process_id=process_id)
-  train_utils.initialize_distributed(config)
+  distributed.initialize_distributed(config)
   params = train_job(job, workdir)
   np.savez(pathlib.Path(workdir) / f"params_{process_id}.npz", **params)
 

@@ -1,4 +1,4 @@
-"""Tests for repair_rank.baselines: the scorers, the registry and the job end to end."""
+"""Tests for repair_rank.ranking.baselines and .registry: the scorers, the registry, the job end to end."""
 import json
 import pathlib
 import subprocess
@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from repair_rank import baselines
+from repair_rank.ranking import registry
 from repair_rank.data import instances
 from repair_rank.data.instances import RankingInstance
 
@@ -15,7 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def test_edit_distance_ranks_closer_candidate_first():
-  score = baselines.get("edit_distance")
+  score = registry.get("edit_distance")
   query = ["NAME", "=", "(", "NAME"]
   far = ["NAME", "=", "NAME", ")", ")"]
   near = ["NAME", "=", "(", "NAME", ")"]
@@ -25,18 +25,18 @@ def test_edit_distance_ranks_closer_candidate_first():
 
 
 def test_random_is_deterministic_per_input():
-  score = baselines.get("random", seed=1)
+  score = registry.get("random", seed=1)
   query, candidates = ["NAME"], [["NAME", "("], ["NAME", ")"], ["("]]
   first = score(query, candidates)
   assert first.shape == (3,)
-  np.testing.assert_array_equal(first, baselines.get("random", seed=1)(query, candidates))
-  assert not np.array_equal(first, baselines.get("random", seed=2)(query, candidates))
+  np.testing.assert_array_equal(first, registry.get("random", seed=1)(query, candidates))
+  assert not np.array_equal(first, registry.get("random", seed=2)(query, candidates))
 
 
 def test_registry():
-  assert {"random", "edit_distance"} <= set(baselines.names())
+  assert {"random", "edit_distance"} <= set(registry.names())
   with pytest.raises(ValueError, match="unknown baseline"):
-    baselines.get("nope")
+    registry.get("nope")
 
 
 def test_job_runs_end_to_end(tmp_path):
@@ -68,32 +68,32 @@ def test_markov_prefers_likely_code_and_distance_prior_prefers_small_edits():
   query = "NAME = NAME ( NAME".split()
   likely = "NAME = NAME ( NAME )".split()
   unlikely = "NAME = NAME ( NAME ) ) if NAME else NAME".split()
-  markov = baselines.get("markov")
+  markov = registry.get("markov")
   scores = markov(query, [likely, unlikely])
   assert scores[0] > scores[1]
   # A huge distance prior makes the smaller edit win whatever the n-gram says.
   near = "NAME = NAME ( )".split()           # distance 1 from the query
   far = "NAME = NAME ( NAME , NAME )".split()  # distance 3
-  prior = baselines.get("markov_distance", lam=1000.0)(query, [far, near])
+  prior = registry.get("markov_distance", lam=1000.0)(query, [far, near])
   assert prior[1] > prior[0]
-  no_prior = baselines.get("markov_distance", lam=0.0)(query, [far, near])
+  no_prior = registry.get("markov_distance", lam=0.0)(query, [far, near])
   np.testing.assert_allclose(no_prior, markov(query, [far, near]))
 
 
 def test_markov_channel_charges_each_edit_by_how_often_people_make_it():
-  from repair_rank import edit_stats  # pylint: disable=g-import-not-at-top
+  from repair_rank.generator import edit_stats  # pylint: disable=g-import-not-at-top
   query = "NAME = NAME ( NAME".split()
   closer = "NAME = NAME ( NAME )".split()   # insert ')': a common repair
   keyword = "NAME = NAME ( NAME def".split()  # insert 'def': a rare one (and invalid; no matter)
-  markov = baselines.get("markov")
+  markov = registry.get("markov")
   stats = edit_stats.load_default()
   for weight in (0.0, 0.5, 2.0):
-    got = baselines.get("markov_channel", weight=weight)(query, [closer, keyword])
+    got = registry.get("markov_channel", weight=weight)(query, [closer, keyword])
     channel = [stats.log_rate(e) for e in edit_stats.edits(query, closer)] + [
         stats.log_rate(e) for e in edit_stats.edits(query, keyword)]
     np.testing.assert_allclose(got, markov(query, [closer, keyword]) + weight * np.array(channel))
   # With n-gram scores equal, the common edit wins.
-  same = baselines.get("markov_channel", weight=1.0)
+  same = registry.get("markov_channel", weight=1.0)
   assert stats.log_rate(edit_stats.Edit("insert", 0, None, ")")) > stats.log_rate(
       edit_stats.Edit("insert", 0, None, "def"))
   assert same(query, [closer, keyword])[0] > same(query, [closer, keyword])[1]
@@ -102,58 +102,61 @@ def test_markov_channel_charges_each_edit_by_how_often_people_make_it():
 def test_model_row_comes_from_a_scorer_bundle(tmp_path):
   import jax  # pylint: disable=g-import-not-at-top
   import conftest  # pylint: disable=g-import-not-at-top
-  from repair_rank import finetune, scorer, train_utils  # pylint: disable=g-import-not-at-top
-  model_config = train_utils.model_config(conftest.tiny_config(), max_len=64)
+  from repair_rank import scorer  # pylint: disable=g-import-not-at-top
+  from repair_rank.model import models  # pylint: disable=g-import-not-at-top
+  from repair_rank.training import finetune  # pylint: disable=g-import-not-at-top
+  model_config = models.TransformerConfig.from_job_config(conftest.tiny_config(), max_len=64)
   params = finetune._initializer(model_config)(jax.random.PRNGKey(0))  # pylint: disable=protected-access
   bundle = scorer.Scorer(model_config, params).save(tmp_path / "bundle")
   query = "NAME = NAME ( NAME".split()
   candidates = ["NAME = NAME ( NAME )".split(), "NAME = NAME ( )".split()]
-  np.testing.assert_array_equal(baselines.get("model", path=str(bundle))(query, candidates),
+  np.testing.assert_array_equal(registry.get("model", path=str(bundle))(query, candidates),
                                 scorer.load(bundle).score(query, candidates))
   # Other batch buckets change the padding only, never a score.
-  np.testing.assert_allclose(baselines.get("model", path=str(bundle), batch_buckets=(1,))(
+  np.testing.assert_allclose(registry.get("model", path=str(bundle), batch_buckets=(1,))(
       query, candidates), scorer.load(bundle).score(query, candidates), rtol=1e-5, atol=1e-5)
-  with_prior = baselines.get("model", path=str(bundle), prior_weight=1.0)(query, candidates)
-  prior = baselines.get("markov_distance")(query, candidates)
+  with_prior = registry.get("model", path=str(bundle), prior_weight=1.0)(query, candidates)
+  prior = registry.get("markov_distance")(query, candidates)
   np.testing.assert_allclose(with_prior, scorer.load(bundle).score(query, candidates) + prior,
                              rtol=1e-5)
   # The first stage can be any baseline by name.
-  channel = baselines.get("model", path=str(bundle), prior_weight=1.0, prior="markov_channel")(
+  channel = registry.get("model", path=str(bundle), prior_weight=1.0, prior="markov_channel")(
       query, candidates)
   np.testing.assert_allclose(channel, scorer.load(bundle).score(query, candidates)
-                             + baselines.get("markov_channel")(query, candidates), rtol=1e-5)
+                             + registry.get("markov_channel")(query, candidates), rtol=1e-5)
   with pytest.raises(ValueError, match="unknown prior"):
-    baselines.get("model", path=str(bundle), prior="nonsense")
+    registry.get("model", path=str(bundle), prior="nonsense")
 
 
 def test_lm_ranks_by_the_pretrained_lm_log_likelihood(tmp_path):
   import jax  # pylint: disable=g-import-not-at-top
   import conftest  # pylint: disable=g-import-not-at-top
-  from repair_rank import input_pipeline, models, pretrain, train_utils  # pylint: disable=g-import-not-at-top
+  from repair_rank.model import checkpoints, features, models  # pylint: disable=g-import-not-at-top
+  from repair_rank.training import pretrain  # pylint: disable=g-import-not-at-top
   query = "NAME = NAME ( NAME".split()
   truth = "NAME = NAME ( NAME )".split()
   # A tiny LM that has only ever seen this repair.
   config = conftest.tiny_config(num_steps=30, warmup_steps=1, learning_rate=1e-2)
-  sequences = [input_pipeline.lm_sequence(query, truth, 32)] * 8
+  sequences = [features.lm_sequence(query, truth, 32)] * 8
   pretrain.train(config, tmp_path / "pretrain", train_sequences=sequences)
   candidates = ["NAME = NAME ( NAME ]".split(), truth, "NAME = NAME ( NAME ) )".split(),
                 "NAME = NAME ( )".split()]
-  score = baselines.get("lm", checkpoint=str(tmp_path / "pretrain"), batch_size=2)
+  score = registry.get("lm", checkpoint=str(tmp_path / "pretrain"), batch_size=2)
   scores = score(query, candidates)
   assert int(np.argmax(scores)) == 1
   # Exactly log P(candidate tokens, EOS | BOS query SEP) under the LanguageModel itself.
-  params = pretrain.load_params(tmp_path / "pretrain")
-  lm = models.LanguageModel(train_utils.model_config(config, deterministic=True))
+  params = checkpoints.load_params(tmp_path / "pretrain")
+  lm = models.LanguageModel(models.TransformerConfig.from_job_config(config, deterministic=True))
   for candidate, got in zip(candidates, scores):
-    ids = input_pipeline.lm_sequence(query, candidate, 32)
+    ids = features.lm_sequence(query, candidate, 32)
     log_probs = jax.nn.log_softmax(lm.apply({"params": params}, ids[None])[0])
     sep = len(query) + 1
     expected = sum(float(log_probs[t, ids[t + 1]]) for t in range(sep, len(ids) - 1))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
   # With a first stage keeping 2, the other two rank below both, in the prior's order.
-  cascade = baselines.get("lm", checkpoint=str(tmp_path / "pretrain" / "checkpoints"),
+  cascade = registry.get("lm", checkpoint=str(tmp_path / "pretrain" / "checkpoints"),
                           prefilter_k=2)(query, candidates)
-  prior = baselines.get("markov_distance")(query, candidates)
+  prior = registry.get("markov_distance")(query, candidates)
   kept = np.argsort(-prior, kind="stable")[:2]
   np.testing.assert_allclose(cascade[kept], scores[kept], rtol=1e-5, atol=1e-5)
   assert np.delete(cascade, kept).max() < cascade[kept].min()

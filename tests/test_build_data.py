@@ -5,7 +5,7 @@ import pytest
 from rapidfuzz.distance import Levenshtein
 
 from configs import build_data as build_data_config
-from repair_rank import build_data
+from repair_rank.jobs import build_data
 from repair_rank import tokens
 from repair_rank.data import instances
 from repair_rank.data import ranking_dataset

@@ -1,4 +1,4 @@
-"""Tests for repair_rank.candidates and repair_rank.syntax_errors (seconds)."""
+"""Tests for repair_rank.generator (search, neighbours) and repair_rank.syntax.syntax_errors (seconds)."""
 import json
 import time
 
@@ -7,9 +7,11 @@ import pytest
 from rapidfuzz.distance import Levenshtein
 
 from repair_rank import candidates
-from repair_rank import ngram
+from repair_rank.generator import neighbours
+from repair_rank.generator import ngram
+from repair_rank.generator import search
 from repair_rank import paths
-from repair_rank import syntax_errors
+from repair_rank.syntax import syntax_errors
 from repair_rank import tokens
 
 SHORT_BROKEN = [
@@ -100,9 +102,9 @@ def test_generate_matches_generate_scored_and_is_deterministic(model):
     "NAME = NAME NEWLINE NAME NEWLINE INDENT NAME NEWLINE"])
 def test_neighbour_shortcuts_agree_with_slow_path(text, model):
   broken = tuple(text.split())
-  validity = candidates._NeighbourValidity(broken)  # pylint: disable=protected-access
-  log_prob = candidates._NeighbourLogProb(model, broken)  # pylint: disable=protected-access
-  for position, removed, added, seq in candidates._edits(broken):  # pylint: disable=protected-access
+  validity = neighbours.NeighbourValidity(broken)  # pylint: disable=protected-access
+  log_prob = neighbours.NeighbourLogProb(model, broken)  # pylint: disable=protected-access
+  for position, removed, added, seq in neighbours.edits(broken):  # pylint: disable=protected-access
     assert validity.is_valid(position, removed, added, seq) == tokens.is_valid(list(seq))
     assert log_prob.log_prob(position, removed, added) == pytest.approx(
         model.log_prob(seq), abs=1e-9)
@@ -168,7 +170,7 @@ def test_finds_real_distance2_fixes(broken, fixed, model):
     "NAME = NAME NAME NEWLINE NAME = NUMBER NEWLINE"])
 def test_parse_error_agrees_with_is_valid(text):
   seq = text.split()
-  for _, edited in candidates.distance1_edits(seq):
+  for _, edited in neighbours.distance1_edits(seq):
     error = syntax_errors.parse_error(edited)
     assert (error is None) == tokens.is_valid(list(edited))
     if error is not None:
@@ -222,17 +224,17 @@ def test_long_range_edits_put_the_missing_bracket_anywhere_it_could_go():
   tokens_ = tuple("NAME = NUMBER NEWLINE NAME = NAME + NAME ) NEWLINE".split())
   error = syntax_errors.parse_error(tokens_)
   assert error.message.startswith("unmatched")
-  edits = set(candidates._long_range_edits(tokens_, error, last_edit=0))  # pylint: disable=protected-access
+  edits = set(search._long_range_edits(tokens_, error, last_edit=0))  # pylint: disable=protected-access
   assert edits == {(i, None, opener) for i in range(4, 9) for opener in "([{"}
   # An opener never closed: a closer anywhere after it, up to the end.
   tokens_ = tuple("NAME ( NAME , NAME".split())
   error = syntax_errors.parse_error(tokens_)
   assert error.unclosed
-  edits = set(candidates._long_range_edits(tokens_, error, last_edit=0))  # pylint: disable=protected-access
+  edits = set(search._long_range_edits(tokens_, error, last_edit=0))  # pylint: disable=protected-access
   assert edits == {(i, None, closer) for i in range(2, 6) for closer in ")]}"}
   # Any other error: nothing long-range.
   tokens_ = tuple("NAME = = NUMBER".split())
-  assert not list(candidates._long_range_edits(  # pylint: disable=protected-access
+  assert not list(search._long_range_edits(  # pylint: disable=protected-access
       tokens_, syntax_errors.parse_error(tokens_), last_edit=0))
 
 
@@ -246,7 +248,7 @@ def test_no_edit_after_the_last_token_python_read_repairs(text):
   error = syntax_errors.parse_error(seq)
   assert error.message == "invalid syntax" and error.last_read is not None
   assert error.index <= error.last_read < len(seq)
-  after = [edited for position, edited in candidates.distance1_edits(seq)
+  after = [edited for position, edited in neighbours.distance1_edits(seq)
            if position > error.last_read]
   assert after and not any(tokens.is_valid(list(edited)) for edited in after)
 

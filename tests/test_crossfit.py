@@ -1,8 +1,8 @@
 """Tests for cross-fitted priors and the instances built with them."""
 import numpy as np
 
-from repair_rank import build_data
-from repair_rank import edit_stats
+from repair_rank.data import generation as generation_lib
+from repair_rank.generator import edit_stats
 from repair_rank.data import crossfit
 
 PAIRS = [
@@ -46,9 +46,9 @@ def test_build_instance_stores_parts_and_keeps_the_priors_top(tmp_path):
   crossfit.write_fold_models(PAIRS, 2, tmp_path, with_ngram_files=False)
   model, stats = crossfit.load_fold_models(tmp_path, 0)
   pair = PAIRS[0]
-  full, _ = build_data.build_instance(pair, max_distance=2, k=1000, time_budget=None,
+  full, _ = generation_lib.build_instance(pair, max_distance=2, k=1000, time_budget=None,
                                       max_expansions=50, model=model, stats=stats)
-  kept, generation = build_data.build_instance(pair, max_distance=2, k=1000, time_budget=None,
+  kept, generation = generation_lib.build_instance(pair, max_distance=2, k=1000, time_budget=None,
                                                max_expansions=50, model=model, stats=stats,
                                                keep=5)
   query = pair["broken"].split()

@@ -1,9 +1,9 @@
-"""Tests of repair_rank.edit_stats: edit scripts, counts, rates, save/load."""
+"""Tests of repair_rank.generator.edit_stats: edit scripts, counts, rates, save/load."""
 import math
 
 import pytest
 
-from repair_rank import edit_stats
+from repair_rank.generator import edit_stats
 
 Edit = edit_stats.Edit
 

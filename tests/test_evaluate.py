@@ -1,8 +1,8 @@
-"""Tests for repair_rank.evaluate: shuffling, views and the generated subset."""
+"""Tests for repair_rank.ranking.evaluate: shuffling, views and the generated subset."""
 import numpy as np
 import pytest
 
-from repair_rank import evaluate
+from repair_rank.ranking import evaluate
 from repair_rank.data.instances import RankingInstance
 
 

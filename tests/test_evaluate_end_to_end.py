@@ -4,8 +4,10 @@ import pathlib
 
 import numpy as np
 
-from repair_rank import evaluate_end_to_end as e2e
-from repair_rank import serve
+from repair_rank.jobs import evaluate_end_to_end as e2e
+from repair_rank.ranking import end_to_end
+from repair_rank.ranking import registry
+from repair_rank.serving import server as serve
 from repair_rank.data import instances as instances_lib
 from repair_rank.data import jsonl
 from repair_rank.data import stackoverflow
@@ -62,7 +64,7 @@ def test_end_to_end_over_http_then_reuse_instances(tmp_path):
   # The saved instances skip generation; scored by an endpoint already running.
   instances_path = workdir / e2e.INSTANCES_FILE
   assert len(instances_lib.read(instances_path)) == 3
-  with serve.RerankServer(serve.load_scorer("markov_distance")).start() as server:
+  with serve.RerankServer(registry.load("markov_distance")).start() as server:
     config = load_config(scorer="markov_distance", instances=str(instances_path),
                          endpoint=server.url, progress=False)
     e2e.run(config, str(tmp_path / "rerun"))
@@ -78,7 +80,7 @@ def test_evaluate_end_to_end_with_a_stand_in_scorer():
       instances_lib.RankingInstance("b", ("NAME",), ("STRING",), (("NUMBER",),), 1),
   ]
   prefer_newline = lambda q, c: np.array([float("NEWLINE" in x) for x in c])
-  result, examples = e2e.evaluate_end_to_end(instances, prefer_newline, seed=0, progress=False)
+  result, examples = end_to_end.evaluate_end_to_end(instances, prefer_newline, seed=0, progress=False)
   assert result["views"]["end_to_end"]["all"]["p@1"] == 0.5
   assert examples[0]["rank"] == 0 and examples[0]["top"][0] == "NAME NEWLINE"
   assert examples[1]["rank"] is None

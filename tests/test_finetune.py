@@ -1,12 +1,14 @@
-"""Tests for repair_rank.finetune: learning, frozen encoder, exact resume, best checkpoint."""
+"""Tests for repair_rank.training.finetune: learning, frozen encoder, exact resume, best checkpoint."""
 import jax
 import numpy as np
 
 import conftest
-from repair_rank import finetune
-from repair_rank import pretrain
+from repair_rank.model import checkpoints
+from repair_rank.model import models
+from repair_rank.training import finetune
+from repair_rank.training import pretrain
+from repair_rank.training import writer
 from repair_rank import scorer
-from repair_rank import train_utils
 
 
 def _leaves(tree):
@@ -34,7 +36,7 @@ def test_listwise_loss_is_masked_softmax_cross_entropy():
 def test_loss_decreases(tmp_path):
   instances = conftest.make_instances(8)
   finetune.train(_config(), tmp_path, train_instances=instances, valid_instances=instances[:4])
-  records = train_utils.MetricWriter(tmp_path).read()
+  records = writer.MetricWriter(tmp_path).read()
   losses = [r["loss"] for r in records if r["split"] == "train"]
   assert losses[-1] < 0.7 * losses[0], losses
   valid = [r for r in records if r["split"] == "valid"]
@@ -49,14 +51,14 @@ def test_frozen_encoder_does_not_change(tmp_path):
   sequences = [np.concatenate([[1], np.arange(4, 10), [2], np.arange(4, 11), [3]])] * 4
   pretrain.train(conftest.tiny_config(num_steps=6),  # As in test_pretrain: compiled once.
                  tmp_path / "pretrain", train_sequences=sequences)
-  pretrained = pretrain.load_params(tmp_path / "pretrain")
+  pretrained = checkpoints.load_params(tmp_path / "pretrain")
   config = _config(freeze_encoder=True, num_steps=6,
                    pretrained_checkpoint=str(tmp_path / "pretrain"))
   state = finetune.train(config, tmp_path / "finetune", train_instances=instances)
   for a, b in zip(_leaves(pretrained["encoder"]), _leaves(state.params["encoder"])):
     np.testing.assert_array_equal(a, b)
   initial = finetune.create_train_state(jax.random.split(jax.random.PRNGKey(0))[0],
-                                        train_utils.model_config(config), config, pretrained)
+                                        models.TransformerConfig.from_job_config(config), config, pretrained)
   changed = [not np.array_equal(a, b) for a, b in zip(_leaves(initial.params["score_head"]),
                                                       _leaves(state.params["score_head"]))]
   assert all(changed)
@@ -75,10 +77,10 @@ def test_resume_equals_uninterrupted_and_keeps_best(tmp_path):
   for a, b in zip(_leaves(full.params), _leaves(resumed.params)):
     np.testing.assert_array_equal(a, b)
   # The exported bundle is the best checkpoint by validation MRR and scores like it.
-  records = train_utils.MetricWriter(tmp_path / "split").read()
+  records = writer.MetricWriter(tmp_path / "split").read()
   mrrs = {r["step"]: r["mrr"] for r in records if r["split"] == "valid"}
   assert sorted(mrrs) == [10, 20, 30]
-  manager = train_utils.checkpoint_manager(tmp_path / "split" / "checkpoints", keep=2,
+  manager = checkpoints.checkpoint_manager(tmp_path / "split" / "checkpoints", keep=2,
                                            best_metric=scorer.BEST_METRIC)
   assert mrrs[manager.best_step()] == max(mrrs.values())
   bundle = finetune.export(tmp_path / "split")
@@ -95,24 +97,25 @@ def test_time_budget_stops_with_a_validated_checkpoint_that_exports(tmp_path):
   state = finetune.train(config, tmp_path, train_instances=instances,
                          valid_instances=instances[:3])
   assert int(state.step) == config.log_every_steps < config.num_steps
-  records = train_utils.MetricWriter(tmp_path).read()
+  records = writer.MetricWriter(tmp_path).read()
   assert [r["step"] for r in records if r["split"] == "valid"] == [config.log_every_steps]
   bundle = scorer.load(finetune.export(tmp_path))
   query, candidates = list(instances[0].query), [list(c) for c in instances[0].candidates]
   np.testing.assert_allclose(
       bundle.score(query, candidates),
-      scorer.Scorer(train_utils.model_config(config), state.params).score(query, candidates),
+      scorer.Scorer(models.TransformerConfig.from_job_config(config), state.params).score(query, candidates),
       rtol=1e-6)
 
 
 def test_training_on_top_of_a_prior_adds_its_scores_and_exports_it(tmp_path):
-  from repair_rank import baselines, input_pipeline  # pylint: disable=g-import-not-at-top
+  from repair_rank.model import batches  # pylint: disable=g-import-not-at-top
+  from repair_rank.ranking import registry  # pylint: disable=g-import-not-at-top
   instances = conftest.make_instances(8)
-  prior = baselines.get("markov_channel")
-  batches = input_pipeline.RankingBatches(
+  prior = registry.get("markov_channel")
+  batches = batches.RankingBatches(
       instances, devices=1, queries_per_device=4, group_size=3, max_len=64,
       buckets=(64,), seed=0, prior=prior, prior_weight=0.5)
-  plain = input_pipeline.RankingBatches(
+  plain = batches.RankingBatches(
       instances, devices=1, queries_per_device=4, group_size=3, max_len=64,
       buckets=(64,), seed=0)
   batch, reference = batches.batch(0), plain.batch(0)

@@ -1,8 +1,9 @@
-"""Tests for repair_rank.input_pipeline: vocabulary, edit labels, batches by step."""
+"""Tests for repair_rank.model.features and .batches: vocabulary, edit labels, batches by step."""
 import numpy as np
 
 import conftest
-from repair_rank import input_pipeline as ip
+from repair_rank.model import batches as batches_lib
+from repair_rank.model import features as ip
 from repair_rank import tokens
 
 
@@ -44,10 +45,10 @@ def test_pair_features_layout_and_truncation():
 
 def test_lm_batches_are_a_pure_function_of_step():
   sequences = [np.arange(4, 4 + n) for n in range(3, 20)]
-  batches = ip.LMBatches(sequences, devices=2, per_device_batch=3, buckets=(8, 16, 32), seed=0)
+  batches = batches_lib.LMBatches(sequences, devices=2, per_device_batch=3, buckets=(8, 16, 32), seed=0)
   batch = batches.batch(5)
   assert batch["inputs"].shape[:2] == (2, 3) and batch["inputs"].shape[2] in (8, 16, 32)
-  again = ip.LMBatches(sequences, devices=2, per_device_batch=3, buckets=(8, 16, 32), seed=0)
+  again = batches_lib.LMBatches(sequences, devices=2, per_device_batch=3, buckets=(8, 16, 32), seed=0)
   np.testing.assert_array_equal(again.batch(5)["inputs"], batch["inputs"])
   # One epoch covers each sequence exactly once (2 full batches of 6 out of 17).
   seen = [row[row > 0].tolist() for s in range(batches.batches_per_epoch)
@@ -57,7 +58,7 @@ def test_lm_batches_are_a_pure_function_of_step():
 
 def test_ranking_batches_hold_truth_at_label():
   instances = conftest.make_instances(6)
-  batches = ip.RankingBatches(instances, devices=2, queries_per_device=2, group_size=4,
+  batches = batches_lib.RankingBatches(instances, devices=2, queries_per_device=2, group_size=4,
                               max_len=32, buckets=(16, 32), seed=0)
   batch = batches.batch(0)
   d, q, g, length = batch["inputs"].shape
@@ -72,7 +73,7 @@ def test_ranking_batches_hold_truth_at_label():
     np.testing.assert_array_equal(truth_row[:len(expected)], expected)
     assert batch["distance"].reshape(4, 4)[row, label] == instance.distance
   # Few candidates: the group is padded and masked.
-  small = ip.RankingBatches(conftest.make_instances(2, candidates=2), devices=1,
+  small = batches_lib.RankingBatches(conftest.make_instances(2, candidates=2), devices=1,
                             queries_per_device=2, group_size=4, max_len=32, buckets=(32,), seed=0)
   assert small.batch(0)["mask"].sum(-1).tolist() == [[2, 2]]
 
@@ -82,12 +83,12 @@ def test_process_blocks_make_up_the_global_batch():
   # padded to the global batch's length, whatever lengths its own rows have.
   sequences = [np.arange(4, 4 + n) for n in range(3, 30)]
   lm = dict(devices=4, per_device_batch=2, buckets=(8, 16, 32))
-  whole = ip.LMBatches(sequences, seed=0, **lm).batch(1)["inputs"]
-  parts = [ip.LMBatches(sequences, seed=0, process_index=p, process_count=2, **lm).batch(1)
+  whole = batches_lib.LMBatches(sequences, seed=0, **lm).batch(1)["inputs"]
+  parts = [batches_lib.LMBatches(sequences, seed=0, process_index=p, process_count=2, **lm).batch(1)
            for p in range(2)]
   np.testing.assert_array_equal(np.concatenate([b["inputs"] for b in parts]), whole)
-  whole_eval = list(ip.lm_eval_batches(sequences, **lm))
-  parts_eval = [list(ip.lm_eval_batches(sequences, process_index=p, process_count=2, **lm))
+  whole_eval = list(batches_lib.lm_eval_batches(sequences, **lm))
+  parts_eval = [list(batches_lib.lm_eval_batches(sequences, process_index=p, process_count=2, **lm))
                 for p in range(2)]
   for i, batch in enumerate(whole_eval):
     np.testing.assert_array_equal(
@@ -95,8 +96,8 @@ def test_process_blocks_make_up_the_global_batch():
   instances = conftest.make_instances(8)
   ranking = dict(devices=4, queries_per_device=2, group_size=4, max_len=32, buckets=(8, 16, 32),
                  seed=0)
-  whole = ip.RankingBatches(instances, **ranking).batch(0)
-  parts = [ip.RankingBatches(instances, process_index=p, process_count=2, **ranking).batch(0)
+  whole = batches_lib.RankingBatches(instances, **ranking).batch(0)
+  parts = [batches_lib.RankingBatches(instances, process_index=p, process_count=2, **ranking).batch(0)
            for p in range(2)]
   for key, value in whole.items():
     assert parts[0][key].shape[0] == 2

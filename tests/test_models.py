@@ -1,10 +1,10 @@
-"""Tests for repair_rank.models: shapes, parameter names shared by stage 1 and 2."""
+"""Tests for repair_rank.model.models: shapes, parameter names shared by stage 1 and 2."""
 import jax
 import numpy as np
 import pytest
 
-from repair_rank import input_pipeline as ip
-from repair_rank import models
+from repair_rank.model import features as ip
+from repair_rank.model import models
 
 # The non-default pooling and attention here; the scorer tests cover "mean" and causal.
 TINY = models.TransformerConfig(dim=16, heads=2, layers=1, mlp_dim=32, max_len=32,

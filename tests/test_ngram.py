@@ -1,10 +1,11 @@
-"""Tests for repair_rank.ngram on tiny hand-made corpora (seconds)."""
+"""Tests for repair_rank.generator.ngram on tiny hand-made corpora (seconds)."""
 import math
 
 import numpy as np
 import pytest
 
-from repair_rank import ngram
+from repair_rank.data import corpora
+from repair_rank.generator import ngram
 
 CORPUS = [
     "import NAME NEWLINE".split(),

@@ -4,7 +4,8 @@ import pathlib
 
 import pytest
 
-from repair_rank import evaluate_end_to_end as e2e
+from repair_rank.jobs import evaluate_end_to_end as e2e
+from repair_rank.ranking import end_to_end
 from repair_rank import metrics
 from repair_rank.data import instances as instances_lib
 from repair_rank.data import jsonl
@@ -28,7 +29,7 @@ def make_workdir(root: pathlib.Path) -> pathlib.Path:
                                     (("NAME", "NEWLINE"), ("if", "NAME", ":", "NEWLINE")), 1),
   ]
   prefer_long = lambda query, candidates: [float(len(c)) for c in candidates]
-  result, examples = e2e.evaluate_end_to_end(instances, prefer_long, seed=0, progress=False)
+  result, examples = end_to_end.evaluate_end_to_end(instances, prefer_long, seed=0, progress=False)
   workdir = root / "workdir"
   metrics.save_report(workdir / "e2e" / e2e.REPORT_FILE, {"scorer": "prefer_long", **result})
   jsonl.write_jsonl(workdir / "e2e" / e2e.EXAMPLES_FILE, examples)

@@ -5,7 +5,8 @@ import pathlib
 import numpy as np
 import pytest
 
-from repair_rank import repair
+from repair_rank.jobs import repair as repair_job
+from repair_rank.ranking import repairs as repair
 from repair_rank import tokens
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -58,7 +59,7 @@ def test_repair_source_with_a_baseline(tmp_path, capsys):
   path.write_text(BROKEN, encoding="utf-8")
   config = load_config(file=str(path), scorer="markov_distance", top_k=2, max_distance=1,
                        color="never")
-  repair.run(config, str(tmp_path))
+  repair_job.run(config, str(tmp_path))
   out = capsys.readouterr().out
   assert out.startswith("SyntaxError: unmatched ')'")
   assert "#1  score" in out and "#2  score" in out and "#3" not in out
@@ -84,12 +85,12 @@ def test_nothing_to_repair(source, message):
 
 def test_bad_files_fail_clearly(tmp_path):
   with pytest.raises(SystemExit, match="no such file"):
-    repair.run(load_config(file=str(tmp_path / "missing.py"), scorer="random"), str(tmp_path))
+    repair_job.run(load_config(file=str(tmp_path / "missing.py"), scorer="random"), str(tmp_path))
   latin = tmp_path / "latin.py"
   latin.write_bytes(b"x = '\xe9'\n")
   with pytest.raises(SystemExit, match="not UTF-8"):
-    repair.run(load_config(file=str(latin), scorer="random"), str(tmp_path))
+    repair_job.run(load_config(file=str(latin), scorer="random"), str(tmp_path))
   with pytest.raises(SystemExit, match="--config.file"):
-    repair.run(load_config(scorer="random"), str(tmp_path))
+    repair_job.run(load_config(scorer="random"), str(tmp_path))
   with pytest.raises(SystemExit, match="not a regular file"):
-    repair.run(load_config(file=str(tmp_path), scorer="random"), str(tmp_path))
+    repair_job.run(load_config(file=str(tmp_path), scorer="random"), str(tmp_path))

@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 
 import conftest
-from repair_rank import finetune
 from repair_rank import scorer
-from repair_rank import train_utils
+from repair_rank.model import models
+from repair_rank.training import finetune
 
 
 @pytest.fixture(name="tiny_scorer", scope="module")
 def fixture_tiny_scorer():
   config = conftest.tiny_config()
-  model_config = train_utils.model_config(config, max_len=64)
+  model_config = models.TransformerConfig.from_job_config(config, max_len=64)
   init = finetune._initializer(model_config)  # pylint: disable=protected-access
   params = init(jax.random.PRNGKey(0))
   # Zero-initialised parts (edit channel, distance) get random values so they matter.
@@ -76,7 +76,7 @@ def test_missing_default_or_bad_path_raises(tmp_path, monkeypatch):
 
 
 def test_cascade_scores_only_the_prefiltered_candidates(tiny_scorer, tmp_path):
-  from repair_rank import baselines  # pylint: disable=g-import-not-at-top
+  from repair_rank.ranking import baselines  # pylint: disable=g-import-not-at-top
   query, candidates = _query_and_candidates()
   cascade = scorer.Scorer(tiny_scorer.model_config, tiny_scorer.params,
                           length_buckets=(16, 32, 64), batch_buckets=(2, 4),
@@ -101,7 +101,7 @@ def test_cascade_scores_only_the_prefiltered_candidates(tiny_scorer, tmp_path):
 
 
 def test_prior_weight_adds_the_first_stage_score(tiny_scorer, tmp_path):
-  from repair_rank import baselines  # pylint: disable=g-import-not-at-top
+  from repair_rank.ranking import baselines  # pylint: disable=g-import-not-at-top
   query, candidates = _query_and_candidates()
   ensemble = scorer.Scorer(tiny_scorer.model_config, tiny_scorer.params,
                            length_buckets=(16, 32, 64), batch_buckets=(2, 4),

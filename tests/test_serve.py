@@ -1,5 +1,6 @@
 """The endpoint: every route, every class of bad request, a scorer failure, SIGTERM."""
 import http.client
+import importlib.util
 import json
 import os
 import pathlib
@@ -9,14 +10,19 @@ import subprocess
 import sys
 import threading
 
+import ml_collections
 import numpy as np
 import pytest
 
-from repair_rank import serve
+from repair_rank.ranking import evaluate
+from repair_rank.ranking import registry
+from repair_rank.serving import client as client_lib
+from repair_rank.serving import protocol
+from repair_rank.serving import server as server_lib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-LIMITS = serve.Limits(max_body_bytes=4096, max_candidates=20, max_tokens_per_line=50,
-                      request_timeout_s=0.5)
+LIMITS = protocol.Limits(max_body_bytes=4096, max_candidates=20, max_tokens_per_line=50,
+                         request_timeout_s=0.5)
 
 
 def shortest_first(query, candidates):
@@ -28,7 +34,7 @@ def shortest_first(query, candidates):
 
 @pytest.fixture(scope="module")
 def server():
-  with serve.RerankServer(shortest_first, limits=LIMITS, name="shortest").start() as s:
+  with server_lib.RerankServer(shortest_first, limits=LIMITS, name="shortest").start() as s:
     yield s
 
 
@@ -83,7 +89,7 @@ def test_rerank_json(server):
 
 
 def test_http_score_fn_matches_in_process(server):
-  client = serve.HttpScoreFn(server.url)
+  client = client_lib.HttpScoreFn(server.url)
   query, candidates = ["NAME", "="], [["NAME", "=", "NUMBER"], ["NAME"]]
   np.testing.assert_array_equal(client(query, candidates), shortest_first(query, candidates))
   assert client(query, []).shape == (0,)
@@ -99,7 +105,7 @@ def test_http_score_fn_matches_in_process(server):
     ("def\tNAME", ["def", "NAME"]),
 ])
 def test_parse_line_detects_tokens_or_charified(line, expected):
-  assert serve.parse_line(line, LIMITS, "line") == expected
+  assert protocol.parse_line(line, LIMITS, "line") == expected
 
 
 BAD_REQUESTS = {
@@ -182,7 +188,7 @@ def test_scorer_failure_is_500_and_server_survives(server):
 
 
 def test_wrong_score_shape_is_500():
-  with serve.RerankServer(lambda q, c: np.zeros(len(c) + 1), limits=LIMITS).start() as s:
+  with server_lib.RerankServer(lambda q, c: np.zeros(len(c) + 1), limits=LIMITS).start() as s:
     assert request(s, "POST", "/rerank", b"n\nn\n")[0] == 500
 
 
@@ -190,7 +196,7 @@ def test_concurrent_clients(server):
   statuses = []
 
   def client(i):
-    score_fn = serve.HttpScoreFn(server.url)
+    score_fn = client_lib.HttpScoreFn(server.url)
     for j in range(15):
       candidates = [["NAME"] * (1 + (i + j + k) % 5) for k in range(10)]
       scores = score_fn(["NAME"], candidates)
@@ -215,17 +221,17 @@ def test_warm_up_calls_warmup_method_or_scores_once():
       calls.append("score")
       return np.zeros(len(candidates))
 
-  serve.warm_up(WithWarmup())
-  serve.warm_up(lambda q, c: calls.append("fn") or np.zeros(len(c)))
+  server_lib.warm_up(WithWarmup())
+  server_lib.warm_up(lambda q, c: calls.append("fn") or np.zeros(len(c)))
   assert calls == ["warmup", "fn"]
-  assert serve.as_score_fn(WithWarmup()).__name__ == "score"
+  assert evaluate.as_score_fn(WithWarmup()).__name__ == "score"
 
 
 def test_model_scorer_failure_names_the_override():
-  with pytest.raises(serve.ScorerUnavailableError, match="--config.scorer=markov_distance"):
-    serve.load_scorer("model", model_path="/nonexistent/checkpoint")
-  with pytest.raises(serve.ScorerUnavailableError, match="neither"):
-    serve.load_scorer("no_such_scorer")
+  with pytest.raises(registry.ScorerUnavailableError, match="--config.scorer=markov_distance"):
+    registry.load("model", model_path="/nonexistent/checkpoint")
+  with pytest.raises(registry.ScorerUnavailableError, match="neither"):
+    registry.load("no_such_scorer")
 
 
 def test_sigterm_shuts_down_cleanly(tmp_path):
@@ -239,8 +245,8 @@ def test_sigterm_shuts_down_cleanly(tmp_path):
     assert line.startswith("Serving random on http://127.0.0.1:"), (
         line + process.stderr.read() if process.poll() is not None else line)
     url = line.split(" on ")[1].split()[0]
-    assert serve.wait_until_healthy(url, timeout_s=10)["status"] == "ok"
-    assert serve.HttpScoreFn(url)(["NAME"], [["NAME"], ["NUMBER"]]).shape == (2,)
+    assert client_lib.wait_until_healthy(url, timeout_s=10)["status"] == "ok"
+    assert client_lib.HttpScoreFn(url)(["NAME"], [["NAME"], ["NUMBER"]]).shape == (2,)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=10) == 0
     assert "Server stopped." in process.stdout.read()
@@ -260,13 +266,37 @@ def test_warm_up_covers_every_bucket_of_a_bucketed_scorer():
       shapes.add((len(query) + len(candidates[0]) + 3 > 32, len(candidates)))
       return np.zeros(len(candidates))
 
-  serve.warm_up(Bucketed())
+  server_lib.warm_up(Bucketed())
   assert shapes == {(False, 8), (False, 32), (True, 8), (True, 32)}
 
 
 def test_http_score_fn_sends_ambiguous_lines_as_token_lists(server):
   # charify(None and from elif) == "NAME", which a line would read as one token.
   tricky = ["None", "and", "from", "elif"]
-  assert serve._compact(tricky) == tricky and serve._compact(["NAME", "="]) == "n="
-  scores = serve.HttpScoreFn(server.url)(["NAME"], [tricky, ["NAME"]])
+  assert client_lib._compact(tricky) == tricky and client_lib._compact(["NAME", "="]) == "n="
+  scores = client_lib.HttpScoreFn(server.url)(["NAME"], [tricky, ["NAME"]])
   np.testing.assert_array_equal(scores, [-4.0, -1.0])
+
+
+def test_serves_the_model_with_scorer_options():
+  """`config.scorer_options` reach the model through the registry (they used to fail to load)."""
+  spec = importlib.util.spec_from_file_location("serve_config", ROOT / "configs/serve.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config()
+  config.scorer = "model"
+  config.warmup = False
+  config.scorer_options = ml_collections.ConfigDict({"prefilter_k": 2})
+  query = "NAME = NAME ( NAME".split()
+  candidates = [c.split() for c in ("NAME = NAME ( NAME )", "NAME = NAME ( )", "NAME = NAME",
+                                    "NAME = NAME ( NAME , )", "NAME = ( NAME )")]
+  with server_lib.server_from_config(config, port=0).start() as server:
+    scores = client_lib.HttpScoreFn(server.url)(query, candidates)
+  in_process = registry.get("model", prefilter_k=2)
+  assert in_process.prefilter_k == 2
+  np.testing.assert_allclose(scores, in_process(query, candidates), rtol=1e-6)
+  # A first stage of 2: the other three rank below both kept ones, a step of 1 apart.
+  kept = np.sort(scores)[-2:]
+  rest = np.sort(scores)[:-2]
+  assert rest.max() <= kept.min() - 1.0
+  np.testing.assert_allclose(np.diff(np.sort(rest)), [1.0, 1.0])

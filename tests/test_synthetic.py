@@ -7,9 +7,9 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 import conftest
-from repair_rank import edit_stats
-from repair_rank import finetune
-from repair_rank import synthesize
+from repair_rank.generator import edit_stats
+from repair_rank.jobs import synthesize
+from repair_rank.training import finetune
 from repair_rank import tokens
 from repair_rank.data import instances as instances_lib
 from repair_rank.data import stackoverflow

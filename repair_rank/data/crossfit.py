@@ -5,7 +5,7 @@ training pair they have already seen the true repair: the truth's per-token
 perplexity is 2.23 there against 2.75 on valid, and a ranker trained on top of
 such a prior learns to trust it more than it deserves on unseen code. Training
 instances are therefore generated and scored fold by fold, with models fitted
-on the other folds' pairs only (k-fold cross-fitting, DESIGN.md step 7). The
+on the other folds' pairs only (k-fold cross-fitting). The
 models used for serving stay fitted on all of train.
 
 A pair's fold is a hash of its id, so it does not depend on the order of the
@@ -15,8 +15,9 @@ import pathlib
 import zlib
 from typing import Any, Sequence
 
-from repair_rank import edit_stats as edit_stats_lib
-from repair_rank import ngram
+from repair_rank.data import corpora
+from repair_rank.generator import edit_stats as edit_stats_lib
+from repair_rank.generator import ngram
 
 # The bundled n-gram's recipe (BENCHMARKS.md, "n-gram Markov model"): train's fixed
 # side plus the 5-gram files' types, order 9, singletons dropped from order 7 up.
@@ -53,7 +54,7 @@ def write_fold_models(pairs: Sequence[dict[str, Any]], folds: int,
                       directory: pathlib.Path, with_ngram_files: bool = True) -> None:
   """Fits and saves, for each fold, the models of all pairs outside it (skips existing ones)."""
   directory.mkdir(parents=True, exist_ok=True)
-  extra = ngram.read_ngram_files() if with_ngram_files else None
+  extra = corpora.read_ngram_files() if with_ngram_files else None
   for fold in range(folds):
     ngram_path, stats_path = fold_model_paths(directory, fold)
     if ngram_path.exists() and stats_path.exists():

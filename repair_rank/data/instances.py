@@ -23,7 +23,7 @@ from typing import Iterable, Sequence
 
 from rapidfuzz.distance import Levenshtein
 
-from repair_rank import tokens
+from repair_rank.syntax import tokens
 from repair_rank.data import jsonl
 from repair_rank.data.jsonl import DataError
 

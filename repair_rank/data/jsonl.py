@@ -1,4 +1,4 @@
-"""Reading JSONL files with errors that name the file and line."""
+"""Reading and writing JSON and JSONL files, with read errors that name the file and line."""
 import gzip
 import json
 import pathlib
@@ -48,6 +48,13 @@ def write_jsonl(path: str | pathlib.Path, records: Sequence[Mapping[str, Any]]) 
     for record in records:
       f.write(json.dumps(record, ensure_ascii=False) + "\n")
   tmp.replace(path)
+
+
+def write_json(path: str | pathlib.Path, data: Any) -> None:
+  """Writes one indented JSON document, creating parent directories."""
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  path.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def open_text(path: str | pathlib.Path, mode: str, *, compress: bool | None = None) -> IO[str]:

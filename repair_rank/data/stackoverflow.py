@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from repair_rank import paths
-from repair_rank import tokens
+from repair_rank.syntax import tokens
 from repair_rank.data import jsonl
 
 # TFDS split name -> JSONL file stem in the source directory.

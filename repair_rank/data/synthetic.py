@@ -41,12 +41,12 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from repair_rank import edit_stats as edit_stats_lib
-from repair_rank import tokens as tokens_lib
+from repair_rank.generator import edit_stats as edit_stats_lib
+from repair_rank.syntax import tokens as tokens_lib
 
 INSERT, DELETE, SUBSTITUTE = edit_stats_lib.INSERT, edit_stats_lib.DELETE, edit_stats_lib.SUBSTITUTE
 LINE_CLASSES = ("start", "middle", "end")
-_LINE_BREAKS = frozenset((tokens_lib.NEWLINE, tokens_lib.INDENT, tokens_lib.DEDENT))
+_LINE_BREAKS = tokens_lib.LAYOUT
 # Pseudo-count pulling a rare edit's position weights towards uniform (edits).
 _POSITION_SHRINKAGE = 10.0
 # Why a corruption was not kept; "kept" counts the ones that were.

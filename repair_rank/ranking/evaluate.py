@@ -1,4 +1,4 @@
-"""The one evaluation code path: shuffle, score, rank the truth (DESIGN.md section 8).
+"""The one evaluation code path: shuffle, score, rank the truth (pipeline step 8, README.md).
 
 Every scorer (baselines, the in-process model, the HTTP endpoint) is a
 `ScoreFn`, so every reported number comes from `rank_instances`. Two views:
@@ -13,13 +13,23 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import tqdm
 
-from repair_rank import metrics
+from repair_rank.ranking import metrics
 from repair_rank.data.instances import RankingInstance
 
 # score(query, candidates) -> one float per candidate, higher is better.
 ScoreFn = Callable[[list[str], list[list[str]]], np.ndarray]
 
 VIEWS = ("ranking", "ranking_generated", "end_to_end")
+
+
+def as_score_fn(scorer: Any) -> ScoreFn:
+  """The `ScoreFn` of a scorer: its `.score` method, or the scorer itself if callable."""
+  method = getattr(scorer, "score", None)
+  if callable(method):
+    return method
+  if callable(scorer):
+    return scorer
+  raise TypeError(f"{type(scorer).__name__} is neither a ScoreFn nor has a .score method")
 
 
 def rank_instances(instances: Sequence[RankingInstance], score_fn: ScoreFn, *, seed: int,

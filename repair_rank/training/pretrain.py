@@ -1,23 +1,14 @@
 """Stage 1: causal next-token pretraining over `[BOS] broken [SEP] fixed [EOS]`.
 
-  python -m repair_rank.main --config configs/pretrain.py --workdir workdir/pretrain
-
 `train_step`/`eval_step` are pure and device-agnostic apart from the named
 `"batch"` axis they reduce over; `train` compiles them with `jax.pmap` over
-all local devices (gradients `pmean`-ed, metrics `psum`-ed), replicates the
-state, and runs the loop with periodic logging, evaluation and orbax
-checkpoints. A killed run resumes from the latest checkpoint and continues
-exactly: batches are a pure function of the step, the dropout key is
-`fold_in(key, step)`.
-
-With several processes (`config.distributed`, see repair_rank.main) every
-process runs this same loop: the pmap spans all devices of all processes, each
-process feeds its block of the global batch, and only process 0 writes metrics
-and plots; all of them take part in orbax checkpointing.
+all local devices (gradients `pmean`-ed, metrics `psum`-ed) and hands them,
+with the batches and the evaluation, to the shared loop (`training.loop`:
+resumption, cadence, checkpoints, several processes). The job is
+`repair_rank.jobs.pretrain`.
 """
 import functools
 import pathlib
-import time
 from typing import Any, Callable, Sequence
 
 from absl import logging
@@ -27,16 +18,16 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
-import tqdm
 
-from repair_rank import input_pipeline
-from repair_rank import models
-from repair_rank import paths
-from repair_rank import train_utils
-from repair_rank.data import stackoverflow
+from repair_rank import distributed
+from repair_rank.data import corpora
+from repair_rank.model import batches as batches_lib
+from repair_rank.model import features
+from repair_rank.model import models
+from repair_rank.training import loop
+from repair_rank.training import optimizers
 
-AXIS = "batch"
+AXIS = loop.AXIS
 Batch = dict[str, Any]
 Metrics = dict[str, jax.Array]
 
@@ -45,7 +36,7 @@ def lm_loss_sums(logits: jax.Array, inputs: jax.Array) -> tuple[jax.Array, jax.A
   """Summed next-token cross-entropy, target count and correct count (PAD targets ignored)."""
   targets = inputs[:, 1:]
   logits = logits[:, :-1].astype(jnp.float32)
-  weights = (targets != input_pipeline.PAD).astype(jnp.float32)
+  weights = (targets != features.PAD).astype(jnp.float32)
   losses = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
   correct = (logits.argmax(-1) == targets).astype(jnp.float32)
   return (losses * weights).sum(), weights.sum(), (correct * weights).sum()
@@ -61,7 +52,7 @@ def train_step(state: train_state.TrainState, batch: Batch, rng: jax.Array, *,
   """
   inputs = batch["inputs"]
   rng = jax.random.fold_in(jax.random.fold_in(rng, state.step), jax.lax.axis_index(axis_name))
-  local_weight = (inputs[:, 1:] != input_pipeline.PAD).sum().astype(jnp.float32)
+  local_weight = (inputs[:, 1:] != features.PAD).sum().astype(jnp.float32)
   total_weight = jnp.maximum(jax.lax.psum(local_weight, axis_name), 1.0)
   devices = jax.lax.psum(1, axis_name)
 
@@ -75,7 +66,7 @@ def train_step(state: train_state.TrainState, batch: Batch, rng: jax.Array, *,
   new_state = state.apply_gradients(grads=grads)
   metrics = {"loss_sum": loss_sum, "weight": local_weight, "correct": correct,
              "grad_norm": optax.tree.norm(grads) / devices,
-             "tokens": (inputs != input_pipeline.PAD).sum()}
+             "tokens": (inputs != features.PAD).sum()}
   return new_state, jax.lax.psum(metrics, axis_name)
 
 
@@ -87,7 +78,7 @@ def eval_step(params: Any, batch: Batch, *, apply_fn: Callable[..., jax.Array],
   return jax.lax.psum({"loss_sum": loss_sum, "weight": weight, "correct": correct}, axis_name)
 
 
-def summarize(metrics: Metrics) -> dict[str, float]:
+def lm_scalars(metrics: Metrics) -> dict[str, float]:
   """loss (nats per token), perplexity and accuracy from summed metrics."""
   weight = max(float(metrics["weight"]), 1.0)
   loss = float(metrics["loss_sum"]) / weight
@@ -117,7 +108,7 @@ def create_train_state(rng: jax.Array, model_config: models.TransformerConfig,
   """Initialised LanguageModel params and an AdamW optimiser with warm-up/cosine schedule."""
   params = _initializer(model_config)(rng)
   return train_state.TrainState.create(apply_fn=_train_model(model_config).apply, params=params,
-                                       tx=train_utils.adamw(config))
+                                       tx=optimizers.adamw(config))
 
 
 @functools.lru_cache(maxsize=8)
@@ -141,8 +132,8 @@ def compile_steps(model_config: models.TransformerConfig,
 
 def read_sequences(split: str, max_len: int) -> list[np.ndarray]:
   """The `[BOS] broken [SEP] fixed [EOS]` ids of one bundled split."""
-  return [input_pipeline.lm_sequence(p["broken"].split(), p["fixed"].split(), max_len)
-          for p in stackoverflow.read_pairs(paths.split_path(split))]
+  return [features.lm_sequence(p["broken"].split(), p["fixed"].split(), max_len)
+          for p in corpora.split_pairs(split)]
 
 
 def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
@@ -153,97 +144,47 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
   `devices` are this process's (default: all local ones); with several processes
   the global batch is per_device_batch_size x the devices of all processes.
   """
-  workdir, devices, model_config = train_utils.start_run(config, workdir, devices)
-  shard = dict(process_index=jax.process_index(), process_count=jax.process_count())
-  global_devices = len(devices) * jax.process_count()
-
+  run = loop.start(config, workdir, devices)
+  model_config, global_devices = run.model_config, run.global_devices
   init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(config.seed))
   state = create_train_state(init_rng, model_config, config)
   logging.info("LanguageModel: %d params, compute dtype %s, %d device(s) in %d process(es)",
-               train_utils.tree_size(state.params), jnp.dtype(model_config.dtype).name,
+               loop.tree_size(state.params), jnp.dtype(model_config.dtype).name,
                global_devices, jax.process_count())
-  manager = train_utils.checkpoint_manager(workdir / "checkpoints",
-                                           keep=config.keep_checkpoints)
-  writer = train_utils.MetricWriter(workdir, job="pretrain", active=train_utils.is_primary())
-  state, start_step = train_utils.resume(manager, writer, state)
 
   buckets = [b for b in config.length_buckets if b < model_config.max_len] + [model_config.max_len]
-  batches = input_pipeline.LMBatches(
+  batches = batches_lib.LMBatches(
       train_sequences, devices=global_devices, per_device_batch=config.per_device_batch_size,
-      buckets=buckets, seed=config.seed, **shard)
-  p_train, p_eval = compile_steps(model_config, train_utils.pmap_devices(devices))
-  schedule = train_utils.warmup_cosine(config.learning_rate, config.warmup_steps, config.num_steps)
-  state = train_utils.replicate(state, devices, AXIS)
-  rngs = train_utils.replicate(dropout_rng, devices, AXIS)
+      buckets=buckets, seed=config.seed, **run.shard)
+  p_train, p_eval = compile_steps(model_config, distributed.pmap_devices(run.devices))
+  schedule = optimizers.warmup_cosine(config.learning_rate, config.warmup_steps,
+                                      config.num_steps)
 
-  def evaluate(step: int) -> None:
+  def train_scalars(summed: dict[str, Any], steps: int, seconds: float, done: int
+                    ) -> dict[str, float]:
+    summed = dict(summed, grad_norm=summed["grad_norm"] / steps)
+    scalars = lm_scalars(summed)
+    scalars.update(steps_per_second=steps / seconds,
+                   tokens_per_second=float(summed["tokens"]) / seconds,
+                   learning_rate=float(schedule(done - 1)))
+    return scalars
+
+  def evaluate(state: train_state.TrainState, done: int) -> dict[str, float] | None:
+    del done
     if not valid_sequences:
-      return
+      return None
     total = None
-    for batch in input_pipeline.lm_eval_batches(
+    for batch in batches_lib.lm_eval_batches(
         valid_sequences, devices=global_devices, per_device_batch=config.per_device_batch_size,
-        buckets=buckets, **shard):
-      metrics = train_utils.unreplicate(p_eval(state.params, batch))
+        buckets=buckets, **run.shard):
+      metrics = distributed.unreplicate(p_eval(state.params, batch))
       total = metrics if total is None else jax.tree.map(np.add, total, metrics)
-    writer.write(step, "valid", summarize(total))
+    return lm_scalars(total)
 
-  pending, tick = [], time.perf_counter()
-  # `stop_after_steps` ends the loop early without a final checkpoint, as a kill would
-  # (tests use it to check exact resumption); the schedule still spans num_steps.
-  stop = min(config.num_steps, config.get("stop_after_steps") or config.num_steps)
-  progress = tqdm.trange(start_step, stop, initial=start_step,
-                         total=config.num_steps, desc="pretrain",
-                         disable=not (config.progress and train_utils.is_primary()))
-  clock, last = train_utils.TrainClock(config.get("max_train_seconds", 0)), False
-  for step in progress:
-    state, metrics = p_train(state, batches.batch(step), rngs)
-    pending.append(metrics)
-    done = step + 1
-    # The clock is read at logging steps only (a cross-process broadcast with several).
-    last = done == config.num_steps or (done % config.log_every_steps == 0 and clock.expired())
-    if done % config.log_every_steps == 0 or last:
-      summed = jax.tree.map(lambda *xs: np.sum([x[0] for x in xs]), *jax.device_get(pending))
-      summed["grad_norm"] = summed["grad_norm"] / len(pending)
-      elapsed = time.perf_counter() - tick
-      scalars = summarize(summed)
-      scalars.update(steps_per_second=len(pending) / elapsed,
-                     tokens_per_second=float(summed["tokens"]) / elapsed,
-                     learning_rate=float(schedule(done - 1)))
-      writer.write(done, "train", scalars)
-      progress.set_postfix(loss=f"{scalars['loss']:.3f}")
-      pending, tick = [], time.perf_counter()
-    if done % config.eval_every_steps == 0 or last:
-      evaluate(done)
-    if done % config.checkpoint_every_steps == 0 or last:
-      manager.save(done, args=ocp.args.StandardSave(train_utils.unreplicate(state)))
-    if last:
-      break
-  manager.wait_until_finished()
-  if train_utils.is_primary():
-    train_utils.plot_metrics(workdir, {"train loss (nats/token)": ("train", "loss"),
-                                       "valid loss (nats/token)": ("valid", "loss")})
-  return train_utils.unreplicate(state)
-
-
-def load_params(checkpoint_dir: str | pathlib.Path, step: int | None = None) -> dict[str, Any]:
-  """The params of a pretraining checkpoint (latest step by default), as nested dicts.
-
-  `checkpoint_dir` is a pretrain workdir or its `checkpoints/` directory.
-  """
-  checkpoint_dir = pathlib.Path(checkpoint_dir).resolve()
-  if (checkpoint_dir / "checkpoints").is_dir():
-    checkpoint_dir = checkpoint_dir / "checkpoints"
-  manager = ocp.CheckpointManager(checkpoint_dir, options=ocp.CheckpointManagerOptions(
-      read_only=True))
-  step = manager.latest_step() if step is None else step
-  if step is None:
-    raise FileNotFoundError(f"no checkpoints in {checkpoint_dir}")
-  restored = manager.restore(step, args=ocp.args.StandardRestore())
-  return restored["params"]
-
-
-def run(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """The pretrain job: train on the bundled train pairs, evaluate on valid."""
-  max_len = config.model.max_len
-  train(config, workdir, train_sequences=read_sequences("train", max_len),
-        valid_sequences=read_sequences("valid", max_len)[:config.max_eval_sequences or None])
+  stage = loop.Stage(
+      name="pretrain", train_step=p_train, batch=batches.batch, train_scalars=train_scalars,
+      evaluate=evaluate, checkpoint_every_steps=config.checkpoint_every_steps,
+      panels={"train loss (nats/token)": ("train", "loss"),
+              "valid loss (nats/token)": ("valid", "loss")},
+      plot_unfinished=True)
+  return loop.train(config, run, stage, state, dropout_rng)

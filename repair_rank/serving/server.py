@@ -1,4 +1,4 @@
-"""The scoring endpoint: rerank repair candidates over HTTP (DESIGN.md step 9).
+"""The scoring endpoint: rerank repair candidates over HTTP (pipeline step 9, README.md).
 
   python -m repair_rank.main --config configs/serve.py --config.port=8080
   curl -s localhost:8080/healthz
@@ -7,14 +7,7 @@
 
 Routes:
   GET  /healthz      200 with JSON {"status": "ok", "scorer": ..., request counters}.
-  POST /rerank       text/plain: the first line is the query, each following line one
-                     candidate, as space-separated tokens or charified (per line: a line
-                     with whitespace, or a multi-character token name such as `NAME`, is
-                     tokens; otherwise charified). Answer: the candidate lines as sent,
-                     best first, text/plain.
-  POST /rerank.json  JSON {"query": q, "candidates": [c, ...]}, each a line as above or a
-                     list of tokens. Answer: {"scores": [...], "order": [...]}, `order`
-                     being candidate indices best first.
+  POST /rerank       text/plain, POST /rerank.json: see `serving.protocol`.
 
 Standard library only: `ThreadingHTTPServer`, one thread per connection, HTTP/1.1
 keep-alive. Every bad request gets a 4xx with a one-line message and a scorer
@@ -23,101 +16,31 @@ CPU two concurrent jit calls only fight over the same cores, and the `ScoreFn`
 interface (one query per call) leaves nothing to batch across requests.
 """
 import dataclasses
-import http.client
 import http.server
 import json
-import signal
 import socket
 import threading
 import time
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 import urllib.parse
 
 from absl import logging
 import ml_collections
 import numpy as np
 
-from repair_rank import evaluate
-from repair_rank import tokens as tokens_lib
+from repair_rank.ranking import evaluate
+from repair_rank.ranking import registry
+from repair_rank.ranking.metrics import best_first
+from repair_rank.serving.protocol import Limits
+from repair_rank.serving.protocol import RequestError
+from repair_rank.serving.protocol import parse_json_request
+from repair_rank.serving.protocol import parse_text_request
 
 ROUTES = ("/healthz", "/rerank", "/rerank.json")
 # A query and candidates scored once at start-up when the scorer has no `warmup()`.
 _WARMUP_QUERY = ["NAME", "=", "(", "NUMBER", "NEWLINE"]
 _WARMUP_CANDIDATES = [["NAME", "=", "(", "NUMBER", ")", "NEWLINE"], ["NAME", "=", "NUMBER", "NEWLINE"]]
-# Longest token name ("continue", "nonlocal") plus a separator: a line longer than
-# this many characters per allowed token is rejected before it is split.
-_MAX_CHARS_PER_TOKEN = 10
 _TEXT_CHARSETS = frozenset(("utf-8", "utf8", "us-ascii", "ascii"))
-
-
-@dataclasses.dataclass(frozen=True)
-class Limits:
-  """What one request may hold; beyond it the server answers 4xx."""
-  max_body_bytes: int = 4 << 20
-  max_candidates: int = 2000
-  max_tokens_per_line: int = 1024
-  request_timeout_s: float = 10.0
-
-  @classmethod
-  def from_config(cls, config: ml_collections.ConfigDict) -> "Limits":
-    return cls(max_body_bytes=int(config.max_body_bytes),
-               max_candidates=int(config.max_candidates),
-               max_tokens_per_line=int(config.max_tokens_per_line),
-               request_timeout_s=float(config.request_timeout_s))
-
-
-class RequestError(Exception):
-  """A bad request: answered with `status` (4xx) and `message`."""
-
-  def __init__(self, status: int, message: str, headers: Optional[dict[str, str]] = None):
-    super().__init__(message)
-    self.status = status
-    self.message = message
-    self.headers = headers or {}
-
-
-class ScorerUnavailableError(RuntimeError):
-  """The configured scorer cannot be loaded."""
-
-
-# --- Scorers ------------------------------------------------------------------
-
-
-def load_scorer(name: str, *, model_path: str = "",
-                options: Optional[dict[str, Any]] = None) -> Any:
-  """The scorer named by a config: "model" (`scorer.load`) or a baseline name.
-
-  Returns an object with `.score(query, candidates)` or a plain `ScoreFn`; see
-  `as_score_fn`. Raises `ScorerUnavailableError` naming the config override when
-  the model cannot be loaded.
-  """
-  options = dict(options or {})
-  if name == "model":
-    try:
-      from repair_rank import scorer as scorer_lib  # pylint: disable=g-import-not-at-top
-      return scorer_lib.load(model_path or None, **options)
-    except Exception as e:  # pylint: disable=broad-except
-      where = model_path or "the bundled default model"
-      raise ScorerUnavailableError(
-          f"cannot load the model scorer from {where}: {type(e).__name__}: "
-          f"{str(e).rstrip('.')}. Pass "
-          "--config.model_path=<finetune checkpoint> or serve a baseline with "
-          "--config.scorer=markov_distance") from e
-  from repair_rank import baselines  # pylint: disable=g-import-not-at-top
-  if name not in baselines.names():
-    raise ScorerUnavailableError(
-        f"config.scorer={name!r} is neither 'model' nor a baseline ({', '.join(baselines.names())})")
-  return baselines.get(name, **options)
-
-
-def as_score_fn(scorer: Any) -> evaluate.ScoreFn:
-  """The `ScoreFn` of a scorer: its `.score` method, or the scorer itself if callable."""
-  method = getattr(scorer, "score", None)
-  if callable(method):
-    return method
-  if callable(scorer):
-    return scorer
-  raise TypeError(f"{type(scorer).__name__} is neither a ScoreFn nor has a .score method")
 
 
 def warm_up(scorer: Any) -> float:
@@ -133,7 +56,7 @@ def warm_up(scorer: Any) -> float:
   if callable(warmup):
     warmup()
     return time.perf_counter() - start
-  score_fn = as_score_fn(scorer)
+  score_fn = evaluate.as_score_fn(scorer)
   length_buckets = getattr(scorer, "length_buckets", None)
   batch_buckets = getattr(scorer, "batch_buckets", None)
   if not (length_buckets and batch_buckets):
@@ -148,110 +71,6 @@ def warm_up(scorer: Any) -> float:
     for rows in batch_buckets:
       score_fn(list(query), [list(candidate) for _ in range(int(rows))])
   return time.perf_counter() - start
-
-
-# --- The request protocol -----------------------------------------------------
-
-
-def parse_line(line: str, limits: Limits, where: str) -> list[str]:
-  """The tokens of one protocol line (space-separated tokens, or charified)."""
-  text = line.strip()
-  if not text:
-    raise RequestError(400, f"{where} is empty")
-  if len(text) > _MAX_CHARS_PER_TOKEN * limits.max_tokens_per_line:
-    raise RequestError(413, f"{where} has {len(text)} characters, over the limit of "
-                       f"{limits.max_tokens_per_line} tokens (max_tokens_per_line)")
-  as_tokens = (any(c.isspace() for c in text)
-               or (len(text) > 1 and text in tokens_lib.TOKEN_TO_CHAR))
-  try:
-    if as_tokens:
-      sequence = text.split()
-      tokens_lib.check_tokens(sequence)
-    else:
-      sequence = tokens_lib.uncharify(text)
-  except tokens_lib.UnknownTokenError as e:
-    form = "space-separated tokens" if as_tokens else "charified (no spaces)"
-    raise RequestError(400, f"{where}, read as {form}: {e}") from None
-  if len(sequence) > limits.max_tokens_per_line:
-    raise RequestError(413, f"{where} has {len(sequence)} tokens, over the limit of "
-                       f"{limits.max_tokens_per_line} (max_tokens_per_line)")
-  return sequence
-
-
-def _check_count(n_candidates: int, limits: Limits) -> None:
-  if n_candidates == 0:
-    raise RequestError(400, "a query without candidates: send at least one candidate")
-  if n_candidates > limits.max_candidates:
-    raise RequestError(413, f"{n_candidates} candidates, over the limit of "
-                       f"{limits.max_candidates} (max_candidates)")
-
-
-def _decode(body: bytes) -> str:
-  try:
-    return body.decode("utf-8")
-  except UnicodeDecodeError as e:
-    raise RequestError(400, f"body is not UTF-8 (byte {e.start}: {e.reason})") from None
-
-
-def parse_text_request(body: bytes, limits: Limits
-                       ) -> tuple[list[str], list[list[str]], list[str]]:
-  """(query tokens, candidate token lists, candidate lines as sent) of a /rerank body."""
-  text = _decode(body)
-  lines = [line.strip() for line in text.rstrip().split("\n")]
-  if not lines[0]:
-    raise RequestError(400, "empty body: expected a query line, then one candidate per line")
-  _check_count(len(lines) - 1, limits)
-  query = parse_line(lines[0], limits, "line 1 (the query)")
-  candidates = [parse_line(line, limits, f"line {number}")
-                for number, line in enumerate(lines[1:], start=2)]
-  return query, candidates, lines[1:]
-
-
-def _json_sequence(value: Any, limits: Limits, where: str) -> list[str]:
-  if isinstance(value, str):
-    return parse_line(value, limits, where)
-  if isinstance(value, list) and all(isinstance(t, str) for t in value):
-    if not value:
-      raise RequestError(400, f"{where} is empty")
-    if len(value) > limits.max_tokens_per_line:
-      raise RequestError(413, f"{where} has {len(value)} tokens, over the limit of "
-                         f"{limits.max_tokens_per_line} (max_tokens_per_line)")
-    try:
-      tokens_lib.check_tokens(value)
-    except tokens_lib.UnknownTokenError as e:
-      raise RequestError(400, f"{where}: {e}") from None
-    return list(value)
-  raise RequestError(400, f"{where} must be a string or a list of token strings")
-
-
-def parse_json_request(body: bytes, limits: Limits) -> tuple[list[str], list[list[str]]]:
-  """(query tokens, candidate token lists) of a /rerank.json body."""
-  text = _decode(body)
-  if not text.strip():
-    raise RequestError(400, 'empty body: expected {"query": ..., "candidates": [...]}')
-  try:
-    request = json.loads(text)
-  except json.JSONDecodeError as e:
-    raise RequestError(400, f"body is not JSON: {e}") from None
-  if not isinstance(request, dict) or "query" not in request or "candidates" not in request:
-    raise RequestError(400, 'expected a JSON object {"query": ..., "candidates": [...]}')
-  candidates = request["candidates"]
-  if not isinstance(candidates, list):
-    raise RequestError(400, "'candidates' must be a list")
-  _check_count(len(candidates), limits)
-  query = _json_sequence(request["query"], limits, "'query'")
-  return query, [_json_sequence(c, limits, f"'candidates'[{i}]")
-                 for i, c in enumerate(candidates)]
-
-
-def best_first(scores: np.ndarray) -> np.ndarray:
-  """Candidate indices by decreasing score; ties keep input order, NaN last."""
-  scores = np.asarray(scores, dtype=np.float64)
-  keys = np.where(np.isnan(scores), np.inf, -scores)
-  return np.argsort(keys, kind="stable")
-
-
-# --- The server ---------------------------------------------------------------
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -500,7 +319,7 @@ class RerankServer:
   def __init__(self, scorer: Any, *, host: str = "127.0.0.1", port: int = 0,
                limits: Limits = Limits(), name: str = "", access_log: bool = False,
                max_connections: int = 64):
-    self.score_fn = as_score_fn(scorer)
+    self.score_fn = evaluate.as_score_fn(scorer)
     self.name = name or getattr(scorer, "__name__", type(scorer).__name__)
     self.limits = limits
     self.access_log = access_log
@@ -584,99 +403,10 @@ class RerankServer:
     self.shutdown()
 
 
-# --- A client -----------------------------------------------------------------
-
-
-class HttpScoreFn:
-  """A `ScoreFn` that asks a running endpoint (`/rerank.json`), one connection per thread."""
-
-  def __init__(self, url: str, timeout_s: float = 120.0):
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-      raise ValueError(f"endpoint must be an http://host:port URL, got {url!r}")
-    self.url = url.rstrip("/")
-    self._host, self._port = parts.hostname, parts.port or 80
-    self._timeout = timeout_s
-    self._local = threading.local()
-
-  def request(self, method: str, path: str, body: bytes = b"",
-              content_type: str = "application/json") -> tuple[int, bytes]:
-    """(status, body) of one request; reconnects once if a kept-alive connection died."""
-    for attempt in range(2):
-      connection = getattr(self._local, "connection", None)
-      if connection is None:
-        connection = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
-        self._local.connection = connection
-      try:
-        connection.request(method, path, body=body if method == "POST" else None,
-                           headers={"Content-Type": content_type} if method == "POST" else {})
-        response = connection.getresponse()
-        data = response.read()
-        if response.getheader("Connection", "").lower() == "close":
-          self.close()
-        return response.status, data
-      except (http.client.RemoteDisconnected, ConnectionError, BrokenPipeError):
-        self.close()
-        if attempt:
-          raise
-    raise AssertionError("unreachable")
-
-  def __call__(self, query: Sequence[str], candidates: Sequence[Sequence[str]]) -> np.ndarray:
-    if not candidates:
-      return np.zeros(0)
-    body = json.dumps({"query": _compact(query), "candidates": [_compact(c) for c in candidates]})
-    status, data = self.request("POST", "/rerank.json", body.encode())
-    if status != 200:
-      raise RuntimeError(f"{self.url}/rerank.json answered {status}: "
-                         f"{data.decode('utf-8', 'replace').strip()}")
-    scores = json.loads(data)["scores"]
-    return np.array([np.nan if s is None else s for s in scores], dtype=np.float64)
-
-  def close(self) -> None:
-    connection = getattr(self._local, "connection", None)
-    if connection is not None:
-      connection.close()
-      self._local.connection = None
-
-
-def _compact(sequence: Sequence[str]) -> str | list[str]:
-  """The charified line of a token sequence (a fifth of the JSON of a token list),
-  or the token list where the line would read as one multi-character token."""
-  line = tokens_lib.charify(sequence)
-  ambiguous = not line or (len(line) > 1 and line in tokens_lib.TOKEN_TO_CHAR)
-  return list(sequence) if ambiguous else line
-
-
-def wait_until_healthy(url: str, timeout_s: float = 60.0) -> dict[str, Any]:
-  """Polls `url`/healthz until it answers 200; returns its JSON."""
-  client = HttpScoreFn(url, timeout_s=5.0)
-  deadline = time.monotonic() + timeout_s
-  while True:
-    try:
-      status, data = client.request("GET", "/healthz")
-      if status == 200:
-        return json.loads(data)
-    except OSError:
-      pass
-    if time.monotonic() > deadline:
-      raise TimeoutError(f"{url}/healthz did not answer within {timeout_s:g} s")
-    time.sleep(0.1)
-
-
-# --- The job ------------------------------------------------------------------
-
-
-def scorer_from_config(config: ml_collections.ConfigDict) -> Any:
-  """`load_scorer` with the config's `scorer`, `model_path` and `scorer_options`."""
-  options = config.get("scorer_options")
-  options = options.to_dict() if options is not None else {}
-  return load_scorer(config.scorer, model_path=config.get("model_path", ""), options=options)
-
-
 def server_from_config(config: ml_collections.ConfigDict, scorer: Any = None,
                        port: Optional[int] = None) -> RerankServer:
   """A warmed-up (if `config.warmup`) server for `config`; the scorer is loaded if not given."""
-  scorer = scorer_from_config(config) if scorer is None else scorer
+  scorer = registry.from_config(config) if scorer is None else scorer
   if config.get("warmup", True):
     logging.info("Warmed up the scorer in %.2f s", warm_up(scorer))
   return RerankServer(scorer, host=config.get("host", "127.0.0.1"),
@@ -684,32 +414,3 @@ def server_from_config(config: ml_collections.ConfigDict, scorer: Any = None,
                       limits=Limits.from_config(config), name=config.scorer,
                       access_log=config.get("access_log", False),
                       max_connections=config.get("max_connections", 64))
-
-
-def run(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """Serves until SIGTERM or SIGINT, then finishes in-flight requests and exits."""
-  del workdir  # The endpoint writes nothing.
-  try:
-    server = server_from_config(config)
-  except ScorerUnavailableError as e:
-    raise SystemExit(f"serve: {e}") from None
-  stopping = threading.Event()
-
-  def stop(signum, frame):
-    del frame
-    if not stopping.is_set():
-      stopping.set()
-      logging.info("Received signal %d; shutting down", signum)
-      # shutdown() waits for serve_forever, which runs on this (the main) thread.
-      threading.Thread(target=server._httpd.shutdown, daemon=True).start()  # pylint: disable=protected-access
-
-  previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-  try:
-    print(f"Serving {server.name} on {server.url} (POST /rerank, /rerank.json; GET /healthz)",
-          flush=True)
-    server.serve_forever()
-  finally:
-    server.shutdown()
-    for s, handler in previous.items():
-      signal.signal(s, handler)
-  print("Server stopped.", flush=True)

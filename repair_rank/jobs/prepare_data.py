@@ -28,7 +28,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                                 progress_bar=config.progress_bar)
   logging.info("Prepared %s %s from %s in %.1f s at %s", builder.name, builder.version,
                builder.source_dir, time.perf_counter() - start, builder.data_dir)
-  summary = summarize(builder)
+  summary = split_counts(builder)
   for split, stats in summary.items():
     logging.info("%s: %d pairs, %d with source text, by distance %s", split,
                  stats["pairs"], stats["with_source"], stats["distance"])
@@ -38,7 +38,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   return summary
 
 
-def summarize(builder: stackoverflow.StackoverflowRepairs) -> dict[str, dict[str, Any]]:
+def split_counts(builder: stackoverflow.StackoverflowRepairs) -> dict[str, dict[str, Any]]:
   """Counts pairs, pairs with broken source text and pairs per distance per split.
 
   Reads the prepared files back (not the JSONL), so the counts check the build.

@@ -1,6 +1,6 @@
 """Interpolated modified Kneser–Ney n-gram model over Python lexical tokens.
 
-The Markov model of DESIGN.md step 3: it orders repair candidates and is a
+The Markov model of the pipeline (README.md): it orders repair candidates and is a
 baseline for the neural ranker. Chen & Goodman (1998) interpolated modified
 Kneser–Ney, three discounts D1, D2, D3+ per order from the count-of-counts,
 n-gram codes packed into int64 (7 bits per token) and all counting done with
@@ -13,8 +13,8 @@ Lower-order counts are continuation counts (distinct left extensions), also
 for n-grams that start with `<s>` (whose left extension is more padding).
 KenLM and SRILM keep raw counts there instead (`bos_raw_counts=True`); on
 valid that is slightly worse (order 6: 2.942 against 2.924), and the
-continuation-count variant is the one that reproduces the cross-check
-perplexities of DESIGN.md (3.70 / 3.37 / 3.05 / 2.92 at orders 3-6).
+continuation-count variant is the one that reproduces the independent
+cross-check perplexities quoted in BENCHMARKS.md (3.70 / 3.37 / 3.05 / 2.92 at orders 3-6).
 
 Scoring walks a lazily built automaton: a state is the longest suffix of the
 history that was seen as a context, and each state caches one row of next-token
@@ -30,17 +30,15 @@ import array
 import dataclasses
 import functools
 import json
-import logging
 import math
 import os
 import pathlib
-import sysconfig
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
 from repair_rank import paths
-from repair_rank import tokens as tokens_lib
+from repair_rank.syntax import tokens as tokens_lib
 
 BOS = "<s>"
 EOS = "</s>"
@@ -507,44 +505,3 @@ class NgramModel:
 def load_default() -> NgramModel:
   """The bundled model (repair_rank/assets/ngram_default.npz), loaded once."""
   return NgramModel.load(DEFAULT_PATH)
-
-
-# --- Corpora ----------------------------------------------------------------------
-
-
-def read_split(split: str, field: str = "fixed") -> list[list[str]]:
-  """Token sequences of one field of a bundled StackOverflow split."""
-  with open(paths.split_path(split)) as f:
-    return [json.loads(line)[field].split() for line in f if line.strip()]
-
-
-def read_ngram_files(names: Sequence[str] = ("BIFI", "PY150")) -> NgramCounts:
-  """The summed 5-gram counts of data/ngrams/ngrams_{name}_5.csv."""
-  return NgramCounts.merge(
-      [read_ngram_csv(paths.NGRAMS_DIR / f"ngrams_{n}_5.csv") for n in names])
-
-
-def stdlib_sequences(max_files: Optional[int] = None,
-                     max_bytes: int = 200_000) -> list[list[str]]:
-  """The standard library's Python sources, one token sequence per file.
-
-  Files larger than `max_bytes`, unreadable ones and ones the lexer fails on
-  (or that yield a token outside the alphabet) are skipped. Needs `tokens.lex`.
-  """
-  root = pathlib.Path(sysconfig.get_paths()["stdlib"])
-  files = sorted(p for p in root.rglob("*.py") if "site-packages" not in p.parts)
-  out = []
-  for path in files:
-    if max_files is not None and len(out) >= max_files:
-      break
-    try:
-      if path.stat().st_size > max_bytes:
-        continue
-      toks = tokens_lib.lex(path.read_text(encoding="utf-8"))
-      tokens_lib.check_tokens(toks)
-    except Exception as e:  # pylint: disable=broad-except
-      logging.debug("skipping %s: %s", path, e)
-      continue
-    if toks:
-      out.append(list(toks))
-  return out

@@ -19,11 +19,11 @@ import ml_collections
 import numpy as np
 import tqdm
 
-from repair_rank import edit_stats as edit_stats_lib
-from repair_rank import ngram
+from repair_rank.data import corpora
 from repair_rank.data import jsonl
 from repair_rank.data import stackoverflow
 from repair_rank.data import synthetic
+from repair_rank.generator import edit_stats as edit_stats_lib
 
 SOURCES = ("train", "stdlib")
 
@@ -36,11 +36,11 @@ def load_sources(config: ml_collections.ConfigDict, fixed_lengths: list[int],
     raise ValueError(f"config.sources={config.sources!r}: name one or more of {SOURCES}")
   sources = {}
   if "train" in config.sources:
-    sources["train"] = ngram.read_split("train", "fixed")
+    sources["train"] = corpora.read_split("train", "fixed")
   if "stdlib" in config.sources:
     # Its own generator: the snippets do not depend on the synthesis draws.
     rng = np.random.default_rng([config.seed, 1])
-    files = ngram.stdlib_sequences(max_files=config.stdlib_max_files or None)
+    files = corpora.stdlib_sequences(max_files=config.stdlib_max_files or None)
     snippets = []
     for sequence in files:
       snippets += synthetic.snippets(
@@ -55,7 +55,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   """Writes `config.num_pairs` synthetic pairs and their statistics to the workdir."""
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
-  real = list(zip(ngram.read_split("train", "broken"), ngram.read_split("train", "fixed")))
+  real = list(zip(corpora.read_split("train", "broken"), corpora.read_split("train", "fixed")))
   limits = synthetic.Limits.of(real, config.max_distance)
   near = [(b, f) for b, f in real
           if 1 <= len(edit_stats_lib.edits(b, f)) <= config.max_distance]
@@ -66,7 +66,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   exclude = set()
   if config.exclude_eval_overlap:
     for split in ("valid", "test"):
-      exclude.update(" ".join(s) for s in ngram.read_split(split, "broken"))
+      exclude.update(" ".join(s) for s in corpora.read_split(split, "broken"))
 
   with tqdm.tqdm(total=config.num_pairs, desc="synthesize", unit="pair",
                  disable=not config.progress) as bar:

@@ -1,24 +1,18 @@
 """Stage 2: listwise ranking of each query's truth among sampled negatives.
 
-  python -m repair_rank.main --config configs/finetune.py --workdir workdir/finetune \
-      --config.pretrained_checkpoint=workdir/pretrain \
-      --config.train_instances=... --config.valid_instances=...
-
 Each step scores, for many queries at once, a shuffled group of G candidates
 (the truth plus G-1 negatives drawn from the generator's candidates); the loss
 is the softmax cross-entropy of the truth over its group, scores divided by
 TAU. The encoder (loaded by name from a pretraining checkpoint, or from
 scratch) is frozen or fine-tuned with its own learning rate. Validation MRR
-and P@1 come from repair_rank.evaluate (shuffled, pessimistic ties) with the
-in-process `scorer.Scorer`; checkpoints keep the last N and the best by MRR.
-Same pmap pattern, RNG discipline, exact resumption and multi-process
-behaviour as repair_rank.pretrain; every process validates (so all pass the
-same metric to the checkpoint manager) and takes part in the export, whose
-files only process 0 writes.
+and P@1 come from repair_rank.ranking.evaluate (shuffled, pessimistic ties)
+with the in-process `scorer.Scorer`; checkpoints keep the last N and the best
+by MRR. The loop is the shared one (`training.loop`); every process validates
+(so all pass the same metric to the checkpoint manager) and takes part in the
+export, whose files only process 0 writes. The job is `repair_rank.jobs.finetune`.
 """
 import functools
 import pathlib
-import time
 from typing import Any, Callable, Sequence
 
 from absl import logging
@@ -29,19 +23,19 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
-import tqdm
 
-from repair_rank import baselines
-from repair_rank import evaluate as evaluate_lib
-from repair_rank import input_pipeline
-from repair_rank import models
-from repair_rank import pretrain
-from repair_rank import scorer as scorer_lib
-from repair_rank import train_utils
+from repair_rank import distributed
 from repair_rank.data import instances as instances_lib
+from repair_rank.model import batches as batches_lib
+from repair_rank.model import checkpoints
+from repair_rank.model import models
+from repair_rank.ranking import evaluate as evaluate_lib
+from repair_rank.ranking import registry
+from repair_rank.ranking import scorer as scorer_lib
+from repair_rank.training import loop
+from repair_rank.training import optimizers
 
-AXIS = "batch"
+AXIS = loop.AXIS
 Batch = dict[str, Any]
 Metrics = dict[str, jax.Array]
 BATCH_KEYS = ("inputs", "edits", "targets", "distance")
@@ -100,26 +94,12 @@ def param_labels(params: Any) -> Any:
   return flax.traverse_util.unflatten_dict(labels)
 
 
-@functools.lru_cache(maxsize=16)
-def _optimizer(head_lr: float, encoder_lr: float, freeze_encoder: bool, warmup_steps: int,
-               total_steps: int, weight_decay: float, clip_norm: float
-               ) -> optax.GradientTransformation:
-  # Cached by hyperparameters: TrainState.tx is static, so a new object would recompile.
-  def group(peak):
-    return optax.chain(optax.clip_by_global_norm(clip_norm), optax.adamw(
-        train_utils.warmup_cosine(peak, warmup_steps, total_steps), weight_decay=weight_decay))
-  return optax.multi_transform(
-      {"head": group(head_lr),
-       "encoder": optax.set_to_zero() if freeze_encoder else group(encoder_lr)},
-      param_labels)
-
-
 def optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
   """Per-group AdamW on warm-up/cosine schedules: head at `learning_rate`, encoder at
   `encoder_learning_rate` or frozen. Global-norm clipping applies within each group."""
-  return _optimizer(config.learning_rate, config.encoder_learning_rate, config.freeze_encoder,
-                    config.warmup_steps, config.num_steps, config.weight_decay,
-                    config.grad_clip_norm)
+  encoder = None if config.freeze_encoder else config.encoder_learning_rate
+  return optimizers.adamw(config, groups=(("head", config.learning_rate), ("encoder", encoder)),
+                          labels=param_labels)
 
 
 @functools.lru_cache(maxsize=8)
@@ -182,7 +162,7 @@ def compile_train_step(config: ml_collections.ConfigDict,
 def validate(model_config: models.TransformerConfig, params: Any,
              instances: Sequence[instances_lib.RankingInstance], seed: int,
              prior: str = "", prior_weight: float = 0.0) -> dict[str, float]:
-  """Ranking-view MRR / P@1 / P@10 through repair_rank.evaluate, with the in-process scorer
+  """Ranking-view MRR / P@1 / P@10 through repair_rank.ranking.evaluate, with the in-process scorer
   (plus prior_weight x the `prior` baseline, as the model was trained and is exported)."""
   scorer = _with_prior(scorer_lib.Scorer(model_config, params), prior, prior_weight)
   row = evaluate_lib.evaluate(instances, scorer.score, seed=seed, progress=False)["ranking"]["all"]
@@ -195,15 +175,15 @@ def _with_prior(scorer: scorer_lib.Scorer, prior: str, prior_weight: float) -> s
   return scorer
 
 
-def _prior_settings(config: ml_collections.ConfigDict) -> tuple[str, float]:
+def prior_settings(config: ml_collections.ConfigDict) -> tuple[str, float]:
   """(prior baseline name, weight) of `config`; ("", 0.0) when training without one."""
   prior, weight = config.get("prior", ""), float(config.get("prior_weight", 0.0))
   if bool(prior) != bool(weight):
     raise ValueError("config.prior and config.prior_weight go together: set both or neither "
                      f"(got prior={prior!r}, prior_weight={weight})")
-  if prior and prior not in baselines.names():
+  if prior and prior not in registry.baseline_names():
     raise ValueError(f"config.prior: unknown baseline {prior!r}; known: "
-                     f"{', '.join(baselines.names())}")
+                     f"{', '.join(registry.baseline_names())}")
   return prior, weight
 
 
@@ -216,76 +196,53 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
   `devices` are this process's (default: all local ones); with several processes
   the global batch is queries_per_device x the devices of all processes.
   """
-  workdir, devices, model_config = train_utils.start_run(config, workdir, devices)
-  shard = dict(process_index=jax.process_index(), process_count=jax.process_count())
-  global_devices = len(devices) * jax.process_count()
-
+  run = loop.start(config, workdir, devices)
+  model_config, global_devices = run.model_config, run.global_devices
   init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(config.seed))
   pretrained = None
   if config.pretrained_checkpoint:
-    pretrained = pretrain.load_params(config.pretrained_checkpoint)
+    pretrained = checkpoints.load_params(config.pretrained_checkpoint)
     logging.info("encoder initialised from %s", config.pretrained_checkpoint)
   state = create_train_state(init_rng, model_config, config, pretrained)
   logging.info("PairScorer: %d params (%s encoder), %d device(s) in %d process(es)",
-               train_utils.tree_size(state.params),
+               loop.tree_size(state.params),
                "frozen" if config.freeze_encoder else "fine-tuned", global_devices,
                jax.process_count())
-  best_metric = scorer_lib.BEST_METRIC if valid_instances else None
-  manager = train_utils.checkpoint_manager(workdir / "checkpoints", keep=config.keep_checkpoints,
-                                           best_metric=best_metric)
-  writer = train_utils.MetricWriter(workdir, job="finetune", active=train_utils.is_primary())
-  state, start_step = train_utils.resume(manager, writer, state)
 
-  prior, prior_weight = _prior_settings(config)
-  batches = input_pipeline.RankingBatches(
+  prior, prior_weight = prior_settings(config)
+  batches = batches_lib.RankingBatches(
       train_instances, devices=global_devices, queries_per_device=config.queries_per_device,
       group_size=config.group_size, max_len=model_config.max_len,
       buckets=config.length_buckets, seed=config.seed,
-      prior=baselines.get(prior) if prior else None, prior_weight=prior_weight, **shard)
-  p_train = compile_train_step(config, train_utils.pmap_devices(devices))
-  state = train_utils.replicate(state, devices, AXIS)
-  rngs = train_utils.replicate(dropout_rng, devices, AXIS)
+      prior=registry.get(prior) if prior else None, prior_weight=prior_weight, **run.shard)
+  p_train = compile_train_step(config, distributed.pmap_devices(run.devices))
+  best_metric = scorer_lib.BEST_METRIC if valid_instances else None
   valid_instances = list(valid_instances)[:config.max_valid_instances or None]
 
-  pending, tick = [], time.perf_counter()
-  stop = min(config.num_steps, config.get("stop_after_steps") or config.num_steps)
-  progress = tqdm.trange(start_step, stop, initial=start_step, total=config.num_steps,
-                         desc="finetune",
-                         disable=not (config.progress and train_utils.is_primary()))
-  clock, last = train_utils.TrainClock(config.get("max_train_seconds", 0)), False
-  for step in progress:
-    state, metrics = p_train(state, batches.batch(step), rngs)
-    pending.append(metrics)
-    done = step + 1
-    # The clock is read at logging steps only (a cross-process broadcast with several).
-    last = done == config.num_steps or (done % config.log_every_steps == 0 and clock.expired())
-    if done % config.log_every_steps == 0 or last:
-      summed = jax.tree.map(lambda *xs: np.sum([x[0] for x in xs]), *jax.device_get(pending))
-      queries = max(float(summed["queries"]), 1.0)
-      scalars = {"loss": float(summed["loss_sum"]) / queries,
-                 "group_p@1": float(summed["hits"]) / queries,
-                 "steps_per_second": len(pending) / (time.perf_counter() - tick)}
-      writer.write(done, "train", scalars)
-      progress.set_postfix(loss=f"{scalars['loss']:.3f}")
-      pending, tick = [], time.perf_counter()
-    if done % config.eval_every_steps == 0 or last:
-      host_state = train_utils.unreplicate(state)
-      checkpoint_metrics = None
-      if valid_instances:
-        valid = validate(model_config, host_state.params, valid_instances, config.seed,
-                         prior, prior_weight)
-        writer.write(done, "valid", valid)
-        checkpoint_metrics = {scorer_lib.BEST_METRIC: valid["mrr"]}
-      manager.save(done, args=ocp.args.StandardSave(host_state), metrics=checkpoint_metrics)
-    if last:
-      break
-  manager.wait_until_finished()
-  final = train_utils.unreplicate(state)
-  if (last or int(final.step) == config.num_steps) and train_utils.is_primary():
-    train_utils.plot_metrics(workdir, {"train listwise loss": ("train", "loss"),
-                                       "valid MRR": ("valid", "mrr"),
-                                       "valid P@1": ("valid", "p@1")})
-  return final
+  def train_scalars(summed: dict[str, Any], steps: int, seconds: float, done: int
+                    ) -> dict[str, float]:
+    del done
+    queries = max(float(summed["queries"]), 1.0)
+    return {"loss": float(summed["loss_sum"]) / queries,
+            "group_p@1": float(summed["hits"]) / queries,
+            "steps_per_second": steps / seconds}
+
+  def evaluate(state: train_state.TrainState, done: int) -> dict[str, float] | None:
+    del done
+    if not valid_instances:
+      return None
+    return validate(model_config, distributed.unreplicate(state).params, valid_instances,
+                    config.seed, prior, prior_weight)
+
+  stage = loop.Stage(
+      name="finetune", train_step=p_train, batch=batches.batch, train_scalars=train_scalars,
+      evaluate=evaluate, checkpoint_every_steps=config.eval_every_steps,
+      checkpoint_metrics=lambda valid: (
+          None if valid is None else {scorer_lib.BEST_METRIC: valid["mrr"]}),
+      best_metric=best_metric,
+      panels={"train listwise loss": ("train", "loss"), "valid MRR": ("valid", "mrr"),
+              "valid P@1": ("valid", "p@1")})
+  return loop.train(config, run, stage, state, dropout_rng)
 
 
 def export(workdir: str | pathlib.Path, bundle: str | pathlib.Path | None = None, *,
@@ -308,19 +265,3 @@ def read_train_instances(config: ml_collections.ConfigDict) -> list[instances_li
     logging.info("%d extra train instances from %s", len(extra), path)
     out.extend(extra)
   return out
-
-
-def run(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """The finetune job: ranking instances from `config.train_instances`/`valid_instances`."""
-  if not config.train_instances:
-    raise ValueError("config.train_instances is empty: pass --config.train_instances=PATH "
-                     "(ranking instances from the build_data job)")
-  train_instances = read_train_instances(config)
-  valid_instances = instances_lib.read(config.valid_instances) if config.valid_instances else []
-  logging.info("%d train and %d valid instances", len(train_instances), len(valid_instances))
-  train(config, workdir, train_instances=train_instances, valid_instances=valid_instances)
-  prior, prior_weight = _prior_settings(config)
-  # By every process: orbax restores and saves collectively.
-  path = export(workdir, prior=prior, prior_weight=prior_weight)
-  if train_utils.is_primary():
-    logging.info("scorer bundle written to %s", path)

@@ -11,11 +11,9 @@ import ast
 import dataclasses
 from typing import Optional, Sequence
 
-from repair_rank import tokens as tokens_lib
+from repair_rank.syntax import tokens as tokens_lib
 
-_LAYOUT = frozenset((tokens_lib.NEWLINE, tokens_lib.INDENT, tokens_lib.DEDENT))
-_OPENERS, _CLOSERS = frozenset("([{"), frozenset(")]}")
-_TEXT = {tok: tokens_lib.PLACEHOLDERS.get(tok, tok) for tok in tokens_lib.ALL_TOKENS}
+_OPENERS, _CLOSERS = frozenset(tokens_lib.OPENERS), frozenset(tokens_lib.CLOSERS)
 _UNIT = tokens_lib.INDENT_UNIT
 
 
@@ -46,7 +44,7 @@ def _layout_error(tokens: Sequence[str]) -> Optional[int]:
   level = depth = 0
   previous = tokens_lib.NEWLINE
   for position, tok in enumerate(tokens):
-    if tok in _LAYOUT:
+    if tok in tokens_lib.LAYOUT:
       if depth > 0:
         return position
       if tok == tokens_lib.INDENT:
@@ -93,8 +91,8 @@ def _render_lines(tokens: Sequence[str]) -> tuple[str, list[list[tuple[int, int]
       if line:
         width += 1
       columns.append((width, position))
-      line.append(_TEXT[tok])
-      width += len(_TEXT[tok])
+      line.append(tokens_lib.PLAIN_TEXT[tok])
+      width += len(tokens_lib.PLAIN_TEXT[tok])
   if line or columns:
     indent = len(_UNIT) * level
     if line:
@@ -136,7 +134,7 @@ def _last_read(lines: list[list[tuple[int, int]]], error: SyntaxError) -> Option
   pass) is reported at the last token that pass read. Tokens after it were
   never read, so no edit there can change the verdict. Trusted only when the
   reported column is the start of one of our tokens (not, say, the end of
-  the input); the neighbour validity check in `candidates` relies on it and
+  the input); the neighbour validity check in `repair_rank.generator.neighbours` relies on it and
   launch/check_neighbour_validity.py verifies it against full parses.
   """
   if error.msg != "invalid syntax" or error.lineno is None or error.offset is None:

@@ -8,21 +8,32 @@ zero-initialised where it is added to the encoder's input, so a pretrained
 encoder starts stage 2 seeing exactly what it saw in stage 1.
 """
 import dataclasses
-from typing import Any
+from typing import Any, Mapping
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 
-from repair_rank import input_pipeline
+from repair_rank.model import features
 
 POOLINGS = ("mean", "last")
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def resolve_dtype(name: str) -> Any:
+  """"auto" -> bfloat16 on GPU/TPU, float32 on CPU; else the named dtype."""
+  if name == "auto":
+    return jnp.float32 if jax.default_backend() == "cpu" else jnp.bfloat16
+  if name not in DTYPES:
+    raise ValueError(f"config.model.dtype must be 'auto' or one of {sorted(DTYPES)}, got {name!r}")
+  return DTYPES[name]
 
 
 @dataclasses.dataclass(frozen=True)
 class TransformerConfig:
   """Hyperparameters of the encoder and the heads (see configs/default.py for units)."""
-  vocab_size: int = input_pipeline.VOCAB_SIZE
+  vocab_size: int = features.VOCAB_SIZE
   dim: int = 128
   heads: int = 4
   layers: int = 2
@@ -34,7 +45,7 @@ class TransformerConfig:
   tied_output: bool = True
   # Scorer only:
   edit_channel: bool = True
-  edit_vocab_size: int = input_pipeline.EDIT_VOCAB_SIZE
+  edit_vocab_size: int = features.EDIT_VOCAB_SIZE
   distance_feature: bool = True
   max_distance: int = 8
   causal_scorer: bool = True
@@ -44,6 +55,29 @@ class TransformerConfig:
 
   def replace(self, **changes: Any) -> "TransformerConfig":
     return dataclasses.replace(self, **changes)
+
+  @classmethod
+  def from_job_config(cls, config: ml_collections.ConfigDict, **overrides: Any
+                      ) -> "TransformerConfig":
+    """The model config of a job config's `model` block (dtype "auto" resolved here)."""
+    fields = dict(config.model.to_dict())
+    fields["dtype"] = resolve_dtype(fields["dtype"])
+    fields.update(overrides)
+    return cls(**fields)
+
+  def to_json(self) -> dict[str, Any]:
+    """A JSON-serialisable dict (dtype by name, train-time flags dropped)."""
+    fields = {k: v for k, v in vars(self).items() if k != "deterministic"}
+    fields["dtype"] = jnp.dtype(self.dtype).name
+    return fields
+
+  @classmethod
+  def from_json(cls, fields: Mapping[str, Any], **overrides: Any) -> "TransformerConfig":
+    """Inverse of `to_json`; `overrides` replace fields."""
+    fields = dict(fields)
+    fields["dtype"] = DTYPES[fields["dtype"]]
+    fields.update(overrides)
+    return cls(**fields)
 
 
 class MlpBlock(nn.Module):

@@ -1,6 +1,7 @@
-"""The build_data job: ranking instances from the StackOverflow pairs.
+"""Ranking instances from (broken, fixed) pairs: the generator's candidates for each.
 
-For every (broken, fixed) pair of each split, the candidate generator proposes
+The library of the build_data job (`repair_rank.jobs.build_data`) and of the
+end-to-end evaluation. For every (broken, fixed) pair of each split, the candidate generator proposes
 up to k valid repairs of the broken sequence (best first by the Markov model);
 the instance is (query=broken, truth=fixed, candidates). Outputs, under
 `config.output_dir` (default: the workdir):
@@ -22,21 +23,21 @@ import json
 import multiprocessing
 import pathlib
 import time
-from typing import Any
+from typing import Any, Optional, Sequence
 
 from absl import logging
 import ml_collections
 import numpy as np
 import tqdm
 
-from repair_rank import candidates as candidates_lib
-from repair_rank import edit_stats as edit_stats_lib
-from repair_rank import ngram
 from repair_rank import paths
 from repair_rank.data import crossfit
 from repair_rank.data import instances as instances_lib
 from repair_rank.data import jsonl
 from repair_rank.data import stackoverflow
+from repair_rank.generator import edit_stats as edit_stats_lib
+from repair_rank.generator import ngram
+from repair_rank.generator import search
 
 
 def build_instance(pair: dict[str, Any], *, max_distance: int, k: int,
@@ -56,7 +57,7 @@ def build_instance(pair: dict[str, Any], *, max_distance: int, k: int,
   query = pair["broken"].split()
   truth = tuple(pair["fixed"].split())
   start = time.perf_counter()
-  found = candidates_lib.generate_scored(query, max_distance=max_distance, k=k,
+  found = search.generate_scored(query, max_distance=max_distance, k=k,
                                          time_budget=time_budget, max_expansions=max_expansions,
                                          model=model, stats=stats)
   seconds = time.perf_counter() - start
@@ -170,10 +171,10 @@ def build_split(split: str, output_dir: pathlib.Path, config: ml_collections.Con
   jsonl.write_jsonl(output_dir / f"{split}.stats.jsonl", stats)
   if config.export_text:
     instances_lib.write_text(output_dir / f"{split}.txt", instances)
-  return summarize(stats, wall_seconds)
+  return recall_summary(stats, wall_seconds)
 
 
-def summarize(stats: list[dict], wall_seconds: float) -> dict:
+def recall_summary(stats: list[dict], wall_seconds: float) -> dict:
   """Recall of the truth (in the top k, and first) by distance, and time per snippet."""
   def recall(rows):
     ranks = [r["generated_rank"] for r in rows]
@@ -191,35 +192,26 @@ def summarize(stats: list[dict], wall_seconds: float) -> dict:
           "wall_seconds_this_run": round(wall_seconds, 1)}
 
 
-def format_summary(split: str, summary: dict) -> str:
-  lines = [f"{split}: {'rows':8} {'n':>6} {'recall@k':>9} {'markov P@1':>11}"]
-  for row, values in summary.items():
-    if isinstance(values, dict) and "recall" in values:
-      lines.append(f"{'':{len(split) + 2}}{row:8} {values['n']:6d} "
-                   f"{values['recall']:9.3f} {values['markov_p@1']:11.3f}")
-  times = summary["seconds_per_pair"]
-  lines.append(f"{'':{len(split) + 2}}seconds per pair: median {times['median']:.2f}, "
-               f"p90 {times['p90']:.2f}, max {times['max']:.2f}")
-  return "\n".join(lines)
+def generate_instances(pairs: Sequence[dict[str, Any]], *, max_distance: int, k: int,
+                       time_budget: Optional[float], workers: int = 1, progress: bool = True
+                       ) -> tuple[list[instances_lib.RankingInstance], list[dict[str, Any]]]:
+  """One ranking instance and its generation stats per pair (truth not inserted)."""
+  build = functools.partial(_build_one, max_distance=max_distance, k=k, time_budget=time_budget)
+  bar = functools.partial(tqdm.tqdm, total=len(pairs), desc="generating", unit="pair",
+                          disable=not progress)
+  if workers > 1 and len(pairs) > 1:
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+      built = list(bar(pool.imap(build, pairs, chunksize=4)))
+  else:
+    built = list(bar(map(build, pairs)))
+  return [instance for instance, _ in built], [stats for _, stats in built]
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """Builds ranking instances for each split of `config.splits`."""
-  output_dir = pathlib.Path(config.output_dir or workdir)
-  output_dir.mkdir(parents=True, exist_ok=True)
-  summaries = {}
-  for split in config.splits:
-    summaries[split] = build_split(split, output_dir, config)
-    print(format_summary(split, summaries[split]), flush=True)
-  summary_path = output_dir / "summary.json"
-  previous = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-  previous.update(summaries)
-  summary_path.write_text(json.dumps(previous, indent=2))
-  if config.tfds:
-    if all((output_dir / f"{stem}.jsonl").exists() for stem in stackoverflow.SPLIT_FILES.values()):
-      from repair_rank.data import ranking_dataset  # pylint: disable=g-import-not-at-top
-      builder = ranking_dataset.build(output_dir / "tensorflow_datasets", source_dir=output_dir)
-      logging.info("TFDS ranking instances at %s", builder.data_dir)
-    else:
-      logging.warning("TFDS dataset not built: it needs train, valid and test instances "
-                      "in %s", output_dir)
+def _build_one(pair: dict[str, Any], **options) -> tuple[instances_lib.RankingInstance, dict]:
+  if not pair["broken"].split():  # nothing to repair: no candidates, a miss
+    instance = instances_lib.RankingInstance(
+        id=pair["id"], query=(), truth=tuple(pair["fixed"].split()), candidates=(),
+        distance=pair["distance"])
+    return instance, {"id": pair["id"], "seconds": 0.0, "n_candidates": 0,
+                      "generated_rank": None}
+  return build_instance(pair, **options)

@@ -1,6 +1,4 @@
-"""The repair command: the top-k repairs of a broken Python file, edits highlighted.
-
-  python -m repair_rank.main --config configs/repair.py --config.file=broken.py --config.top_k=5
+"""The top-k repairs of a broken Python file, edits highlighted (the repair job's library).
 
 The file is lexed (`tokens.lex`), candidates generated (`candidates.generate`)
 and scored (the configured scorer, or a running endpoint), and each of the best
@@ -14,20 +12,17 @@ names, numbers and strings appear as the placeholders x, 1 and 's'.
 import ast
 import dataclasses
 import pathlib
-import sys
 from typing import Optional, Sequence
 
-from absl import logging
-import ml_collections
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from repair_rank import candidates as candidates_lib
-from repair_rank import evaluate
-from repair_rank import serve
-from repair_rank import tokens as tokens_lib
+from repair_rank.generator import search
+from repair_rank.ranking import evaluate
+from repair_rank.ranking import metrics
+from repair_rank.syntax import tokens as tokens_lib
 
-LAYOUT = frozenset((tokens_lib.NEWLINE, tokens_lib.INDENT, tokens_lib.DEDENT))
+LAYOUT = tokens_lib.LAYOUT
 STYLES = ("plain", "markers", "ansi")
 _ANSI_INSERT, _ANSI_DELETE, _ANSI_RESET = "\x1b[1;32m", "\x1b[9;31m", "\x1b[0m"
 
@@ -127,7 +122,7 @@ def show_repair(query: Sequence[str], query_texts: Sequence[Optional[str]],
   try:
     rendered = tokens_lib.render(candidate, pretty=True)
   except ValueError:  # not a layout the lexer emits: fall back to one token per word
-    rendered = " ".join(tokens_lib.PLACEHOLDERS.get(t, t) for t in candidate if t not in LAYOUT)
+    rendered = " ".join(tokens_lib.PLAIN_TEXT.get(t, t) for t in candidate if t not in LAYOUT)
   spans = scan(rendered)
   visible = [j for j, tok in enumerate(candidate) if tok not in LAYOUT]
   if [s.token for s in spans] != [candidate[j] for j in visible]:
@@ -218,15 +213,15 @@ def read_source(path: str) -> str:
 
 def rank_repairs(query: Sequence[str], score_fn: evaluate.ScoreFn, *, top_k: int,
                  max_distance: int = 3, k: int = 1000,
-                 time_budget: Optional[float] = candidates_lib.DEFAULT_TIME_BUDGET
+                 time_budget: Optional[float] = search.DEFAULT_TIME_BUDGET
                  ) -> list[Repair]:
   """The `top_k` best repairs of `query` under `score_fn`, best first."""
-  found = candidates_lib.generate_scored(query, max_distance=max_distance, k=k,
+  found = search.generate_scored(query, max_distance=max_distance, k=k,
                                          time_budget=time_budget)
   if not found:
     return []
   scores = np.asarray(score_fn(list(query), [list(c.tokens) for c in found]), dtype=np.float64)
-  order = serve.best_first(scores)[:top_k]
+  order = metrics.best_first(scores)[:top_k]
   return [Repair(found[i].tokens, float(scores[i]), found[i].distance) for i in order]
 
 
@@ -244,7 +239,7 @@ def format_repairs(source: str, repairs: Sequence[Repair], style: str) -> str:
 
 def repair_source(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
                   style: str = "markers", max_distance: int = 3, k: int = 1000,
-                  time_budget: Optional[float] = candidates_lib.DEFAULT_TIME_BUDGET) -> str:
+                  time_budget: Optional[float] = search.DEFAULT_TIME_BUDGET) -> str:
   """The text the command prints for `source`."""
   query = tokens_lib.lex(source)
   if not query:
@@ -262,24 +257,3 @@ def repair_source(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
   if not repairs:
     return f"{error}\nNo repair within {max_distance} token edits."
   return f"{error}\n\n{format_repairs(source, repairs, style)}"
-
-
-def run(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """Prints the top-k repairs of `config.file`."""
-  del workdir  # Prints only.
-  try:
-    source = read_source(config.file)
-    if config.endpoint:
-      score_fn = serve.HttpScoreFn(config.endpoint)
-    else:
-      score_fn = serve.as_score_fn(serve.scorer_from_config(config))
-  except (RepairError, serve.ScorerUnavailableError) as e:
-    raise SystemExit(f"repair: {e}") from None
-  color = config.color
-  if color not in ("auto", "always", "never"):
-    raise SystemExit(f"repair: config.color must be auto, always or never, got {color!r}")
-  ansi = color == "always" or (color == "auto" and sys.stdout.isatty())
-  logging.info("Repairing %s with scorer %s", config.file, config.endpoint or config.scorer)
-  print(repair_source(source, score_fn, top_k=config.top_k, style="ansi" if ansi else "markers",
-                      max_distance=config.max_distance, k=config.k,
-                      time_budget=config.time_budget or None), flush=True)

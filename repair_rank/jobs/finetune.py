@@ -1,0 +1,30 @@
+"""The finetune job: stage 2 from ranking instances, then the scorer bundle.
+
+  python -m repair_rank.main --config configs/finetune.py --workdir workdir/finetune \\
+      --config.pretrained_checkpoint=workdir/pretrain \\
+      --config.train_instances=... --config.valid_instances=...
+
+The stage: `repair_rank.training.finetune`; the loop: `repair_rank.training.loop`.
+"""
+from absl import logging
+import ml_collections
+
+from repair_rank import distributed
+from repair_rank.data import instances as instances_lib
+from repair_rank.training import finetune
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """The finetune job: ranking instances from `config.train_instances`/`valid_instances`."""
+  if not config.train_instances:
+    raise ValueError("config.train_instances is empty: pass --config.train_instances=PATH "
+                     "(ranking instances from the build_data job)")
+  train_instances = finetune.read_train_instances(config)
+  valid_instances = instances_lib.read(config.valid_instances) if config.valid_instances else []
+  logging.info("%d train and %d valid instances", len(train_instances), len(valid_instances))
+  finetune.train(config, workdir, train_instances=train_instances, valid_instances=valid_instances)
+  prior, prior_weight = finetune.prior_settings(config)
+  # By every process: orbax restores and saves collectively.
+  path = finetune.export(workdir, prior=prior, prior_weight=prior_weight)
+  if distributed.is_primary():
+    logging.info("scorer bundle written to %s", path)

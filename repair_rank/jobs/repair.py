@@ -1,0 +1,35 @@
+"""The repair job: prints the top-k repairs of a broken Python file, edits highlighted.
+
+  python -m repair_rank.main --config configs/repair.py --config.file=broken.py --config.top_k=5
+
+How the repairs are found and shown: `repair_rank.ranking.repairs`.
+"""
+import sys
+
+from absl import logging
+import ml_collections
+
+from repair_rank.ranking import registry
+from repair_rank.ranking import repairs
+from repair_rank.serving import client as client_lib
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Prints the top-k repairs of `config.file`."""
+  del workdir  # Prints only.
+  try:
+    source = repairs.read_source(config.file)
+    if config.endpoint:
+      score_fn = client_lib.HttpScoreFn(config.endpoint)
+    else:
+      score_fn = registry.from_config(config)
+  except (repairs.RepairError, registry.ScorerUnavailableError) as e:
+    raise SystemExit(f"repair: {e}") from None
+  color = config.color
+  if color not in ("auto", "always", "never"):
+    raise SystemExit(f"repair: config.color must be auto, always or never, got {color!r}")
+  ansi = color == "always" or (color == "auto" and sys.stdout.isatty())
+  logging.info("Repairing %s with scorer %s", config.file, config.endpoint or config.scorer)
+  print(repairs.repair_source(source, score_fn, top_k=config.top_k, style="ansi" if ansi else "markers",
+                      max_distance=config.max_distance, k=config.k,
+                      time_budget=config.time_budget or None), flush=True)

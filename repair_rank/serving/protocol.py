@@ -1,0 +1,141 @@
+"""The endpoint's request protocol: parsing `/rerank` and `/rerank.json` bodies, request limits.
+
+  POST /rerank       text/plain: the first line is the query, each following line one
+                     candidate, as space-separated tokens or charified (per line: a line
+                     with whitespace, or a multi-character token name such as `NAME`, is
+                     tokens; otherwise charified). Answer: the candidate lines as sent,
+                     best first, text/plain.
+  POST /rerank.json  JSON {"query": q, "candidates": [c, ...]}, each a line as above or a
+                     list of tokens. Answer: {"scores": [...], "order": [...]}, `order`
+                     being candidate indices best first.
+
+Every bad request is a `RequestError` carrying its 4xx status and a one-line message.
+"""
+import dataclasses
+import json
+from typing import Any, Optional
+
+import ml_collections
+
+from repair_rank.syntax import tokens as tokens_lib
+
+# Longest token name ("continue", "nonlocal") plus a separator: a line longer than
+# this many characters per allowed token is rejected before it is split.
+_MAX_CHARS_PER_TOKEN = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+  """What one request may hold; beyond it the server answers 4xx."""
+  max_body_bytes: int = 4 << 20
+  max_candidates: int = 2000
+  max_tokens_per_line: int = 1024
+  request_timeout_s: float = 10.0
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict) -> "Limits":
+    return cls(max_body_bytes=int(config.max_body_bytes),
+               max_candidates=int(config.max_candidates),
+               max_tokens_per_line=int(config.max_tokens_per_line),
+               request_timeout_s=float(config.request_timeout_s))
+
+
+class RequestError(Exception):
+  """A bad request: answered with `status` (4xx) and `message`."""
+
+  def __init__(self, status: int, message: str, headers: Optional[dict[str, str]] = None):
+    super().__init__(message)
+    self.status = status
+    self.message = message
+    self.headers = headers or {}
+
+
+def parse_line(line: str, limits: Limits, where: str) -> list[str]:
+  """The tokens of one protocol line (space-separated tokens, or charified)."""
+  text = line.strip()
+  if not text:
+    raise RequestError(400, f"{where} is empty")
+  if len(text) > _MAX_CHARS_PER_TOKEN * limits.max_tokens_per_line:
+    raise RequestError(413, f"{where} has {len(text)} characters, over the limit of "
+                       f"{limits.max_tokens_per_line} tokens (max_tokens_per_line)")
+  as_tokens = (any(c.isspace() for c in text)
+               or (len(text) > 1 and text in tokens_lib.TOKEN_TO_CHAR))
+  try:
+    if as_tokens:
+      sequence = text.split()
+      tokens_lib.check_tokens(sequence)
+    else:
+      sequence = tokens_lib.uncharify(text)
+  except tokens_lib.UnknownTokenError as e:
+    form = "space-separated tokens" if as_tokens else "charified (no spaces)"
+    raise RequestError(400, f"{where}, read as {form}: {e}") from None
+  if len(sequence) > limits.max_tokens_per_line:
+    raise RequestError(413, f"{where} has {len(sequence)} tokens, over the limit of "
+                       f"{limits.max_tokens_per_line} (max_tokens_per_line)")
+  return sequence
+
+
+def _check_count(n_candidates: int, limits: Limits) -> None:
+  if n_candidates == 0:
+    raise RequestError(400, "a query without candidates: send at least one candidate")
+  if n_candidates > limits.max_candidates:
+    raise RequestError(413, f"{n_candidates} candidates, over the limit of "
+                       f"{limits.max_candidates} (max_candidates)")
+
+
+def _decode(body: bytes) -> str:
+  try:
+    return body.decode("utf-8")
+  except UnicodeDecodeError as e:
+    raise RequestError(400, f"body is not UTF-8 (byte {e.start}: {e.reason})") from None
+
+
+def parse_text_request(body: bytes, limits: Limits
+                       ) -> tuple[list[str], list[list[str]], list[str]]:
+  """(query tokens, candidate token lists, candidate lines as sent) of a /rerank body."""
+  text = _decode(body)
+  lines = [line.strip() for line in text.rstrip().split("\n")]
+  if not lines[0]:
+    raise RequestError(400, "empty body: expected a query line, then one candidate per line")
+  _check_count(len(lines) - 1, limits)
+  query = parse_line(lines[0], limits, "line 1 (the query)")
+  candidates = [parse_line(line, limits, f"line {number}")
+                for number, line in enumerate(lines[1:], start=2)]
+  return query, candidates, lines[1:]
+
+
+def _json_sequence(value: Any, limits: Limits, where: str) -> list[str]:
+  if isinstance(value, str):
+    return parse_line(value, limits, where)
+  if isinstance(value, list) and all(isinstance(t, str) for t in value):
+    if not value:
+      raise RequestError(400, f"{where} is empty")
+    if len(value) > limits.max_tokens_per_line:
+      raise RequestError(413, f"{where} has {len(value)} tokens, over the limit of "
+                         f"{limits.max_tokens_per_line} (max_tokens_per_line)")
+    try:
+      tokens_lib.check_tokens(value)
+    except tokens_lib.UnknownTokenError as e:
+      raise RequestError(400, f"{where}: {e}") from None
+    return list(value)
+  raise RequestError(400, f"{where} must be a string or a list of token strings")
+
+
+def parse_json_request(body: bytes, limits: Limits) -> tuple[list[str], list[list[str]]]:
+  """(query tokens, candidate token lists) of a /rerank.json body."""
+  text = _decode(body)
+  if not text.strip():
+    raise RequestError(400, 'empty body: expected {"query": ..., "candidates": [...]}')
+  try:
+    request = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise RequestError(400, f"body is not JSON: {e}") from None
+  if not isinstance(request, dict) or "query" not in request or "candidates" not in request:
+    raise RequestError(400, 'expected a JSON object {"query": ..., "candidates": [...]}')
+  candidates = request["candidates"]
+  if not isinstance(candidates, list):
+    raise RequestError(400, "'candidates' must be a list")
+  _check_count(len(candidates), limits)
+  query = _json_sequence(request["query"], limits, "'query'")
+  return query, [_json_sequence(c, limits, f"'candidates'[{i}]")
+                 for i, c in enumerate(candidates)]

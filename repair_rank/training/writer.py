@@ -1,0 +1,84 @@
+"""Training metrics: one JSONL file and TensorBoard events per workdir, and a plot of them."""
+import json
+import pathlib
+from typing import Any, Mapping
+
+from absl import logging
+
+METRICS_FILE = "metrics.jsonl"
+
+
+class MetricWriter:
+  """Appends `{"step", "split", **scalars}` lines to workdir/metrics.jsonl.
+
+  With a `job` name the scalars also go to TensorBoard event files under
+  workdir/tensorboard as `<job>/<split>/<name>` (one namespace per job), via
+  tensorboardX, which needs no TensorFlow. On resume, `truncate_after(step)`
+  drops JSONL lines the killed run wrote after its last checkpoint, so the file
+  matches an uninterrupted run (TensorBoard shows the rewritten steps' latest values).
+  Only an `active` writer touches files: training jobs pass `active=is_primary()`,
+  as every process computes the same scalars.
+  """
+
+  def __init__(self, workdir: str | pathlib.Path, job: str | None = None,
+               active: bool = True):
+    self.path = pathlib.Path(workdir) / METRICS_FILE
+    self.path.parent.mkdir(parents=True, exist_ok=True)
+    self.job = job
+    self.active = active
+    self._events = None
+    if job and self.active:
+      import tensorboardX  # pylint: disable=g-import-not-at-top
+      self._events = tensorboardX.SummaryWriter(str(pathlib.Path(workdir) / "tensorboard"))
+
+  def truncate_after(self, step: int) -> None:
+    if not self.active or not self.path.exists():
+      return
+    kept = [line for line in self.path.read_text().splitlines()
+            if line.strip() and json.loads(line)["step"] <= step]
+    self.path.write_text("".join(line + "\n" for line in kept))
+
+  def write(self, step: int, split: str, scalars: Mapping[str, Any]) -> None:
+    if not self.active:
+      return
+    record = {"step": int(step), "split": split}
+    record.update({k: float(v) for k, v in scalars.items()})
+    with self.path.open("a") as f:
+      f.write(json.dumps(record) + "\n")
+    if self._events is not None:
+      for name, value in scalars.items():
+        self._events.add_scalar(f"{self.job}/{split}/{name}", float(value), int(step))
+      self._events.flush()
+    logging.info("step %d %s: %s", step, split,
+                 ", ".join(f"{k}={float(v):.4g}" for k, v in scalars.items()))
+
+  def read(self) -> list[dict[str, Any]]:
+    if not self.path.exists():
+      return []
+    return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+
+def plot_metrics(workdir: str | pathlib.Path, panels: Mapping[str, tuple[str, str]],
+                 filename: str = "metrics.png") -> pathlib.Path | None:
+  """Plots metrics.jsonl; `panels` maps a title to (split, key). None if matplotlib is missing."""
+  try:
+    import matplotlib  # pylint: disable=g-import-not-at-top
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    logging.info("matplotlib is not installed; skipping the metrics plot")
+    return None
+  records = MetricWriter(workdir).read()
+  figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
+  for axis, (title, (split, key)) in zip(axes[0], panels.items()):
+    points = [(r["step"], r[key]) for r in records if r["split"] == split and key in r]
+    if points:
+      axis.plot(*zip(*points), marker="." if len(points) < 50 else None)
+    axis.set_title(title)
+    axis.set_xlabel("step")
+    axis.grid(alpha=0.3)
+  figure.tight_layout()
+  path = pathlib.Path(workdir) / filename
+  figure.savefig(path, dpi=100)
+  plt.close(figure)
+  return path
