@@ -8,11 +8,14 @@ channel model: the rate at which each edit is made per opportunity, e.g.
 On train, inserting `(` or `)` is ~100 times likelier per opportunity than
 inserting `def`, and deleting a `**` ~50 times likelier than deleting a `NAME`.
 
-Two users:
-* `candidates` adds `log_rate` of each edit to the n-gram log-probability of
-  a partial repair, so the search tries the edits people make first.
-* synthetic training data (issue 4) corrupts valid code with the inverse
-  edits, drawn in proportion to the same counts.
+Users:
+* the candidate search (`generator.search`) adds `log_rate` of each edit to
+  the n-gram log-probability of a partial repair, so it tries the edits people
+  make first;
+* the noisy-channel prior (`ranking.baselines.markov_channel`) and the prior
+  parts stored with ranking instances (`data.generation`);
+* synthetic training data (`data.synthetic`) corrupts valid code with the
+  inverse edits, drawn in proportion to the same counts.
 
 Counts are saved as JSON; a default fitted on the train split ships in the
 package (assets/edit_stats.json, made by launch/fit_edit_stats.py), so nothing
