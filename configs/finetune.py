@@ -45,7 +45,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   config.learning_rate = 2e-3
   # Peak learning rate of the encoder when fine-tuned (per step).
   config.encoder_learning_rate = 1e-4
-  # Train on top of a prior: prior_weight x this baseline's score (repair_rank.ranking.baselines, e.g.
+  # Train on top of a prior: prior_weight x this baseline's score (ranking/baselines.py, e.g.
   # "markov_channel") is added to the model's, in the loss, in validation and in the exported
   # bundle, so the model learns what the prior misses. "" = none.
   config.prior = ""

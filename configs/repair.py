@@ -1,4 +1,4 @@
-"""The repair command (repair_rank.jobs.repair): top-k repairs of a broken .py file, edits highlighted.
+"""The repair command (repair_rank.jobs.repair): top-k repairs of a broken .py file, edits marked.
 
   python -m repair_rank.main --config configs/repair.py --config.file=broken.py --config.top_k=5
   # before a model is trained, rank with a baseline:

@@ -3,9 +3,9 @@
 On the distance-1 pairs of valid, generates every valid distance-1 neighbour
 of the broken snippet with `candidates.generate(max_distance=1)` (exhaustive),
 and ranks the human fix among them by an order-6 Kneser-Ney model fitted on
-train fixed, ties counted against the truth. Expected (the design brief's independent figures, BENCHMARKS.md): random P@1
-~0.28 (mean of 1/n), n-gram MRR ~0.80, P@1 ~0.70, median neighbours ~11
-(p90 ~60, max ~160).
+train fixed, ties counted against the truth. Expected (the design brief's
+independent figures, quoted in BENCHMARKS.md): random P@1 ~0.28 (mean of 1/n),
+n-gram MRR ~0.80, P@1 ~0.70, median neighbours ~11 (p90 ~60, max ~160).
 
   .venv/bin/python launch/check_distance1.py
 """

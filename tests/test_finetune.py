@@ -108,14 +108,14 @@ def test_time_budget_stops_with_a_validated_checkpoint_that_exports(tmp_path):
 
 
 def test_training_on_top_of_a_prior_adds_its_scores_and_exports_it(tmp_path):
-  from repair_rank.model import batches  # pylint: disable=g-import-not-at-top
+  from repair_rank.model import batches as batches_lib  # pylint: disable=g-import-not-at-top
   from repair_rank.ranking import registry  # pylint: disable=g-import-not-at-top
   instances = conftest.make_instances(8)
   prior = registry.get("markov_channel")
-  batches = batches.RankingBatches(
+  batches = batches_lib.RankingBatches(
       instances, devices=1, queries_per_device=4, group_size=3, max_len=64,
       buckets=(64,), seed=0, prior=prior, prior_weight=0.5)
-  plain = batches.RankingBatches(
+  plain = batches_lib.RankingBatches(
       instances, devices=1, queries_per_device=4, group_size=3, max_len=64,
       buckets=(64,), seed=0)
   batch, reference = batches.batch(0), plain.batch(0)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import conftest
-from repair_rank import scorer
+from repair_rank.ranking import scorer
 from repair_rank.model import models
 from repair_rank.training import finetune
 

@@ -1,10 +1,11 @@
 """Ranking instances from (broken, fixed) pairs: the generator's candidates for each.
 
 The library of the build_data job (`repair_rank.jobs.build_data`) and of the
-end-to-end evaluation. For every (broken, fixed) pair of each split, the candidate generator proposes
-up to k valid repairs of the broken sequence (best first by the Markov model);
-the instance is (query=broken, truth=fixed, candidates). Outputs, under
-`config.output_dir` (default: the workdir):
+end-to-end evaluation. For every (broken, fixed) pair of each split, the
+candidate generator proposes up to k valid repairs of the broken sequence
+(best first by the Markov model); the instance is (query=broken, truth=fixed,
+candidates). `build_split` writes, under the output directory (the job's
+`config.output_dir`, default: the workdir):
 
   <split>.jsonl            ranking instances (repair_rank.data.instances)
   <split>.txt              the same in the prototype's text format

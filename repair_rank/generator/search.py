@@ -328,7 +328,7 @@ class _Search:
         push(frontier, (-key, next(counter), seq, 1, position, True, channel, log_prob))
 
   def deeper(self, deadline: Optional[float], max_expansions: Optional[int]) -> None:
-    """Best-first search beyond distance 1 until the frontier, the time or the expansions run out."""
+    """Best-first search beyond distance 1 until the frontier, time or expansions run out."""
     found, frontier = self.found, self.frontier
     max_distance = self.max_distance
     chooser = _TokenChooser(self.model, self.search.top_tokens)

@@ -1,4 +1,4 @@
-"""The baselines job: ranks ranking instances with named scorers in every view, one JSON report each.
+"""The baselines job: ranking instances ranked by named scorers in every view, one report each.
 
   python -m repair_rank.main --config configs/baselines.py --workdir workdir/baselines
 
@@ -19,7 +19,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   """Evaluates each baseline of `config.baselines` in every view; writes one JSON report each."""
   for name in config.baselines:
     if name not in registry.names():
-      raise ValueError(f"config.baselines: unknown baseline {name!r}; known: {', '.join(registry.names())}")
+      raise ValueError(f"config.baselines: unknown baseline {name!r}; "
+                       f"known: {', '.join(registry.names())}")
   instances = instances_lib.read(config.instances, config.get("format") or None)
   n_generated = sum(inst.generated_rank is not None for inst in instances)
   logging.info("Read %d ranking instances from %s (generator found the truth in %d).",

@@ -12,5 +12,6 @@ from repair_rank.training import pretrain
 def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   """The pretrain job: train on the bundled train pairs, evaluate on valid."""
   max_len = config.model.max_len
+  valid = pretrain.read_sequences("valid", max_len)[:config.max_eval_sequences or None]
   pretrain.train(config, workdir, train_sequences=pretrain.read_sequences("train", max_len),
-                 valid_sequences=pretrain.read_sequences("valid", max_len)[:config.max_eval_sequences or None])
+                 valid_sequences=valid)
