@@ -1,1 +1,1 @@
-"""Data stage: the StackOverflow pairs (TFDS), ranking instances and their file formats."""
+"""Pipeline step 5: the StackOverflow pairs (TFDS), corpora, ranking instances, their generation and formats."""

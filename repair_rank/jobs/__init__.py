@@ -1,0 +1,1 @@
+"""One module per `config.job`: config -> library calls -> report (see repair_rank.main.JOBS)."""

@@ -1,0 +1,1 @@
+"""Pipeline step 9: the HTTP endpoint (request protocol, server, client)."""
