@@ -20,6 +20,7 @@ JOBS = {
     "build_data": "repair_rank.jobs.build_data",
     "synthesize": "repair_rank.jobs.synthesize",
     "baselines": "repair_rank.jobs.baselines",
+    "fit_prior": "repair_rank.jobs.fit_prior",
     "pretrain": "repair_rank.jobs.pretrain",
     "finetune": "repair_rank.jobs.finetune",
     "serve": "repair_rank.jobs.serve",

@@ -78,3 +78,20 @@ def test_format_table_and_save(tmp_path):
   path = tmp_path / "sub" / "report.json"
   metrics.save_report(path, {"ranking": rows})
   assert json.loads(path.read_text()) == {"ranking": rows}
+
+
+def test_balanced_summary_reweights_to_the_target_mix():
+  def result(distance, length, rank):
+    return metrics.QueryResult(id="q", distance=distance, length=length, rank=rank,
+                               generated=True, n_candidates=5)
+  # Three distance-1 hits and one distance-2 miss: plain P@1 is 0.75.
+  results = [result(1, 5, 0), result(1, 7, 0), result(1, 3, 0), result(2, 5, None)]
+  even = {(1, 0): 0.5, (2, 0): 0.5}
+  row = metrics.balanced_summary(results, even)
+  assert row["p@1"] == pytest.approx(0.5) and row["mrr"] == pytest.approx(0.5)
+  assert metrics.summarize(r.rank for r in results)["p@1"] == 0.75
+  # A target cell with no query drops out; the rest is renormalised.
+  row = metrics.balanced_summary(results, {(1, 0): 0.2, (3, 4): 0.8})
+  assert row["p@1"] == pytest.approx(1.0)
+  assert metrics.composition([(1, 0), (1, 0), (2, 3), (1, 0)]) == {(1, 0): 0.75, (2, 3): 0.25}
+  assert metrics.cell(2, 37) == (2, 3)

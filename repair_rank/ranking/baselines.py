@@ -14,6 +14,7 @@ from repair_rank.data.instances import token_distance
 from repair_rank.generator import edit_stats
 from repair_rank.generator import ngram
 from repair_rank.ranking import evaluate
+from repair_rank.ranking import learned_prior as learned_prior_lib
 
 _FACTORIES: dict[str, Callable[..., evaluate.ScoreFn]] = {}
 
@@ -102,6 +103,24 @@ def markov_channel(weight: float = edit_stats.CHANNEL_WEIGHT, model_path: str = 
     channel = np.array([edit_stats.channel_log_rate(stats, query, c) for c in candidates],
                        dtype=np.float64)
     return model.log_probs(candidates) + weight * channel
+  return score
+
+
+@register("learned_prior")
+def learned_prior(path: str = "", model_path: str = "", stats_path: str = "") -> evaluate.ScoreFn:
+  """The noisy-channel prior's parts recombined by weights learned on train's lists.
+
+  `path`: a learned prior JSON (the fit_prior job's output; "" = the bundled
+  repair_rank/assets/learned_prior.json). It scores the channel prior's top
+  `list_size` candidates; the rest follow below them in the channel prior's order.
+  """
+  prior = (learned_prior_lib.LearnedPrior.load(path) if path
+           else learned_prior_lib.load_default())
+  model = _ngram_model(model_path)
+  stats = edit_stats.EditStats.load(stats_path) if stats_path else edit_stats.load_default()
+  def score(query: list[str], candidates: list[list[str]]) -> np.ndarray:
+    parts = learned_prior_lib.parts_of(query, candidates, model, stats)
+    return prior.score_list(query, candidates, parts)
   return score
 
 

@@ -13,8 +13,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import tqdm
 
-from repair_rank.ranking import metrics
+from repair_rank import paths
+from repair_rank.data import stackoverflow
 from repair_rank.data.instances import RankingInstance
+from repair_rank.ranking import metrics
 
 # score(query, candidates) -> one float per candidate, higher is better.
 ScoreFn = Callable[[list[str], list[list[str]]], np.ndarray]
@@ -99,3 +101,15 @@ def _result(inst: RankingInstance, *, rank: int | None, n_candidates: int) -> me
 def _as_miss(result: metrics.QueryResult) -> metrics.QueryResult:
   # The ranking view appended the truth; the end-to-end list lacks it.
   return dataclasses.replace(result, rank=None, n_candidates=result.n_candidates - 1)
+
+
+def test_mix() -> dict[metrics.Cell, float]:
+  """The mix of (distance, length bucket) cells of the bundled test pairs.
+
+  Only the split's make-up is read (never a result on it): model selection on
+  valid reweights to it (`metrics.balanced_summary`), because test is balanced
+  across distance and length while valid is 54% distance 1.
+  """
+  pairs = stackoverflow.read_pairs(paths.split_path("test"))
+  return metrics.composition(metrics.cell(p["distance"], len(p["broken"].split()))
+                             for p in pairs)

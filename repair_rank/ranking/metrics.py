@@ -103,6 +103,50 @@ def report(results: Sequence[QueryResult]) -> dict[str, dict[str, Any]]:
   return rows
 
 
+Cell = tuple[int, int]  # (distance, length // LENGTH_BUCKET)
+
+
+def cell(distance: int, length: int) -> Cell:
+  """The (distance, length bucket) cell of a query, the unit of `composition`."""
+  return distance, length // LENGTH_BUCKET
+
+
+def composition(cells: Iterable[Cell]) -> dict[Cell, float]:
+  """The share of each (distance, length bucket) cell among `cells`."""
+  counts: dict[Cell, int] = {}
+  for key in cells:
+    counts[key] = counts.get(key, 0) + 1
+  total = sum(counts.values())
+  return {key: n / total for key, n in counts.items()}
+
+
+def balanced_summary(results: Sequence[QueryResult], target: dict[Cell, float]
+                     ) -> dict[str, Any]:
+  """MRR and P@k with queries reweighted to the `target` mix of cells.
+
+  Each query weighs target share / its own cell's count, so a set whose mix of
+  distances and lengths differs from the target's (valid: 54% distance 1;
+  test: balanced) is scored as if it had the target's. Cells absent from
+  `results` drop out and the remaining weights are renormalised.
+  """
+  counts: dict[Cell, int] = {}
+  for r in results:
+    counts[cell(r.distance, r.length)] = counts.get(cell(r.distance, r.length), 0) + 1
+  weights = np.array([target.get(cell(r.distance, r.length), 0.0)
+                      / counts[cell(r.distance, r.length)] for r in results])
+  row: dict[str, Any] = {"n": len(results)}
+  if not len(results) or weights.sum() == 0:
+    row.update({"mrr": None, **{f"p@{k}": None for k in KS}})
+    return row
+  weights = weights / weights.sum()
+  reciprocal = np.array([0.0 if r.rank is None else 1.0 / (r.rank + 1) for r in results])
+  row["mrr"] = float(weights @ reciprocal)
+  for k in KS:
+    row[f"p@{k}"] = float(weights @ np.array([r.rank is not None and r.rank < k
+                                              for r in results], np.float64))
+  return row
+
+
 def format_table(rows: dict[str, dict[str, Any]], title: str | None = None) -> str:
   """A fixed-width text table of `report` rows: n, MRR, P@1, P@10, P@100."""
   columns = ["mrr"] + [f"p@{k}" for k in KS]

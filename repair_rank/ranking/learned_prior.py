@@ -1,0 +1,271 @@
+"""A learned first stage: the noisy-channel prior's parts, recombined on the lists it ranks.
+
+The noisy-channel prior scores a candidate by its n-gram log-probability plus
+1.75 x the summed log rates of its edits. Both weights are fixed, and nothing
+in it can say that, for this query, a three-edit repair is likelier than the
+best one-edit repair: on valid it puts the truth first for 70% of the
+distance-1 pairs but 18% of the distance-3 ones, where the plain n-gram order
+does better. This ranker keeps the same parts and learns, listwise on the
+prior's own top lists of cross-fitted training instances, a linear score over
+them and over features of the list they sit in (`FEATURE_NAMES`): how many
+one-edit repairs exist, how far the best of them is from the best overall, a
+candidate's rank. It is a baseline row of its own and the first stage the
+transformer reranks behind.
+"""
+import dataclasses
+import functools
+import json
+import pathlib
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from rapidfuzz.distance import Levenshtein
+
+from repair_rank import paths
+from repair_rank.data.instances import RankingInstance
+from repair_rank.generator import edit_stats as edit_stats_lib
+from repair_rank.generator import ngram
+
+DEFAULT_PATH = paths.ASSETS_DIR / "learned_prior.json"
+FORMAT = "repair_rank.learned_prior/1"
+FEATURE_NAMES = (
+    "log_prob",          # n-gram log-probability of the candidate (nats)
+    "channel",           # summed log rates of its edits (nats)
+    "distance_1", "distance_2", "distance_3+",   # one-hot token edit distance
+    "insertions", "deletions", "substitutions",  # edits of each kind
+    "log_prob_per_token",
+    "log_rank",          # log(1 + rank) in the prior's order over the list
+    "log_rank_in_distance",  # log(1 + rank) among candidates at the same distance
+    "deep_x_log_distance1_count",  # [distance >= 2] x log(1 + number of one-edit repairs)
+    "deep_x_best1_gap",  # [distance >= 2] x (best one-edit prior - best prior), nats
+    "near_x_best2_gap",  # [distance == 1] x (best two-edit prior - best prior), nats
+)
+_MISSING_GAP = -30.0  # The gap used when the list holds no candidate at that distance.
+
+
+def parts_of(query: Sequence[str], candidates: Sequence[Sequence[str]],
+             model: ngram.NgramModel, stats: edit_stats_lib.EditStats) -> np.ndarray:
+  """`[n, 2]` (n-gram log-probability, channel log rate) of each candidate."""
+  parts = np.zeros((len(candidates), 2), np.float64)
+  if len(candidates):
+    parts[:, 0] = model.log_probs(candidates)
+    parts[:, 1] = [edit_stats_lib.channel_log_rate(stats, query, c) for c in candidates]
+  return parts
+
+
+def prior_score(parts: np.ndarray, channel_weight: float) -> np.ndarray:
+  """The noisy-channel prior from its parts `[n, 2]` (log_prob, channel)."""
+  return parts[:, 0] + channel_weight * parts[:, 1]
+
+
+def features(query: Sequence[str], candidates: Sequence[Sequence[str]], parts: np.ndarray,
+             channel_weight: float) -> np.ndarray:
+  """float32 `[len(candidates), len(FEATURE_NAMES)]` for one query's list."""
+  parts = np.asarray(parts, np.float64).reshape(-1, 2)
+  n = len(candidates)
+  counts = np.zeros((n, 3))
+  for i, candidate in enumerate(candidates):
+    for op in Levenshtein.editops(list(query), list(candidate)):
+      counts[i, ("insert", "delete", "replace").index(op.tag)] += 1
+  distance = np.minimum(counts.sum(1), 3)
+  lengths = np.array([len(c) + 1 for c in candidates], np.float64)  # + </s>
+  prior = prior_score(parts, channel_weight)
+  rank = _ranks(prior)
+  rank_in_distance = np.zeros(n)
+  best = {}
+  for d in (1, 2, 3):
+    members = np.flatnonzero(distance == d)
+    if len(members):
+      rank_in_distance[members] = _ranks(prior[members])
+      best[d] = prior[members].max()
+  top = prior.max() if n else 0.0
+  deep = (distance >= 2).astype(np.float64)
+  near = (distance == 1).astype(np.float64)
+  columns = [
+      parts[:, 0], parts[:, 1],
+      distance == 1, distance == 2, distance == 3,
+      counts[:, 0], counts[:, 1], counts[:, 2],
+      parts[:, 0] / lengths,
+      np.log1p(rank), np.log1p(rank_in_distance),
+      deep * np.log1p((distance == 1).sum()),
+      deep * (best.get(1, top + _MISSING_GAP) - top),
+      near * (best.get(2, top + _MISSING_GAP) - top),
+  ]
+  return np.stack([np.asarray(c, np.float64) for c in columns], 1).astype(np.float32)
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+  order = np.argsort(-values, kind="stable")
+  ranks = np.empty(len(values))
+  ranks[order] = np.arange(len(values))
+  return ranks
+
+
+@dataclasses.dataclass(frozen=True)
+class LearnedPrior:
+  """Linear weights over `FEATURE_NAMES`, applied to the first stage's top `list_size`."""
+  weights: tuple[float, ...]
+  channel_weight: float
+  list_size: int
+
+  @classmethod
+  def plain(cls, channel_weight: float, list_size: int) -> "LearnedPrior":
+    """The noisy-channel prior itself (log_prob + channel_weight x channel)."""
+    weights = np.zeros(len(FEATURE_NAMES))
+    weights[0], weights[1] = 1.0, channel_weight
+    return cls(tuple(float(w) for w in weights), channel_weight, list_size)
+
+  def score_list(self, query: Sequence[str], candidates: Sequence[Sequence[str]],
+                 parts: np.ndarray) -> np.ndarray:
+    """Scores of a whole generator list: the learned score on the prior's top
+    `list_size`, every other candidate below them in the prior's order."""
+    parts = np.asarray(parts, np.float64).reshape(-1, 2)
+    scores = np.empty(len(candidates), np.float64)
+    if not len(candidates):
+      return scores
+    order = np.argsort(-prior_score(parts, self.channel_weight), kind="stable")
+    top, rest = order[:self.list_size], order[self.list_size:]
+    scores[top] = self.score_parts(query, [candidates[i] for i in top], parts[top])
+    scores[rest] = scores[top].min() - 1.0 - np.arange(len(rest))
+    return scores
+
+  def score_parts(self, query: Sequence[str], candidates: Sequence[Sequence[str]],
+                  parts: np.ndarray) -> np.ndarray:
+    """Scores of one list whose (log_prob, channel) parts are known (float64)."""
+    return features(query, candidates, parts, self.channel_weight).astype(np.float64) @ \
+        np.asarray(self.weights, np.float64)
+
+  def to_json(self) -> dict:
+    return {"format": FORMAT, "features": list(FEATURE_NAMES), "weights": list(self.weights),
+            "channel_weight": self.channel_weight, "list_size": self.list_size}
+
+  @classmethod
+  def from_json(cls, data: dict, where: str = "learned prior") -> "LearnedPrior":
+    if data.get("format") != FORMAT:
+      raise ValueError(f"{where}: format {data.get('format')!r}, expected {FORMAT!r}")
+    if tuple(data.get("features", ())) != FEATURE_NAMES:
+      raise ValueError(f"{where}: its features {data.get('features')} are not this code's "
+                       f"{list(FEATURE_NAMES)}")
+    return cls(tuple(float(w) for w in data["weights"]), float(data["channel_weight"]),
+               int(data["list_size"]))
+
+  def save(self, path: str | pathlib.Path) -> None:
+    pathlib.Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+  @classmethod
+  def load(cls, path: str | pathlib.Path) -> "LearnedPrior":
+    try:
+      data = json.loads(pathlib.Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+      raise ValueError(f"{path}: cannot read a learned prior: {e}") from None
+    return cls.from_json(data, str(path))
+
+
+@functools.cache
+def load_default() -> LearnedPrior:
+  """The bundled learned prior (repair_rank/assets/learned_prior.json), loaded once."""
+  return LearnedPrior.load(DEFAULT_PATH)
+
+
+def first_stage_list(instance: RankingInstance, list_size: int, channel_weight: float,
+                     rng: np.random.Generator | None = None, random_negatives: int = 0):
+  """(candidates, parts, truth index) of the list the learned stage ranks for `instance`.
+
+  The first stage's top `list_size` by the prior, the truth added where it fell
+  outside (or the generator missed it), and `random_negatives` more drawn from
+  the rest (training only: keeps the model sane on the tail).
+  """
+  candidates = list(instance.candidates)
+  parts = list(instance.parts)
+  if instance.truth not in candidates:
+    candidates.append(instance.truth)
+    parts.append(instance.truth_parts)
+  parts = np.asarray(parts, np.float64)
+  order = np.argsort(-prior_score(parts, channel_weight), kind="stable")
+  chosen = list(order[:list_size])
+  truth = candidates.index(instance.truth)
+  rest = [i for i in order[list_size:] if i != truth]
+  if random_negatives and rest:
+    chosen += list(rng.choice(rest, size=min(random_negatives, len(rest)), replace=False))
+  if truth not in chosen:
+    chosen.append(truth)
+  return [candidates[i] for i in chosen], parts[chosen], chosen.index(truth)
+
+
+def reranked_group(instance: RankingInstance, prior: LearnedPrior, group_size: int,
+                   random_negatives: int = 0, rng: np.random.Generator | None = None
+                   ) -> tuple[list[tuple[str, ...]], np.ndarray, int]:
+  """(candidates, learned-prior scores, truth index) of the list a reranker behind
+  `prior` sees for `instance`: the prior's top `group_size` of its first-stage
+  list, the truth added where it fell outside (a case to measure: at inference
+  it would be lost), and `random_negatives` more from the rest of that list.
+  Scores are the stored, cross-fitted parts' (the instance must have them).
+  """
+  candidates, parts, truth = first_stage_list(instance, prior.list_size, prior.channel_weight)
+  scores = prior.score_parts(instance.query, candidates, parts)
+  order = np.argsort(-scores, kind="stable")
+  chosen = list(order[:group_size])
+  rest = [i for i in order[group_size:] if i != truth]
+  if random_negatives and rest:
+    chosen += list(rng.choice(rest, size=min(random_negatives, len(rest)), replace=False))
+  if truth not in chosen:
+    chosen.append(truth)
+  return [candidates[i] for i in chosen], scores[chosen], chosen.index(truth)
+
+
+def fit(instances: Sequence[RankingInstance], *, list_size: int = 64,
+        channel_weight: float = edit_stats_lib.CHANNEL_WEIGHT,
+        random_negatives: int = 0, tau: float = 1.0, l2: float = 1e-3, steps: int = 2000,
+        learning_rate: float = 0.05, seed: int = 0,
+        query_weights: np.ndarray | None = None) -> tuple[LearnedPrior, float]:
+  """Fits the weights listwise (softmax cross-entropy of the truth, scores / tau).
+
+  `query_weights` (one per instance) reweights the loss, e.g. to a target mix
+  of distances. Features are standardised for the optimiser and the weights
+  mapped back, so the result applies to raw features. Starts from the plain
+  prior. Returns the fitted prior and its final training loss.
+  """
+  rng = np.random.default_rng(seed)
+  kept = [i for i, inst in enumerate(instances) if inst.parts is not None]
+  if not kept:
+    raise ValueError("no instances with prior parts to fit on (build them with build_data)")
+  lists = [first_stage_list(instances[i], list_size, channel_weight, rng, random_negatives)
+           for i in kept]
+  width = max(len(candidates) for candidates, _, _ in lists)
+  x = np.zeros((len(lists), width, len(FEATURE_NAMES)), np.float32)
+  mask = np.zeros((len(lists), width), bool)
+  for row, (i, (candidates, parts, _)) in enumerate(zip(kept, lists)):
+    x[row, :len(candidates)] = features(instances[i].query, candidates, parts, channel_weight)
+    mask[row, :len(candidates)] = True
+  labels = jnp.asarray([label for _, _, label in lists], jnp.int32)
+  weights = (jnp.ones(len(kept)) if query_weights is None
+             else jnp.asarray(np.asarray(query_weights, np.float32)[kept]))
+  real = mask[..., None]
+  mean = (x * real).sum((0, 1)) / mask.sum()
+  std = np.sqrt((((x - mean) ** 2) * real).sum((0, 1)) / mask.sum()) + 1e-6
+  standard = jnp.asarray(np.where(real, (x - mean) / std, 0.0))
+  start = np.zeros(len(FEATURE_NAMES), np.float32)
+  start[0], start[1] = std[0], channel_weight * std[1]  # The plain prior.
+  mask = jnp.asarray(mask)
+
+  def loss_fn(w):
+    logits = jnp.where(mask, standard @ w / tau, -1e9)
+    losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+    return (losses * weights).sum() / weights.sum() + l2 * jnp.sum(w ** 2)
+
+  optimizer = optax.adam(learning_rate)
+
+  @jax.jit
+  def step(w, state):
+    loss, grads = jax.value_and_grad(loss_fn)(w)
+    updates, state = optimizer.update(grads, state)
+    return optax.apply_updates(w, updates), state, loss
+
+  w, state = jnp.asarray(start), optimizer.init(jnp.asarray(start))
+  for _ in range(steps):
+    w, state, loss = step(w, state)
+  raw = np.asarray(w, np.float64) / std  # Per raw feature; the mean shift cancels in a list.
+  return LearnedPrior(tuple(float(v) for v in raw), channel_weight, list_size), float(loss)
