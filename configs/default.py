@@ -54,6 +54,13 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   model.pooling = "mean"
   # Scorer: add a learned multiple of the LM's log P(candidate | query) to the score.
   model.lm_feature = True
+  # Scorer: encode only each pair's edited span plus this many tokens of context on each
+  # side (tokens; 0 = the whole query and candidate). Stored with the model, so serving
+  # encodes pairs exactly as training did.
+  model.pair_window = 0
+  # Scorer: start the score head and the LM feature's weight at zero, so a model trained on
+  # top of a prior starts exactly at that prior and learns a residual (bool).
+  model.residual_init = False
   config.model = model
 
   # Padded sequence lengths of batches (tokens); a batch pads to the smallest that fits.

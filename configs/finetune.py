@@ -51,6 +51,19 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   config.prior = ""
   # Weight of `prior` (score units per prior unit; 0 with no prior).
   config.prior_weight = 0.0
+  # With prior "learned_prior": its JSON (the fit_prior job's output; "" = the bundled
+  # repair_rank/assets/learned_prior.json). Exported inside the scorer bundle.
+  config.prior_path = ""
+  # Negatives per query: "random" (up to group_size - 1 drawn from the generator's list) or
+  # "first_stage" (the list the model reranks at serving: the learned prior's top
+  # first_stage_k, from the instances' cross-fitted parts; needs prior "learned_prior").
+  config.negatives = "random"
+  # With first-stage negatives: candidates the model reranks per query, in training and in
+  # the exported bundle (its prefilter_k).
+  config.first_stage_k = 16
+  # With first-stage negatives: random candidates from the rest of the first stage's list
+  # added to each group (count), so the model sees some easy ones.
+  config.random_negatives = 0
   # Temperature TAU: scores are divided by it before the group softmax (unitless).
   config.tau = 1.0
   # Candidates per query per step: the truth plus group_size - 1 sampled negatives.
@@ -62,6 +75,9 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   config.num_steps = 400 if config.variant == "small" else 10_000
   # Linear warm-up (steps).
   config.warmup_steps = 40 if config.variant == "small" else 200
+  # The validation metric the best checkpoint maximises: "mrr", or "balanced_mrr" (valid
+  # reweighted to test's mix of distances and lengths, metrics.balanced_summary).
+  config.select_on = "balanced_mrr"
   # Validate and checkpoint every this many steps.
   config.eval_every_steps = 100 if config.variant == "small" else 250
   config.checkpoint_every_steps = config.eval_every_steps

@@ -42,6 +42,22 @@ def make_instances(n: int, *, seed: int = 0, candidates: int = 6):
   return out
 
 
+def with_parts(instances):
+  """`instances` with prior parts from the bundled n-gram and edit statistics (as build_data
+  stores them), for the tests of first-stage lists."""
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  from repair_rank.generator import edit_stats, ngram
+  from repair_rank.ranking import learned_prior
+  model, stats = ngram.load_default(), edit_stats.load_default()
+  out = []
+  for inst in instances:
+    parts = learned_prior.parts_of(inst.query, inst.candidates, model, stats)
+    truth = learned_prior.parts_of(inst.query, [inst.truth], model, stats)[0]
+    out.append(dataclasses.replace(inst, parts=tuple(map(tuple, parts.tolist())),
+                                   truth_parts=tuple(truth.tolist())))
+  return out
+
+
 def tiny_config(**overrides) -> ml_collections.ConfigDict:
   """A tiny model/job config shared by the model-job tests (compiled steps are cached by it)."""
   config = ml_collections.ConfigDict(dict(

@@ -1,6 +1,7 @@
 """Tests for repair_rank.training.finetune: learning, frozen encoder, exact resume, best checkpoint."""
 import jax
 import numpy as np
+import pytest
 
 import conftest
 from repair_rank.model import checkpoints
@@ -8,6 +9,7 @@ from repair_rank.model import models
 from repair_rank.training import finetune
 from repair_rank.training import pretrain
 from repair_rank.training import writer
+from repair_rank.ranking import learned_prior
 from repair_rank import scorer
 
 
@@ -133,7 +135,7 @@ def test_training_on_top_of_a_prior_adds_its_scores_and_exports_it(tmp_path):
 
   config = _config(num_steps=10, prior="markov_channel", prior_weight=0.5)
   finetune.train(config, tmp_path, train_instances=instances, valid_instances=instances[:3])
-  bundle = finetune.export(tmp_path, prior="markov_channel", prior_weight=0.5)
+  bundle = finetune.export(tmp_path, prior=finetune.PriorSettings("markov_channel", 0.5))
   loaded = scorer.load(bundle)
   assert (loaded.prior, loaded.prior_weight) == ("markov_channel", 0.5)
   query, candidates = list(instances[0].query), [list(c) for c in instances[0].candidates]
@@ -146,3 +148,36 @@ def test_training_on_top_of_a_prior_adds_its_scores_and_exports_it(tmp_path):
   with np.testing.assert_raises_regex(ValueError, "unknown baseline 'nonsense'"):
     finetune.train(_config(num_steps=10, prior="nonsense", prior_weight=1.0), tmp_path / "bad",
                    train_instances=instances)
+
+
+def test_first_stage_negatives_train_and_export_the_cascade(tmp_path):
+  instances = conftest.with_parts(conftest.make_instances(8, candidates=8))
+  stage = learned_prior.LearnedPrior.plain(channel_weight=1.75, list_size=6)
+  stage.save(tmp_path / "stage.json")
+  config = _config(num_steps=10, prior="learned_prior", prior_weight=1.0,
+                   prior_path=str(tmp_path / "stage.json"), negatives="first_stage",
+                   first_stage_k=3, random_negatives=0, group_size=4)
+  config.model.residual_init = True
+  finetune.train(config, tmp_path / "run", train_instances=instances,
+                 valid_instances=instances[:4])
+  records = writer.MetricWriter(tmp_path / "run").read()
+  valid = [r for r in records if r["split"] == "valid"]
+  # The first stage alone is logged beside the model, as the plot's reference line.
+  assert valid and "first_stage_mrr" in valid[-1] and "balanced_mrr" in valid[-1]
+  bundle = scorer.load(finetune.export(tmp_path / "run",
+                                       prior=finetune.prior_settings(config)))
+  assert (bundle.prior, bundle.prefilter_k, bundle.prior_weight) == ("learned_prior", 3, 1.0)
+  with pytest.raises(ValueError, match="first_stage"):
+    finetune.prior_settings(_config(prior="markov_channel", prior_weight=1.0,
+                                    negatives="first_stage", first_stage_k=3))
+
+
+def test_residual_init_starts_at_the_prior():
+  config = _config()
+  config.model.residual_init = True
+  model_config = models.TransformerConfig.from_job_config(config)
+  params = finetune._initializer(model_config)(jax.random.PRNGKey(0))  # pylint: disable=protected-access
+  batch = conftest.make_instances(1)[0]
+  model = scorer.Scorer(model_config, params)
+  scores = model.score_all(list(batch.query), [list(c) for c in batch.candidates])
+  np.testing.assert_array_equal(scores, np.zeros(len(batch.candidates), np.float32))

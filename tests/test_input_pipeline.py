@@ -102,3 +102,45 @@ def test_process_blocks_make_up_the_global_batch():
   for key, value in whole.items():
     assert parts[0][key].shape[0] == 2
     np.testing.assert_array_equal(np.concatenate([parts[0][key], parts[1][key]]), value)
+
+
+def test_edit_window_holds_every_edit_and_its_context():
+  query = "NAME = NAME ( NAME NEWLINE NAME = NUMBER NEWLINE NAME ( )".split()
+  candidate = "NAME = NAME ( NAME ) NEWLINE NAME = NUMBER NEWLINE NAME ( )".split()
+  query_slice, candidate_slice = ip.edit_window(query, candidate, 2)
+  assert query[query_slice] == ["(", "NAME", "NEWLINE", "NAME"]
+  assert candidate[candidate_slice] == ["(", "NAME", ")", "NEWLINE", "NAME"]
+  # Two edits far apart: one window spans both; the distance is the whole pair's.
+  far = "NAME = [ NAME ( NAME NEWLINE NAME = NUMBER NEWLINE NAME ( ) ]".split()
+  features = ip.pair_features(query, far, 64, window=1)
+  assert features.distance == 2
+  inputs = features.inputs.tolist()
+  assert inputs.count(ip.SEP) == 1 and len(inputs) == ip.pair_length(query, far, 64, window=1)
+  # A window never reaches past either end; window 0 is the whole pair.
+  assert ip.edit_window(query, candidate, 100) == (slice(0, len(query)),
+                                                   slice(0, len(candidate)))
+  np.testing.assert_array_equal(ip.pair_features(query, candidate, 64).inputs,
+                                ip.pair_features(query, candidate, 64, window=0).inputs)
+  assert ip.pair_length(query, candidate, 64, window=2) == 4 + 5 + 3
+
+
+def test_ranking_batches_from_reranked_lists_carry_their_scores():
+  instances = conftest.make_instances(4)
+  def reranked(instance, rng):
+    del rng
+    group = [instance.truth] + [c for c in instance.candidates if c != instance.truth][:2]
+    return group, np.array([5.0, 3.0, 1.0]), 0
+  batches = batches_lib.RankingBatches(instances, devices=1, queries_per_device=4, group_size=4,
+                                       max_len=32, buckets=(32,), seed=0, prior_weight=0.5,
+                                       reranked=reranked, window=2)
+  batch = batches.batch(0)
+  assert batch["mask"].sum(-1).tolist() == [[3, 3, 3, 3]]
+  members = batches._epoch_order(0)[:4]  # pylint: disable=protected-access
+  for row, index in enumerate(members):
+    instance = batches.instances[index]
+    label = batch["label"][0, row]
+    # The truth's offset is 0.5 x 5; the others' 0.5 x 3 and 0.5 x 1; padding 0.
+    assert batch["offset"][0, row, label] == 2.5
+    assert sorted(batch["offset"][0, row].tolist()) == [0.0, 0.5, 1.5, 2.5]
+    expected = ip.pair_features(instance.query, instance.truth, 32, window=2).inputs
+    np.testing.assert_array_equal(batch["inputs"][0, row, label, :len(expected)], expected)

@@ -1,9 +1,15 @@
 """Tests for the learned first stage (features of the prior's parts, fitted listwise)."""
+import jax
 import numpy as np
 import pytest
 
+import conftest
 from repair_rank.data.instances import RankingInstance
+from repair_rank.model import models
+from repair_rank.ranking import baselines
 from repair_rank.ranking import learned_prior
+from repair_rank.ranking import scorer
+from repair_rank.training import finetune
 
 QUERY = ("NAME", "(", "NAME")
 
@@ -72,3 +78,48 @@ def test_json_round_trip_and_refusals(tmp_path):
   path.write_text("{not json")
   with pytest.raises(ValueError, match="prior.json"):
     learned_prior.LearnedPrior.load(path)
+
+
+def test_reranked_group_is_the_learned_top_with_the_truth():
+  instance = conftest.with_parts(conftest.make_instances(1, seed=5, candidates=12))[0]
+  prior = learned_prior.LearnedPrior.plain(channel_weight=1.75, list_size=8)
+  candidates, scores, truth = learned_prior.reranked_group(instance, prior, group_size=3)
+  assert candidates[truth] == instance.truth
+  listed, parts, _ = learned_prior.first_stage_list(instance, 8, 1.75)
+  by_prior = np.argsort(-prior.score_parts(instance.query, listed, parts), kind="stable")
+  top = [listed[i] for i in by_prior[:3]]
+  assert candidates[:3] == top
+  assert len(candidates) == 3 + (instance.truth not in top)
+  np.testing.assert_allclose(scores, prior.score_parts(instance.query, listed, parts)[
+      [listed.index(c) for c in candidates]])
+  # Random extras come from the rest of the list, never twice.
+  more, _, _ = learned_prior.reranked_group(instance, prior, 3, random_negatives=2,
+                                            rng=np.random.default_rng(0))
+  assert len(set(more)) == len(more) and set(candidates) < set(more)
+  assert set(more) <= set(listed)
+
+
+def test_bundle_carries_its_learned_prior(tmp_path):
+  config = conftest.tiny_config()
+  model_config = models.TransformerConfig.from_job_config(config, max_len=64, pair_window=3)
+  params = finetune._initializer(model_config)(jax.random.PRNGKey(0))  # pylint: disable=protected-access
+  weights = np.linspace(-1, 1, len(learned_prior.FEATURE_NAMES))
+  stage = learned_prior.LearnedPrior(tuple(weights.tolist()), 1.75, 6)
+  stage.save(tmp_path / "stage.json")
+  model = scorer.Scorer(model_config, params, prior="learned_prior",
+                        prior_options={"path": str(tmp_path / "stage.json")}, prior_weight=1.0,
+                        prefilter_k=3)
+  instance = conftest.make_instances(1, seed=2, candidates=9)[0]
+  query, candidates = list(instance.query), [list(c) for c in instance.candidates]
+  before = model.score(query, candidates)
+  bundle = model.save(tmp_path / "bundle")
+  (tmp_path / "stage.json").unlink()  # The bundle must not need the original file.
+  loaded = scorer.load(bundle)
+  assert (bundle / scorer.LEARNED_PRIOR_FILE).exists()
+  assert loaded.model_config.pair_window == 3
+  np.testing.assert_array_equal(loaded.score(query, candidates), before)
+  # The first stage orders the list; the transformer moves only its top 3.
+  first = baselines.get("learned_prior", path=str(bundle / scorer.LEARNED_PRIOR_FILE))(
+      query, candidates)
+  top = set(np.argsort(-first, kind="stable")[:3])
+  assert set(np.argsort(-before, kind="stable")[:3]) == top

@@ -23,8 +23,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   valid_instances = instances_lib.read(config.valid_instances) if config.valid_instances else []
   logging.info("%d train and %d valid instances", len(train_instances), len(valid_instances))
   finetune.train(config, workdir, train_instances=train_instances, valid_instances=valid_instances)
-  prior, prior_weight = finetune.prior_settings(config)
   # By every process: orbax restores and saves collectively.
-  path = finetune.export(workdir, prior=prior, prior_weight=prior_weight)
+  path = finetune.export(workdir, prior=finetune.prior_settings(config))
   if distributed.is_primary():
     logging.info("scorer bundle written to %s", path)

@@ -21,6 +21,7 @@ from repair_rank.model.features import PairFeatures
 from repair_rank.model.features import bucket_length
 from repair_rank.model.features import pad_to
 from repair_rank.model.features import pair_features
+from repair_rank.model.features import pair_length
 from repair_rank.model.features import stack_pairs
 
 
@@ -114,8 +115,16 @@ class RankingBatches:
     inputs, edits, targets: int32[D, Q, G, L]; distance: int32[D, Q, G];
     mask: bool[D, Q, G] (False for padding where a query has < G-1 negatives);
     label: int32[D, Q] (index of the truth within its group);
-    offset: float32[D, Q, G], only with a `prior`: prior_weight x prior(query, group),
-      a constant added to the model's scores (0 for padding).
+    offset: float32[D, Q, G], only with a `prior` or `reranked`: prior_weight x the
+      prior's score of each candidate, a constant added to the model's scores (0 for
+      padding).
+
+  Negatives are drawn uniformly from the generator's candidates, unless
+  `reranked` is given: then each query's group is the list a reranker behind a
+  first stage sees (`reranked(instance, rng)` -> (candidates, first-stage
+  scores, truth index), e.g. `ranking.learned_prior.reranked_group`), the hard
+  negatives it must separate at inference, and its offsets are those scores.
+  `window` > 0 encodes only each pair's edited span plus that much context.
   """
 
   def __init__(self, instances: Sequence[RankingInstance], *, devices: int,
@@ -123,7 +132,13 @@ class RankingBatches:
                buckets: Sequence[int], seed: int, process_index: int = 0,
                process_count: int = 1,
                prior: Callable[[list[str], list[list[str]]], np.ndarray] | None = None,
-               prior_weight: float = 0.0):
+               prior_weight: float = 0.0,
+               reranked: Callable[[RankingInstance, np.random.Generator],
+                                  tuple[list, np.ndarray, int]] | None = None,
+               window: int = 0):
+    if prior is not None and reranked is not None:
+      raise ValueError("give a prior or a reranked-list function, not both: the latter "
+                       "carries its own first-stage scores")
     instances = [inst for inst in instances if any(c != inst.truth for c in inst.candidates)]
     if not instances:
       raise ValueError("no ranking instances with at least one negative candidate")
@@ -139,6 +154,8 @@ class RankingBatches:
     self.seed = seed
     self.prior = prior if prior_weight else None
     self.prior_weight = prior_weight
+    self.reranked = reranked
+    self.window = window
     self.batches_per_epoch = max(1, len(instances) // self.global_queries)
 
   @functools.lru_cache(maxsize=2)
@@ -147,14 +164,23 @@ class RankingBatches:
     return np.resize(order, self.batches_per_epoch * self.global_queries)
 
   def group(self, instance: RankingInstance, rng: np.random.Generator
-            ) -> tuple[list[tuple[str, ...]], int]:
-    """The truth plus up to G-1 distinct negatives, shuffled; returns (group, truth index)."""
+            ) -> tuple[list[tuple[str, ...]], int, np.ndarray | None]:
+    """The truth and up to G-1 distinct negatives, shuffled: (group, truth index, the
+    first stage's scores of the group or None)."""
+    if self.reranked is not None:
+      candidates, scores, truth = self.reranked(instance, rng)
+      if len(candidates) > self.group_size:
+        raise ValueError(f"instance {instance.id!r}: a reranked list of {len(candidates)} "
+                         f"exceeds group_size {self.group_size}")
+      order = rng.permutation(len(candidates))
+      return ([candidates[i] for i in order], int(np.flatnonzero(order == truth)[0]),
+              np.asarray(scores, np.float32)[order])
     negatives = [c for c in instance.candidates if c != instance.truth]
     count = min(self.group_size - 1, len(negatives))
     chosen = [negatives[i] for i in rng.choice(len(negatives), size=count, replace=False)]
     group = [instance.truth] + chosen
     order = rng.permutation(len(group))
-    return [group[i] for i in order], int(np.flatnonzero(order == 0)[0])
+    return [group[i] for i in order], int(np.flatnonzero(order == 0)[0]), None
 
   def batch(self, step: int) -> dict[str, np.ndarray]:
     """This process's part of the batch for a global step (0-based).
@@ -167,18 +193,21 @@ class RankingBatches:
                                        (index + 1) * self.global_queries]
     rng = np.random.default_rng([self.seed, step, 1])
     groups = [(self.instances[i], *self.group(self.instances[i], rng)) for i in members]
-    longest = max(min(len(instance.query) + len(c) + 3, self.max_len)  # pair_features' length
-                  for instance, group, _ in groups for c in group)
+    longest = max(pair_length(instance.query, c, self.max_len, self.window)
+                  for instance, group, _, _ in groups for c in group)
     length = bucket_length(longest, self.buckets)
     features, labels, masks, offsets = [], [], [], []
     empty = PairFeatures(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32), 0)
-    for instance, group, label in groups[self.rows]:
-      group_features = [pair_features(instance.query, c, self.max_len) for c in group]
+    with_offsets = self.prior is not None or self.reranked is not None
+    for instance, group, label, first_stage in groups[self.rows]:
+      group_features = [pair_features(instance.query, c, self.max_len, self.window)
+                        for c in group]
       masks.append([True] * len(group) + [False] * (self.group_size - len(group)))
       if self.prior is not None:
+        first_stage = np.asarray(self.prior(list(instance.query), [list(c) for c in group]))
+      if with_offsets:
         offset = np.zeros(self.group_size, np.float32)
-        offset[:len(group)] = self.prior_weight * np.asarray(
-            self.prior(list(instance.query), [list(c) for c in group]), np.float32)
+        offset[:len(group)] = self.prior_weight * np.asarray(first_stage, np.float32)
         offsets.append(offset)
       features += group_features + [empty] * (self.group_size - len(group))
       labels.append(label)
@@ -187,6 +216,6 @@ class RankingBatches:
     out = {key: value.reshape(shape + value.shape[1:]) for key, value in stacked.items()}
     out["mask"] = np.array(masks, dtype=bool).reshape(shape)
     out["label"] = np.array(labels, dtype=np.int32).reshape(shape[:2])
-    if self.prior is not None:
+    if with_offsets:
       out["offset"] = np.stack(offsets).reshape(shape)
     return out

@@ -88,8 +88,46 @@ class PairFeatures:
   distance: int
 
 
-def pair_features(query: Sequence[str], candidate: Sequence[str], max_len: int) -> PairFeatures:
-  """Encodes one pair; over-long pairs keep the head of query and candidate (half each)."""
+def edit_window(query: Sequence[str], candidate: Sequence[str], margin: int
+                ) -> tuple[slice, slice]:
+  """(query slice, candidate slice): each side's edited span plus `margin` tokens around it.
+
+  Outside their edited spans the two sequences are the same tokens, so the
+  windows hold every difference and the same context on both sides; the
+  window pair's edit distance is the whole pair's.
+  """
+  ops = Levenshtein.editops(list(query), list(candidate))
+  if not ops:
+    return slice(0, len(query)), slice(0, len(candidate))
+  query_start = min(op.src_pos for op in ops)
+  candidate_start = min(op.dest_pos for op in ops)
+  # One past the last position each side's edits touch (an insertion touches no query token).
+  query_end = max(op.src_pos + (op.tag != "insert") for op in ops)
+  candidate_end = max(op.dest_pos + (op.tag != "delete") for op in ops)
+  return (slice(max(0, query_start - margin), min(len(query), query_end + margin)),
+          slice(max(0, candidate_start - margin), min(len(candidate), candidate_end + margin)))
+
+
+def pair_length(query: Sequence[str], candidate: Sequence[str], max_len: int,
+                window: int = 0) -> int:
+  """The length of `pair_features(query, candidate, max_len, window).inputs`."""
+  if window:
+    query_slice, candidate_slice = edit_window(query, candidate, window)
+    query, candidate = query[query_slice], candidate[candidate_slice]
+  return min(len(query) + len(candidate) + 3, max_len)
+
+
+def pair_features(query: Sequence[str], candidate: Sequence[str], max_len: int,
+                  window: int = 0) -> PairFeatures:
+  """Encodes one pair; over-long pairs keep the head of query and candidate (half each).
+
+  `window` > 0 encodes only the edited span of each side and `window` tokens
+  of context around it (`edit_window`): candidates differ from their query
+  only near the edits, and the cost of a pair grows with its length squared.
+  """
+  if window:
+    query_slice, candidate_slice = edit_window(query, candidate, window)
+    query, candidate = query[query_slice], candidate[candidate_slice]
   candidate_labels, query_labels, distance = edit_labels(query, candidate)
   query_ids, candidate_ids = encode(query), encode(candidate)
   if len(query) + len(candidate) + 3 > max_len:

@@ -51,6 +51,8 @@ class TransformerConfig:
   causal_scorer: bool = True
   pooling: str = "mean"
   lm_feature: bool = True
+  pair_window: int = 0
+  residual_init: bool = False
   deterministic: bool = True
 
   def replace(self, **changes: Any) -> "TransformerConfig":
@@ -216,7 +218,9 @@ class PairScorer(nn.Module):
     else:
       raise ValueError(f"pooling must be one of {POOLINGS}, got {config.pooling!r}")
     pooled = nn.Dropout(config.dropout)(pooled, deterministic=config.deterministic)
-    score = nn.Dense(1, name="score_head")(pooled)[:, 0]
+    # A zero residual at init: a model trained on top of a prior starts at the prior.
+    head_init = nn.initializers.zeros if config.residual_init else nn.initializers.lecun_normal()
+    score = nn.Dense(1, kernel_init=head_init, name="score_head")(pooled)[:, 0]
 
     if config.lm_feature:
       logits = output_logits(config, encoder, hidden)
@@ -225,7 +229,8 @@ class PairScorer(nn.Module):
       token_log_probs = jnp.take_along_axis(log_probs, next_tokens[..., None], axis=-1)[..., 0]
       weights = targets.astype(jnp.float32)
       log_likelihood = (token_log_probs * weights).sum(1)
-      lm_weight = self.param("lm_weight", nn.initializers.ones, ())
+      lm_weight = self.param(
+          "lm_weight", nn.initializers.zeros if config.residual_init else nn.initializers.ones, ())
       score = score + lm_weight * log_likelihood
     return score.reshape(batch_shape)
 

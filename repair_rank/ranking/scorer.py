@@ -31,6 +31,7 @@ from repair_rank.model import checkpoints
 from repair_rank.model import features as features_lib
 from repair_rank.model import models
 from repair_rank.ranking import baselines
+from repair_rank.ranking import learned_prior
 
 BUNDLE_FORMAT = "repair_rank.scorer/1"
 BUNDLE_CONFIG = "scorer.json"
@@ -42,6 +43,8 @@ PREFILTER_LAMBDA = 3.0  # the markov_distance default, chosen on valid
 # The first stage of a Scorer that names none: bundles written before `prior`
 # existed, and the lm scorer. The bundled default names its own (markov_channel).
 UNNAMED_PRIOR = "markov_distance"
+# The file a bundle keeps its learned first stage in (prior "learned_prior").
+LEARNED_PRIOR_FILE = "learned_prior.json"
 # The metric finetune records with each checkpoint; the best checkpoint maximises it.
 BEST_METRIC = "valid_mrr"
 
@@ -60,12 +63,14 @@ class Scorer:
                length_buckets: Sequence[int] = LENGTH_BUCKETS,
                batch_buckets: Sequence[int] = BATCH_BUCKETS,
                prefilter_k: int = 0, prefilter_lambda: float = PREFILTER_LAMBDA,
-               prior_weight: float = 0.0, prior: str = UNNAMED_PRIOR):
+               prior_weight: float = 0.0, prior: str = UNNAMED_PRIOR,
+               prior_options: dict[str, Any] | None = None):
     """`prefilter_k` > 0 makes scoring a cascade, `prior_weight` > 0 an ensemble (see `score`).
 
-    `prior` names the first stage, a baseline of repair_rank.ranking.baselines with its
-    default options (`prefilter_lambda` is markov_distance's λ).
+    `prior` names the first stage, a baseline of repair_rank.ranking.baselines built
+    with `prior_options` (`prefilter_lambda` is markov_distance's λ).
     """
+    self.prior_options = dict(prior_options or {})
     self.model_config = model_config.replace(deterministic=True)
     self.params = jax.device_put(params)
     max_len = model_config.max_len
@@ -104,7 +109,9 @@ class Scorer:
     if not self.prior_weight and (not self.prefilter_k or len(candidates) <= self.prefilter_k):
       return self.score_all(query, candidates)
     if self._prefilter is None:
-      options = {"lam": self.prefilter_lambda} if self.prior == "markov_distance" else {}
+      options = dict(self.prior_options)
+      if self.prior == "markov_distance":
+        options.setdefault("lam", self.prefilter_lambda)
       self._prefilter = baselines.get(self.prior, **options)
     first = np.asarray(self._prefilter(list(query), [list(c) for c in candidates]),
                        dtype=np.float32)
@@ -125,7 +132,8 @@ class Scorer:
     scores = np.zeros(len(candidates), dtype=np.float32)
     if not candidates:
       return scores
-    features = [features_lib.pair_features(query, c, self.model_config.max_len)
+    features = [features_lib.pair_features(query, c, self.model_config.max_len,
+                                           self.model_config.pair_window)
                 for c in candidates]
     lengths = np.array([features_lib.bucket_length(len(f.inputs), self.length_buckets)
                         for f in features])
@@ -156,6 +164,13 @@ class Scorer:
     checkpointer.wait_until_finished()
     if not distributed.is_primary():
       return path
+    prior_options = dict(self.prior_options)
+    if self.prior == "learned_prior":
+      # The bundle carries its own first stage, whatever file it was trained with.
+      stage = (learned_prior.LearnedPrior.load(prior_options["path"])
+               if prior_options.get("path") else learned_prior.load_default())
+      stage.save(path / LEARNED_PRIOR_FILE)
+      prior_options["path"] = LEARNED_PRIOR_FILE
     jsonl.write_json(path / BUNDLE_CONFIG, {
         "format": BUNDLE_FORMAT,
         "vocab_version": features_lib.VOCAB_VERSION,
@@ -166,6 +181,7 @@ class Scorer:
         "prefilter_lambda": self.prefilter_lambda,
         "prior_weight": self.prior_weight,
         "prior": self.prior,
+        "prior_options": prior_options,
     })
     return path
 
@@ -182,11 +198,14 @@ def load_bundle(path: str | pathlib.Path) -> Scorer:
                      f"not match this code's {features_lib.VOCAB_VERSION!r}")
   model_config = _for_this_backend(models.TransformerConfig.from_json(meta["model"]))
   params = ocp.StandardCheckpointer().restore(path / "params")
+  prior_options = dict(meta.get("prior_options", {}))
+  if prior_options.get("path"):  # Relative paths are inside the bundle.
+    prior_options["path"] = str(path / prior_options["path"])
   return Scorer(model_config, params, length_buckets=meta["length_buckets"],
                 batch_buckets=meta["batch_buckets"], prefilter_k=meta.get("prefilter_k", 0),
                 prefilter_lambda=meta.get("prefilter_lambda", PREFILTER_LAMBDA),
                 prior_weight=meta.get("prior_weight", 0.0),
-                prior=meta.get("prior", UNNAMED_PRIOR))
+                prior=meta.get("prior", UNNAMED_PRIOR), prior_options=prior_options)
 
 
 def load_workdir(workdir: str | pathlib.Path, step: int | None = None) -> Scorer:

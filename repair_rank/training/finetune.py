@@ -11,6 +11,7 @@ by MRR. The loop is the shared one (`training.loop`); every process validates
 (so all pass the same metric to the checkpoint manager) and takes part in the
 export, whose files only process 0 writes. The job is `repair_rank.jobs.finetune`.
 """
+import dataclasses
 import functools
 import pathlib
 from typing import Any, Callable, Sequence
@@ -30,6 +31,8 @@ from repair_rank.model import batches as batches_lib
 from repair_rank.model import checkpoints
 from repair_rank.model import models
 from repair_rank.ranking import evaluate as evaluate_lib
+from repair_rank.ranking import learned_prior
+from repair_rank.ranking import metrics as metrics_lib
 from repair_rank.ranking import registry
 from repair_rank.ranking import scorer as scorer_lib
 from repair_rank.training import loop
@@ -159,32 +162,97 @@ def compile_train_step(config: ml_collections.ConfigDict,
                              tuple(devices) if devices else None)
 
 
+def validate_scorer(scorer: evaluate_lib.ScoreFn,
+                    instances: Sequence[instances_lib.RankingInstance], seed: int
+                    ) -> dict[str, float]:
+  """Ranking-view MRR / P@1 / P@10 of any scorer, and the same reweighted to test's mix
+  of distances and lengths (`balanced_mrr`, `balanced_p@1`: what selection uses)."""
+  results = evaluate_lib.rank_instances(instances, scorer, seed=seed, progress=False)
+  row = metrics_lib.summarize(r.rank for r in results)
+  balanced = metrics_lib.balanced_summary(results, evaluate_lib.test_mix())
+  return {"mrr": row["mrr"], "p@1": row["p@1"], "p@10": row["p@10"],
+          "balanced_mrr": balanced["mrr"], "balanced_p@1": balanced["p@1"]}
+
+
 def validate(model_config: models.TransformerConfig, params: Any,
              instances: Sequence[instances_lib.RankingInstance], seed: int,
-             prior: str = "", prior_weight: float = 0.0) -> dict[str, float]:
-  """Ranking-view MRR / P@1 / P@10 through repair_rank.ranking.evaluate, with the in-process scorer
-  (plus prior_weight x the `prior` baseline, as the model was trained and is exported)."""
-  scorer = _with_prior(scorer_lib.Scorer(model_config, params), prior, prior_weight)
-  row = evaluate_lib.evaluate(instances, scorer.score, seed=seed, progress=False)["ranking"]["all"]
-  return {"mrr": row["mrr"], "p@1": row["p@1"], "p@10": row["p@10"]}
+             prior: "PriorSettings | None" = None) -> dict[str, float]:
+  """`validate_scorer` of the in-process scorer, with its first stage and ensemble as
+  trained and exported (`prior`)."""
+  scorer = _with_prior(scorer_lib.Scorer(model_config, params), prior)
+  return validate_scorer(scorer.score, instances, seed)
 
 
-def _with_prior(scorer: scorer_lib.Scorer, prior: str, prior_weight: float) -> scorer_lib.Scorer:
-  if prior and prior_weight:
-    scorer.prior, scorer.prior_weight = prior, prior_weight
+@dataclasses.dataclass(frozen=True)
+class PriorSettings:
+  """The first stage a model trains and serves behind (config.prior and its fields).
+
+  name: a baseline (e.g. "markov_channel", "learned_prior"); "" = none.
+  weight: its score's weight in the loss and the exported ensemble.
+  options: its factory options (for "learned_prior": the JSON path).
+  rerank_k: > 0 when the model trains on the first stage's top lists
+    (config.negatives = "first_stage"); then it reranks that many at serving.
+  """
+  name: str = ""
+  weight: float = 0.0
+  options: tuple[tuple[str, Any], ...] = ()
+  rerank_k: int = 0
+
+
+def _with_prior(scorer: scorer_lib.Scorer, prior: "PriorSettings | None") -> scorer_lib.Scorer:
+  if prior is not None and prior.name and (prior.weight or prior.rerank_k):
+    scorer.prior_options = dict(prior.options)
+    scorer.prior = prior.name  # Drops any cached first stage.
+    scorer.prior_weight = prior.weight
+    if prior.rerank_k:
+      scorer.prefilter_k = prior.rerank_k
   return scorer
 
 
-def prior_settings(config: ml_collections.ConfigDict) -> tuple[str, float]:
-  """(prior baseline name, weight) of `config`; ("", 0.0) when training without one."""
+def prior_settings(config: ml_collections.ConfigDict) -> PriorSettings:
+  """The `PriorSettings` of `config`, checked."""
   prior, weight = config.get("prior", ""), float(config.get("prior_weight", 0.0))
-  if bool(prior) != bool(weight):
+  negatives = config.get("negatives", "random")
+  if negatives not in ("random", "first_stage"):
+    raise ValueError(f"config.negatives must be 'random' or 'first_stage', got {negatives!r}")
+  if negatives == "random" and bool(prior) != bool(weight):
     raise ValueError("config.prior and config.prior_weight go together: set both or neither "
                      f"(got prior={prior!r}, prior_weight={weight})")
   if prior and prior not in registry.baseline_names():
     raise ValueError(f"config.prior: unknown baseline {prior!r}; known: "
                      f"{', '.join(registry.baseline_names())}")
-  return prior, weight
+  if (prior == "learned_prior") != (negatives == "first_stage"):
+    # The first stage's lists and scores come from the instances' cross-fitted parts; a
+    # learned prior recomputed from the bundled n-gram would have seen every train fix.
+    raise ValueError("config.negatives='first_stage' goes with config.prior='learned_prior' "
+                     f"(got negatives={negatives!r}, prior={prior!r})")
+  options = (("path", config.prior_path),) if prior == "learned_prior" and config.get(
+      "prior_path") else ()
+  rerank_k = config.get("first_stage_k", 0) if negatives == "first_stage" else 0
+  return PriorSettings(prior, weight, options, rerank_k)
+
+
+def reranked_lists(config: ml_collections.ConfigDict, prior: PriorSettings
+                   ) -> Callable | None:
+  """The `reranked(instance, rng)` function of RankingBatches, or None (random negatives)."""
+  if not prior.rerank_k:
+    return None
+  options = dict(prior.options)
+  stage = (learned_prior.LearnedPrior.load(options["path"]) if options.get("path")
+           else learned_prior.load_default())
+  needed = prior.rerank_k + config.get("random_negatives", 0) + 1
+  if config.group_size < needed:
+    raise ValueError(f"config.group_size={config.group_size} cannot hold first_stage_k + "
+                     f"random_negatives + the truth ({needed})")
+  return functools.partial(_reranked, stage=stage, group_size=prior.rerank_k,
+                           random_negatives=config.get("random_negatives", 0))
+
+
+def _reranked(instance, rng, *, stage, group_size, random_negatives):
+  if instance.parts is None:
+    raise ValueError(f"instance {instance.id!r} has no prior parts: first-stage negatives "
+                     "need instances built by configs/build_data.py:ranker")
+  return learned_prior.reranked_group(instance, stage, group_size, random_negatives, rng)
 
 
 def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
@@ -209,15 +277,24 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
                "frozen" if config.freeze_encoder else "fine-tuned", global_devices,
                jax.process_count())
 
-  prior, prior_weight = prior_settings(config)
+  prior = prior_settings(config)
+  reranked = reranked_lists(config, prior)
   batches = batches_lib.RankingBatches(
       train_instances, devices=global_devices, queries_per_device=config.queries_per_device,
       group_size=config.group_size, max_len=model_config.max_len,
       buckets=config.length_buckets, seed=config.seed,
-      prior=registry.get(prior) if prior else None, prior_weight=prior_weight, **run.shard)
+      prior=registry.get(prior.name, **dict(prior.options)) if prior.name and not reranked
+      else None, prior_weight=prior.weight, reranked=reranked,
+      window=model_config.pair_window, **run.shard)
   p_train = compile_train_step(config, distributed.pmap_devices(run.devices))
   best_metric = scorer_lib.BEST_METRIC if valid_instances else None
   valid_instances = list(valid_instances)[:config.max_valid_instances or None]
+  reference = {}
+  if valid_instances and prior.name:
+    # The first stage alone, drawn beside the model: does the model add anything?
+    alone = validate_scorer(registry.get(prior.name, **dict(prior.options)), valid_instances,
+                            config.seed)
+    reference = {f"first_stage_{k}": v for k, v in alone.items()}
 
   def train_scalars(summed: dict[str, Any], steps: int, seconds: float, done: int
                     ) -> dict[str, float]:
@@ -231,29 +308,31 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
     del done
     if not valid_instances:
       return None
-    return validate(model_config, distributed.unreplicate(state).params, valid_instances,
-                    config.seed, prior, prior_weight)
+    valid = validate(model_config, distributed.unreplicate(state).params, valid_instances,
+                     config.seed, prior)
+    return {**valid, **reference}
 
   stage = loop.Stage(
       name="finetune", train_step=p_train, batch=batches.batch, train_scalars=train_scalars,
       evaluate=evaluate, checkpoint_every_steps=config.eval_every_steps,
       checkpoint_metrics=lambda valid: (
-          None if valid is None else {scorer_lib.BEST_METRIC: valid["mrr"]}),
+          None if valid is None else {scorer_lib.BEST_METRIC: valid[config.get("select_on", "mrr")]}),
       best_metric=best_metric,
-      panels={"train listwise loss": ("train", "loss"), "valid MRR": ("valid", "mrr"),
-              "valid P@1": ("valid", "p@1")})
+      panels={"train listwise loss": ("train", "loss"),
+              "valid MRR (dashed: first stage alone)": ("valid", "mrr", "first_stage_mrr"),
+              "valid P@1 (dashed: first stage alone)": ("valid", "p@1", "first_stage_p@1")})
   return loop.train(config, run, stage, state, dropout_rng)
 
 
 def export(workdir: str | pathlib.Path, bundle: str | pathlib.Path | None = None, *,
-           prior: str = "", prior_weight: float = 0.0) -> pathlib.Path:
+           prior: PriorSettings | None = None) -> pathlib.Path:
   """Writes the workdir's best (else latest) checkpoint as a scorer bundle.
 
   A model trained on top of a prior is exported with it (the bundle's ensemble).
   With several processes every one must call it; only process 0 writes.
   """
   workdir = pathlib.Path(workdir)
-  scorer = _with_prior(scorer_lib.load_workdir(workdir), prior, prior_weight)
+  scorer = _with_prior(scorer_lib.load_workdir(workdir), prior)
   return scorer.save(bundle or workdir / "scorer_bundle")
 
 

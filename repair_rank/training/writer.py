@@ -58,9 +58,11 @@ class MetricWriter:
     return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
 
 
-def plot_metrics(workdir: str | pathlib.Path, panels: Mapping[str, tuple[str, str]],
+def plot_metrics(workdir: str | pathlib.Path, panels: Mapping[str, tuple[str, ...]],
                  filename: str = "metrics.png") -> pathlib.Path | None:
-  """Plots metrics.jsonl; `panels` maps a title to (split, key). None if matplotlib is missing."""
+  """Plots metrics.jsonl; `panels` maps a title to (split, key[, reference key]), the
+  reference drawn dashed (e.g. the first stage's own valid MRR beside the model's).
+  None if matplotlib is missing."""
   try:
     import matplotlib  # pylint: disable=g-import-not-at-top
     matplotlib.use("Agg")
@@ -70,10 +72,16 @@ def plot_metrics(workdir: str | pathlib.Path, panels: Mapping[str, tuple[str, st
     return None
   records = MetricWriter(workdir).read()
   figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
-  for axis, (title, (split, key)) in zip(axes[0], panels.items()):
+  for axis, (title, (split, key, *reference)) in zip(axes[0], panels.items()):
     points = [(r["step"], r[key]) for r in records if r["split"] == split and key in r]
     if points:
-      axis.plot(*zip(*points), marker="." if len(points) < 50 else None)
+      axis.plot(*zip(*points), marker="." if len(points) < 50 else None, label=key)
+    for reference_key in reference:
+      points = [(r["step"], r[reference_key]) for r in records
+                if r["split"] == split and reference_key in r]
+      if points:
+        axis.plot(*zip(*points), linestyle="--", color="gray", label=reference_key)
+        axis.legend(fontsize="small")
     axis.set_title(title)
     axis.set_xlabel("step")
     axis.grid(alpha=0.3)
