@@ -123,3 +123,23 @@ def test_bundle_carries_its_learned_prior(tmp_path):
       query, candidates)
   top = set(np.argsort(-first, kind="stable")[:3])
   assert set(np.argsort(-before, kind="stable")[:3]) == top
+
+
+def test_fit_prior_job_writes_the_prior_and_its_valid_report(tmp_path):
+  from configs import fit_prior as fit_prior_config  # pylint: disable=g-import-not-at-top
+  from repair_rank.data import instances as instances_lib  # pylint: disable=g-import-not-at-top
+  from repair_rank.jobs import fit_prior  # pylint: disable=g-import-not-at-top
+  instances = conftest.with_parts(conftest.make_instances(12, candidates=8))
+  instances_lib.write_jsonl(tmp_path / "train.jsonl", instances[:8])
+  instances_lib.write_jsonl(tmp_path / "valid.jsonl", instances[8:])
+  config = fit_prior_config.get_config()
+  config.unlock()
+  config.update(train_instances=str(tmp_path / "train.jsonl"),
+                valid_instances=str(tmp_path / "valid.jsonl"), steps=50, list_size=6)
+  fit_prior.run(config, str(tmp_path / "work"))
+  prior = learned_prior.LearnedPrior.load(tmp_path / "work" / "learned_prior.json")
+  assert prior.list_size == 6 and len(prior.weights) == len(learned_prior.FEATURE_NAMES)
+  report = (tmp_path / "work" / "valid_report.json").read_text()
+  assert '"markov_channel"' in report and '"learned_prior"' in report and "balanced" in report
+  with pytest.raises(ValueError, match="unknown features"):
+    learned_prior.fit(instances, drop=("no_such_feature",), steps=1)

@@ -220,11 +220,13 @@ def fit(instances: Sequence[RankingInstance], *, list_size: int = 64,
         channel_weight: float = edit_stats_lib.CHANNEL_WEIGHT,
         random_negatives: int = 0, tau: float = 1.0, l2: float = 1e-3, steps: int = 2000,
         learning_rate: float = 0.05, seed: int = 0,
-        query_weights: np.ndarray | None = None) -> tuple[LearnedPrior, float]:
+        query_weights: np.ndarray | None = None, drop: Sequence[str] = ()
+        ) -> tuple[LearnedPrior, float]:
   """Fits the weights listwise (softmax cross-entropy of the truth, scores / tau).
 
   `query_weights` (one per instance) reweights the loss, e.g. to a target mix
-  of distances. Features are standardised for the optimiser and the weights
+  of distances. Features named in `drop` keep weight 0 (ablations). Features
+  are standardised for the optimiser and the weights
   mapped back, so the result applies to raw features. Starts from the plain
   prior. Returns the fitted prior and its final training loss.
   """
@@ -246,9 +248,14 @@ def fit(instances: Sequence[RankingInstance], *, list_size: int = 64,
   real = mask[..., None]
   mean = (x * real).sum((0, 1)) / mask.sum()
   std = np.sqrt((((x - mean) ** 2) * real).sum((0, 1)) / mask.sum()) + 1e-6
-  standard = jnp.asarray(np.where(real, (x - mean) / std, 0.0))
+  unknown = set(drop) - set(FEATURE_NAMES)
+  if unknown:
+    raise ValueError(f"drop: unknown features {sorted(unknown)}; known: {FEATURE_NAMES}")
+  used = np.array([name not in drop for name in FEATURE_NAMES])
+  standard = jnp.asarray(np.where(real & used, (x - mean) / std, 0.0))
   start = np.zeros(len(FEATURE_NAMES), np.float32)
   start[0], start[1] = std[0], channel_weight * std[1]  # The plain prior.
+  start = np.where(used, start, 0.0).astype(np.float32)
   mask = jnp.asarray(mask)
 
   def loss_fn(w):
