@@ -1,5 +1,6 @@
 """Whole files: windows around each error, bounded time, snippets repaired as before."""
 import ast
+import importlib.util
 import json
 import pathlib
 import re
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from repair_rank.generator import search
+from repair_rank.jobs import repair as repair_job
 from repair_rank.ranking import registry
 from repair_rank.ranking import repairs
 from repair_rank.syntax import regions
@@ -109,3 +111,15 @@ def test_a_file_that_parses_and_a_parser_that_gives_up(markov):
   deep = source + "\nx = " + "-" * 100000 + "1\n"
   out = repairs.repair_source(deep, markov, window_tokens=50)
   assert "parser gave up" in out and "Traceback" not in out
+
+
+def test_an_endpoint_that_is_down_fails_clearly(tmp_path):
+  spec = importlib.util.spec_from_file_location("repair_config", ROOT / "configs/repair.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config()
+  config.update(file=str(tmp_path / "broken.py"), endpoint="http://127.0.0.1:9", max_distance=1)
+  path = tmp_path / "broken.py"
+  path.write_text("print(1\n", encoding="utf-8")
+  with pytest.raises(SystemExit, match="scoring with http://127.0.0.1:9 failed"):
+    repair_job.run(config, str(tmp_path))
