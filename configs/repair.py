@@ -32,6 +32,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.k = 1000
   # Seconds the generator may spend on distances 2..max (0 = no limit).
   config.time_budget = 2.0
+  # A file of more tokens than this is repaired error by error, each in a window
+  # of about this many tokens around the error (count; snippets are repaired whole).
+  config.window_tokens = 120
+  # Most syntax errors of one file repaired in turn (count).
+  config.max_errors = 10
   # Colour the edits: "auto" (when stdout is a terminal), "always" or "never" ([+tok]/[-tok]).
   config.color = "auto"
   # Log JAX devices at start-up (bool).

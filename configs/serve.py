@@ -30,10 +30,17 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.max_candidates = 2000
   # Most tokens in the query or one candidate (tokens); longer lines get 413.
   config.max_tokens_per_line = 1024
-  # Longest wait for a client's next bytes, and for a whole body (seconds); then 408.
+  # Longest wait for a client's next bytes, and for a request's whole headers and
+  # body, however slowly they trickle in (seconds); then 408 and the connection closes.
   config.request_timeout_s = 10.0
+  # Longest a kept-alive connection may wait before its next request line is in (seconds).
+  config.idle_timeout_s = 10.0
   # Most open connections (count); beyond it a connection gets 503 and is closed.
   config.max_connections = 64
+  # Connections beyond max_connections that may still ask GET /healthz (count; 2 s each).
+  config.reserve_connections = 8
+  # On SIGTERM/SIGINT, longest wait for requests in flight before closing them (seconds).
+  config.shutdown_grace_s = 10.0
   # Log one line per request (bool).
   config.access_log = False
   # Log JAX devices at start-up (bool).

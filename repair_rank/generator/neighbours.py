@@ -19,7 +19,7 @@ path by construction and checked against it:
   incrementally from the cached states of the fixed sequence.
 """
 import ast
-from typing import Iterator, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
 
 from repair_rank.generator import ngram
 from repair_rank.syntax import syntax_errors
@@ -212,10 +212,13 @@ class NeighbourLogProb:
     return total + model.next_log_prob(state, ngram.EOS)
 
 
-def edits(tokens: tuple[str, ...]
-           ) -> Iterator[tuple[int, Optional[str], Optional[str], tuple[str, ...]]]:
-  """(position, removed, added, sequence) for every single edit; may repeat."""
-  for i in range(len(tokens) + 1):
+def edits(tokens: tuple[str, ...], positions: Optional[Iterable[int]] = None
+          ) -> Iterator[tuple[int, Optional[str], Optional[str], tuple[str, ...]]]:
+  """(position, removed, added, sequence) for every single edit; may repeat.
+
+  `positions` (default: every one, 0..len(tokens)) are the edit positions visited.
+  """
+  for i in range(len(tokens) + 1) if positions is None else positions:
     head, tail = tokens[:i], tokens[i:]
     for tok in ALPHABET:
       yield i, None, tok, head + (tok,) + tail

@@ -7,9 +7,11 @@ ordered by the Markov model (`ngram`), top k. The final order is the n-gram log-
 to the input, a feature the ranker needs.
 
 How:
-* Distance 1 is exhaustive whatever the budget: every deletion, every
+* Distance 1 is exhaustive within the budget: every deletion, every
   substitution by any of the 88 tokens and every insertion of any token at
-  any position. Exact shortcuts make it cheap (`neighbours.NeighbourValidity`,
+  any position; once the time budget has run out, only the positions around
+  the parser's error (a snippet's sweep takes a fraction of the default
+  budget; the repair command cuts whole files into snippet-sized windows). Exact shortcuts make it cheap (`neighbours.NeighbourValidity`,
   `neighbours.NeighbourLogProb`; their module says how and how they were checked).
 * Distances 2..max_distance: best-first search over partial repairs keyed by
   their n-gram log-probability plus the log rates of their edits under the
@@ -250,10 +252,12 @@ def generate_scored(broken: Sequence[str], *, max_distance: int = 3, k: int = 10
                     stats: Optional[edit_stats.EditStats] = None) -> list[Candidate]:
   """Valid repairs within `max_distance` token edits of `broken`, best first.
 
-  Complete at distance 1 whatever the budget; distances 2..max_distance are
-  searched until `time_budget` seconds (None: no limit) have passed since the
-  call began or `max_expansions` partial repairs were extended (a budget that
-  does not depend on the machine), and the best found so far are returned.
+  Every stage stops at `time_budget` seconds (None: no limit) after the call
+  began: distance 1 is complete unless the budget runs out first (then only
+  the positions around the parser's error are swept); distances
+  2..max_distance are searched until it is spent or `max_expansions` partial
+  repairs were extended (a budget that does not depend on the machine), and
+  the best found so far are returned.
   Sorted by the model's log-probability (then distance, then tokens); at most
   k; never `broken`. `stats` (default: the bundled train statistics) steers
   the search towards the edits people make. Raises ValueError on empty input
@@ -269,7 +273,7 @@ def generate_scored(broken: Sequence[str], *, max_distance: int = 3, k: int = 10
   stats = edit_stats.load_default() if stats is None else stats
   deadline = None if time_budget is None else start + time_budget
   state = _Search(broken, max_distance, model, stats, search)
-  state.distance1()
+  state.distance1(deadline)
   state.deeper(deadline, max_expansions)
   return _select(broken, state.found, max_distance, k)
 
@@ -295,8 +299,12 @@ class _Search:
     self.frontier: list = []
     self.counter = itertools.count()
 
-  def distance1(self) -> None:
-    """Every sequence one edit from the input: valid ones are found, all are searched from."""
+  def distance1(self, deadline: Optional[float] = None) -> None:
+    """Every sequence one edit from the input: valid ones are found, all are searched from.
+
+    Positions are visited left to right; once `deadline` (time.monotonic())
+    has passed, only those around the parser's error still are.
+    """
     broken, search, max_distance = self.broken, self.search, self.max_distance
     found, seen, frontier, counter = self.found, self.seen, self.frontier, self.counter
     push = heapq.heappush
@@ -308,7 +316,13 @@ class _Search:
       lo = root_error.index - search.before
       hi = max(root_error.index, root_error.end_index) + search.after
     neighbour_log_prob = neighbours_lib.NeighbourLogProb(self.model, broken)
-    for position, removed, added, seq in neighbours_lib.edits(broken):
+
+    def positions() -> Iterator[int]:
+      for i in range(len(broken) + 1):
+        if lo <= i <= hi or deadline is None or time.monotonic() < deadline:
+          yield i
+
+    for position, removed, added, seq in neighbours_lib.edits(broken, positions()):
       if seq in seen:
         continue
       seen.add(seq)

@@ -30,7 +30,16 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
     raise SystemExit(f"repair: config.color must be auto, always or never, got {color!r}")
   ansi = color == "always" or (color == "auto" and sys.stdout.isatty())
   logging.info("Repairing %s with scorer %s", config.file, config.endpoint or config.scorer)
-  print(repairs.repair_source(source, score_fn, top_k=config.top_k,
-                              style="ansi" if ansi else "markers",
-                              max_distance=config.max_distance, k=config.k,
-                              time_budget=config.time_budget or None), flush=True)
+  try:
+    text = repairs.repair_source(source, score_fn, top_k=config.top_k,
+                                 style="ansi" if ansi else "markers",
+                                 max_distance=config.max_distance, k=config.k,
+                                 time_budget=config.time_budget or None,
+                                 window_tokens=config.get("window_tokens", 120),
+                                 max_errors=config.get("max_errors", 10))
+  except (OSError, RuntimeError) as e:
+    if not config.endpoint:
+      raise
+    # An endpoint that is down, or refuses the request: say so, no traceback.
+    raise SystemExit(f"repair: scoring with {config.endpoint} failed: {e}") from None
+  print(text, flush=True)

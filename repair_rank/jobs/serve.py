@@ -29,7 +29,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
       stopping.set()
       logging.info("Received signal %d; shutting down", signum)
       # shutdown() waits for serve_forever, which runs on this (the main) thread.
-      threading.Thread(target=server._httpd.shutdown, daemon=True).start()  # pylint: disable=protected-access
+      threading.Thread(target=server.stop_accepting, daemon=True).start()
 
   previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
   try:
@@ -37,7 +37,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
           flush=True)
     server.serve_forever()
   finally:
-    server.shutdown()
+    server.shutdown(grace_s=config.get("shutdown_grace_s", 10.0))
     for s, handler in previous.items():
       signal.signal(s, handler)
   print("Server stopped.", flush=True)

@@ -20,6 +20,7 @@ from rapidfuzz.distance import Levenshtein
 from repair_rank.generator import search
 from repair_rank.ranking import evaluate
 from repair_rank.ranking import metrics
+from repair_rank.syntax import regions
 from repair_rank.syntax import tokens as tokens_lib
 
 LAYOUT = tokens_lib.LAYOUT
@@ -213,11 +214,11 @@ def read_source(path: str) -> str:
 
 def rank_repairs(query: Sequence[str], score_fn: evaluate.ScoreFn, *, top_k: int,
                  max_distance: int = 3, k: int = 1000,
-                 time_budget: Optional[float] = search.DEFAULT_TIME_BUDGET
-                 ) -> list[Repair]:
+                 time_budget: Optional[float] = search.DEFAULT_TIME_BUDGET,
+                 max_expansions: Optional[int] = None) -> list[Repair]:
   """The `top_k` best repairs of `query` under `score_fn`, best first."""
   found = search.generate_scored(query, max_distance=max_distance, k=k,
-                                         time_budget=time_budget)
+                                 time_budget=time_budget, max_expansions=max_expansions)
   if not found:
     return []
   scores = np.asarray(score_fn(list(query), [list(c.tokens) for c in found]), dtype=np.float64)
@@ -239,21 +240,118 @@ def format_repairs(source: str, repairs: Sequence[Repair], style: str) -> str:
 
 def repair_source(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
                   style: str = "markers", max_distance: int = 3, k: int = 1000,
-                  time_budget: Optional[float] = search.DEFAULT_TIME_BUDGET) -> str:
-  """The text the command prints for `source`."""
+                  time_budget: Optional[float] = search.DEFAULT_TIME_BUDGET,
+                  max_expansions: Optional[int] = None, window_tokens: int = 120,
+                  max_errors: int = 10) -> str:
+  """The text the command prints for `source`.
+
+  A source of at most `window_tokens` tokens (a snippet) is repaired whole; a
+  longer one error by error in windows of about that many tokens
+  (`repair_file`), so that time and memory stay bounded.
+  """
   query = tokens_lib.lex(source)
   if not query:
     return "Nothing to repair: the file has no tokens."
+  options = dict(top_k=top_k, max_distance=max_distance, k=k, time_budget=time_budget,
+                 max_expansions=max_expansions)
+  if len(query) > window_tokens:
+    del query  # the file path keeps its own lexemes
+    return repair_file(source, score_fn, style=style, window_tokens=window_tokens,
+                       max_errors=max_errors, **options)
   try:
     ast.parse(source)
     return "The file already parses; nothing to repair."
-  except (SyntaxError, ValueError) as e:
+  except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
     error = f"{type(e).__name__}: {e}"
   if tokens_lib.is_valid(query):
     return (f"{error}\nThe error is inside a token (a string or number literal, or "
             "a character outside Python's grammar), which token-level repairs cannot fix.")
-  repairs = rank_repairs(query, score_fn, top_k=top_k, max_distance=max_distance, k=k,
-                         time_budget=time_budget)
+  repairs = rank_repairs(query, score_fn, **options)
   if not repairs:
     return f"{error}\nNo repair within {max_distance} token edits."
   return f"{error}\n\n{format_repairs(source, repairs, style)}"
+
+
+# --- Whole files ----------------------------------------------------------------
+
+
+def _window_repairs(window: regions.Window, score_fn: evaluate.ScoreFn, style: str,
+                    options: dict, original_line) -> tuple[list[Repair], str]:
+  """The ranked repairs of one window and their listing, line numbers as in the file."""
+  repairs = rank_repairs(window.tokens, score_fn, **options)
+  lines = [original_line(line) + 1 for line in window.lines]
+  blocks = []
+  for number, repair in enumerate(repairs, start=1):
+    header = (f"#{number}  score {repair.score:.3f}  distance {repair.distance}  "
+              f"{describe_edits(window.tokens, window.texts, lines, repair.tokens)}")
+    shown = show_repair(window.tokens, window.texts, repair.tokens, style).rstrip("\n")
+    blocks.append(header + "\n" + shown)
+  return repairs, "\n\n".join(blocks)
+
+
+def _describe_error(error: regions.FileError, original_line) -> str:
+  where = "" if error.line is None else f" at line {original_line(error.line) + 1}"
+  return f"SyntaxError{where}: {error.message}"
+
+
+def repair_file(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
+                style: str = "markers", window_tokens: int = 120, max_errors: int = 10,
+                **options) -> str:
+  """Repairs of a whole file, one syntax error after another.
+
+  Each error is repaired inside a window of about `window_tokens` tokens
+  around it (`regions.error_window`); the best repair is spliced back and the
+  file parsed again, from the failing chunk on, for the next error, up to
+  `max_errors`. Ends by saying whether the file parses with every best repair.
+  Line numbers are the original file's.
+  """
+  lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+  out, fixed = [], 0
+  shifts: list[tuple[int, int]] = []  # (first line after a splice, lines it added)
+
+  def original_line(line: int) -> int:
+    return line - sum(added for after, added in shifts if line >= after)
+
+  offset = 0  # lines before it are whole top-level statements that parse
+  while True:
+    rest = lines[offset:]
+    lexemes = tokens_lib.lex_lexemes("\n".join(rest))
+    logical = regions.logical_lines(lexemes)
+    error = regions.first_error(rest, lexemes, logical)
+    if error is None:
+      if not out:
+        return "The file already parses; nothing to repair."
+      out.append(f"With repair #1 of each of the {fixed} errors above, the whole file parses.")
+      return "\n\n".join(out)
+    error = dataclasses.replace(error, chunk_start=offset + error.chunk_start,
+                                line=None if error.line is None else offset + error.line)
+    out.append(_describe_error(error, original_line))
+    if fixed == max_errors or error.line is None:
+      reason = (f"stopped after {max_errors} errors (max_errors)" if error.line is not None
+                else "the parser names no line to repair")
+      out.append(f"The file still does not parse: {reason}.")
+      return "\n\n".join(out)
+    window = regions.error_window(lexemes, logical, len(rest), error.line - offset,
+                                  max_tokens=window_tokens).shifted(offset)
+    del lexemes, logical, rest  # the next round lexes the repaired file
+    span = (f"lines {original_line(window.first_line) + 1}-"
+            f"{original_line(window.end_line - 1) + 1}")
+    if tokens_lib.is_valid(window.tokens):
+      out.append(f"{span} parse on their own: the error depends on code around them, "
+                 "which token-level repairs of a window cannot see. Stopped here.")
+      return "\n\n".join(out)
+    repairs, listing = _window_repairs(window, score_fn, style, {"top_k": top_k, **options},
+                                       original_line)
+    if not repairs:
+      out.append(f"No repair of {span} within {options.get('max_distance', 3)} token edits. "
+                 "Stopped here.")
+      return "\n\n".join(out)
+    out.append(f"Repairs of {span}:\n\n{listing}")
+    repaired = show_repair(window.tokens, window.texts, repairs[0].tokens, "plain")
+    before = len(lines)
+    lines = regions.splice(lines, window, repaired)
+    added = len(lines) - before
+    shifts.append((window.end_line + added, added))
+    fixed += 1
+    # The chunk that failed starts at a top-level statement: parse again from it.
+    offset = error.chunk_start if window.first_line >= error.chunk_start else 0

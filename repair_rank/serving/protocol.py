@@ -6,7 +6,8 @@
                      tokens; otherwise charified). Answer: the candidate lines as sent,
                      best first, text/plain.
   POST /rerank.json  JSON {"query": q, "candidates": [c, ...]}, each a line as above or a
-                     list of tokens. Answer: {"scores": [...], "order": [...]}, `order`
+                     list of tokens; a candidate may be empty ("" or []), as in-process
+                     (the text protocol has no empty candidate line). Answer: {"scores": [...], "order": [...]}, `order`
                      being candidate indices best first.
 
 Every bad request is a `RequestError` carrying its 4xx status and a one-line message.
@@ -31,13 +32,15 @@ class Limits:
   max_candidates: int = 2000
   max_tokens_per_line: int = 1024
   request_timeout_s: float = 10.0
+  idle_timeout_s: float = 10.0
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict) -> "Limits":
     return cls(max_body_bytes=int(config.max_body_bytes),
                max_candidates=int(config.max_candidates),
                max_tokens_per_line=int(config.max_tokens_per_line),
-               request_timeout_s=float(config.request_timeout_s))
+               request_timeout_s=float(config.request_timeout_s),
+               idle_timeout_s=float(config.get("idle_timeout_s", 10.0)))
 
 
 class RequestError(Exception):
@@ -104,7 +107,10 @@ def parse_text_request(body: bytes, limits: Limits
   return query, candidates, lines[1:]
 
 
-def _json_sequence(value: Any, limits: Limits, where: str) -> list[str]:
+def _json_sequence(value: Any, limits: Limits, where: str, may_be_empty: bool = False
+                   ) -> list[str]:
+  if may_be_empty and value in ("", []):
+    return []  # an empty candidate (delete everything), scored as in-process
   if isinstance(value, str):
     return parse_line(value, limits, where)
   if isinstance(value, list) and all(isinstance(t, str) for t in value):
@@ -130,6 +136,10 @@ def parse_json_request(body: bytes, limits: Limits) -> tuple[list[str], list[lis
     request = json.loads(text)
   except json.JSONDecodeError as e:
     raise RequestError(400, f"body is not JSON: {e}") from None
+  except RecursionError:
+    raise RequestError(400, "body is JSON nested too deeply") from None
+  except ValueError as e:  # e.g. an integer of more than 4300 digits
+    raise RequestError(400, f"body is not usable JSON: {e}") from None
   if not isinstance(request, dict) or "query" not in request or "candidates" not in request:
     raise RequestError(400, 'expected a JSON object {"query": ..., "candidates": [...]}')
   candidates = request["candidates"]
@@ -137,5 +147,5 @@ def parse_json_request(body: bytes, limits: Limits) -> tuple[list[str], list[lis
     raise RequestError(400, "'candidates' must be a list")
   _check_count(len(candidates), limits)
   query = _json_sequence(request["query"], limits, "'query'")
-  return query, [_json_sequence(c, limits, f"'candidates'[{i}]")
+  return query, [_json_sequence(c, limits, f"'candidates'[{i}]", may_be_empty=True)
                  for i, c in enumerate(candidates)]

@@ -37,6 +37,8 @@ from repair_rank.serving.protocol import parse_json_request
 from repair_rank.serving.protocol import parse_text_request
 
 ROUTES = ("/healthz", "/rerank", "/rerank.json")
+# Seconds a connection over the cap has to send its request (it may only ask /healthz).
+_RESERVE_TIMEOUT_S = 2.0
 # A query and candidates scored once at start-up when the scorer has no `warmup()`.
 _WARMUP_QUERY = ["NAME", "=", "(", "NUMBER", "NEWLINE"]
 _WARMUP_CANDIDATES = [["NAME", "=", "(", "NUMBER", ")", "NEWLINE"], ["NAME", "=", "NUMBER", "NEWLINE"]]
@@ -78,12 +80,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
   protocol_version = "HTTP/1.1"
   server_version = "repair_rank"
 
+  reserve = False  # a connection over the cap: answers /healthz only, then closes
+
   def setup(self):
     self.app: RerankServer = self.server.app  # pytype: disable=attribute-error
     self.timeout = self.app.limits.request_timeout_s  # socket timeout of every read
     self._body_pending = 0  # declared body bytes not yet read
     self._answered = 0  # requests answered on this connection
+    self.expired = False  # the watchdog closed the socket: a deadline passed
+    self.waiting = False  # between requests: nothing of the next one parsed yet
     super().setup()
+    self.app.watchdog.add(self)
     # Headers and body go out in separate writes; without this, Nagle's algorithm
     # and the client's delayed ACK add ~40 ms to every answer.
     self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -95,8 +102,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     # let a 408 go out before any request line was parsed.
     self.raw_requestline = b""
     self.requestline, self.command, self.request_version = "", "", "HTTP/1.1"
+    limits = self.app.limits
+    if self.app.draining or (self.reserve and self._answered):
+      self.close_connection = True  # a request boundary: close, do not wait for more
+      return
     try:
+      # Total deadlines, whatever the pace of the bytes: the request line within
+      # the idle limit (a first one within the request timeout), then headers
+      # and body within the request timeout.
+      first = limits.request_timeout_s if not self._answered else limits.idle_timeout_s
+      self._set_deadline(min(first, _RESERVE_TIMEOUT_S) if self.reserve else first, waiting=True)
       self.raw_requestline = self.rfile.readline(65537)
+      self._set_deadline(min(limits.request_timeout_s, _RESERVE_TIMEOUT_S) if self.reserve
+                         else limits.request_timeout_s)
+      if self.expired:
+        raise TimeoutError
       if len(self.raw_requestline) > 65536:
         self.requestline = self.request_version = self.command = ""
         self.send_error(414)
@@ -106,7 +126,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return
       if not self.parse_request():
         return
-      if self.command == "GET":
+      if self.expired:
+        raise TimeoutError
+      if self.command in ("GET", "HEAD"):
         self._dispatch(self._get)
       elif self.command == "POST":
         self._dispatch(self._post)
@@ -114,16 +136,34 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._dispatch(self._other)
       self.wfile.flush()
       self._answered += 1
-    except TimeoutError:
+    except OSError as e:  # a stall, a deadline the watchdog enforced, or a client gone
       self.close_connection = True
-      # A client that stalls gets a 408; a kept-alive connection that merely went
-      # idle is closed silently (a 408 there would answer its next request).
-      if self.raw_requestline or not self._answered:
+      stalled = isinstance(e, TimeoutError) or self.expired
+      # A client that stalls gets a 408 (if the socket still takes one); a kept-alive
+      # connection that merely went idle, or closed at shutdown, is closed silently.
+      if stalled and not self.app.draining and (self.raw_requestline or not self._answered):
         self.app.count(408)
-        self._try_send(408, f"timed out after {self.app.limits.request_timeout_s:g} s "
-                       "waiting for the request (request_timeout_s)")
-    except (ConnectionError, BrokenPipeError):
-      self.close_connection = True
+        self._try_send(408, "timed out waiting for the request (request_timeout_s, "
+                       "idle_timeout_s)")
+
+  def _set_deadline(self, seconds: Optional[float], waiting: bool = False) -> None:
+    self.waiting = waiting
+    self.app.watchdog.set(self, None if seconds is None else time.monotonic() + seconds)
+
+  def expire(self) -> None:
+    """Called by the watchdog: unblocks any read or write by shutting the socket."""
+    self.expired = True
+    try:
+      self.connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+      pass
+
+  def finish(self):
+    self.app.watchdog.remove(self)
+    try:
+      super().finish()
+    except OSError:
+      pass
 
   def _try_send(self, status: int, message: str) -> None:
     try:
@@ -137,6 +177,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     path = urllib.parse.urlsplit(self.path).path
     self.app.begin_request()
     try:
+      if self.reserve and not (path == "/healthz" and self.command in ("GET", "HEAD")):
+        raise RequestError(503, "too many connections; only /healthz is answered now; "
+                           "retry later", headers={"Retry-After": "1"})
+      if self.command in ("GET", "HEAD"):
+        self._set_deadline(None)  # nothing more to read
       method(path)
       self.app.count(200)
     except RequestError as e:
@@ -164,6 +209,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     if path == "/rerank":
       self._check_content_type("text/plain")
       body = self._read_body()
+      self._set_deadline(None)  # read in time; scoring is the server's own time
       query, candidates, lines = parse_text_request(body, self.app.limits)
       order = best_first(self.app.score(query, candidates))
       answer = "".join(lines[i] + "\n" for i in order).encode()
@@ -171,10 +217,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     elif path == "/rerank.json":
       self._check_content_type("application/json")
       body = self._read_body()
+      self._set_deadline(None)
       query, candidates = parse_json_request(body, self.app.limits)
       scores = self.app.score(query, candidates)
       self._send_json(200, {
-          "scores": [None if np.isnan(s) else float(s) for s in scores],
+          "scores": [float(s) for s in scores],
           "order": [int(i) for i in best_first(scores)]})
     elif path in ROUTES:
       self._method_not_allowed("GET")
@@ -182,8 +229,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       raise RequestError(404, f"no route {path!r}; routes: {', '.join(ROUTES)}")
 
   def _other(self, path: str) -> None:
-    allowed = "GET" if path == "/healthz" else "POST"
-    self._method_not_allowed(allowed if path in ROUTES else "GET, POST")
+    allowed = "GET, HEAD" if path == "/healthz" else "POST"
+    self._method_not_allowed(allowed if path in ROUTES else "GET, HEAD, POST")
 
   def _method_not_allowed(self, allowed: str) -> None:
     raise RequestError(405, f"method {self.command} not allowed here; use {allowed}",
@@ -268,7 +315,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     self.send_header("Content-Length", str(len(body)))
     for key, value in (extra or {}).items():
       self.send_header(key, value)
-    if close:
+    if close or self.app.draining or self.reserve:
       self.close_connection = True
       self.send_header("Connection", "close")
     self.end_headers()
@@ -283,8 +330,70 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     logging.debug("%s %s", self.address_string(), format % args)
 
 
+class _ReserveHandler(_Handler):
+  """A connection beyond the cap: answers GET/HEAD /healthz, anything else 503, then closes."""
+  reserve = True
+
+
+class _Watchdog:
+  """Enforces the connections' deadlines: past one, the socket is shut (see `_Handler.expire`)."""
+
+  def __init__(self, period_s: float = 0.1):
+    self._deadlines: dict[_Handler, Optional[float]] = {}
+    self._lock = threading.Lock()
+    self._stop = threading.Event()
+    self._thread = threading.Thread(target=self._run, args=(period_s,), name="rerank-watchdog",
+                                    daemon=True)
+    self._thread.start()
+
+  def add(self, handler: _Handler) -> None:
+    with self._lock:
+      self._deadlines[handler] = None
+
+  def set(self, handler: _Handler, deadline: Optional[float]) -> None:
+    with self._lock:
+      if handler in self._deadlines:
+        self._deadlines[handler] = deadline
+
+  def remove(self, handler: _Handler) -> None:
+    with self._lock:
+      self._deadlines.pop(handler, None)
+
+  def expire(self, waiting_only: bool) -> None:
+    """Closes every connection now (or only those between requests)."""
+    with self._lock:
+      handlers = [h for h in self._deadlines if h.waiting or not waiting_only]
+    for handler in handlers:
+      handler.expire()
+
+  def evict_slowest(self, reserve: bool) -> bool:
+    """Closes the connection that has waited longest for its request to come in, if any."""
+    with self._lock:
+      reading = [(d, id(h), h) for h, d in self._deadlines.items()
+                 if d is not None and h.reserve == reserve]
+    if not reading:
+      return False
+    min(reading)[2].expire()
+    return True
+
+  def _run(self, period_s: float) -> None:
+    while not self._stop.wait(period_s):
+      now = time.monotonic()
+      with self._lock:
+        late = [h for h, d in self._deadlines.items() if d is not None and now > d]
+        for handler in late:
+          self._deadlines[handler] = None
+      for handler in late:
+        handler.expire()
+
+  def stop(self) -> None:
+    self._stop.set()
+    self._thread.join()
+
+
 class _HTTPServer(http.server.ThreadingHTTPServer):
-  """A threading server that refuses connections beyond `app.max_connections`."""
+  """Thread per connection up to `app.max_connections`; beyond it a few reserve
+  connections answer /healthz (503 otherwise); beyond those, 503 at once."""
   daemon_threads = True
   allow_reuse_address = True
   request_queue_size = 128  # listen backlog; the default 5 drops bursts of connections
@@ -294,7 +403,17 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
     super().__init__(address, _Handler)
 
   def process_request(self, request, client_address):
-    if not self.app.connection_slots.acquire(blocking=False):
+    app = self.app
+    if app.connection_slots.acquire(blocking=False):
+      handler_class, slots = _Handler, app.connection_slots
+    elif (app.watchdog.evict_slowest(reserve=False) or True) and (
+        app.reserve_slots.acquire(blocking=False)
+        or (app.watchdog.evict_slowest(reserve=True)
+            and app.reserve_slots.acquire(timeout=_RESERVE_TIMEOUT_S / 2))):
+      # Full: the connection slowest to send its request makes room (slowloris
+      # cannot hold every slot), and this one may ask /healthz meanwhile.
+      handler_class, slots = _ReserveHandler, app.reserve_slots
+    else:
       message = b"too many connections; retry later\n"
       try:
         request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
@@ -304,13 +423,23 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
         pass
       self.shutdown_request(request)
       return
-    super().process_request(request, client_address)
+    thread = threading.Thread(target=self._serve, args=(request, client_address, handler_class,
+                                                        slots), daemon=True)
+    app.threads.add(thread)
+    thread.start()
 
-  def process_request_thread(self, request, client_address):
+  def _serve(self, request, client_address, handler_class, slots) -> None:
     try:
-      super().process_request_thread(request, client_address)
+      handler_class(request, client_address, self)
+    except Exception:  # pylint: disable=broad-except
+      self.handle_error(request, client_address)
     finally:
-      self.app.connection_slots.release()
+      self.shutdown_request(request)
+      slots.release()
+      self.app.threads.discard(threading.current_thread())
+
+  def handle_error(self, request, client_address):
+    logging.debug("Connection from %s ended by an error", client_address, exc_info=True)
 
 
 class RerankServer:
@@ -318,13 +447,18 @@ class RerankServer:
 
   def __init__(self, scorer: Any, *, host: str = "127.0.0.1", port: int = 0,
                limits: Limits = Limits(), name: str = "", access_log: bool = False,
-               max_connections: int = 64):
+               max_connections: int = 64, reserve_connections: int = 8):
     self.score_fn = evaluate.as_score_fn(scorer)
     self.name = name or getattr(scorer, "__name__", type(scorer).__name__)
     self.limits = limits
     self.access_log = access_log
     self.drain_bytes = 4 * limits.max_body_bytes
     self.connection_slots = threading.BoundedSemaphore(max_connections)
+    self.reserve_slots = threading.BoundedSemaphore(reserve_connections)
+    self.threads: set[threading.Thread] = set()  # one per open connection
+    self.draining = False  # shutting down: answer what is in flight, then close
+    self.unhealthy = ""  # why /healthz is not ok (the scorer returned NaN/Inf)
+    self.watchdog = _Watchdog()
     self._score_lock = threading.Lock()
     self._stats_lock = threading.Condition()
     self._status_counts: dict[int, int] = {}
@@ -349,6 +483,11 @@ class RerankServer:
       scores = np.asarray(self.score_fn(query, candidates), dtype=np.float64)
     if scores.shape != (len(candidates),):
       raise ValueError(f"scorer returned shape {scores.shape} for {len(candidates)} candidates")
+    if not np.all(np.isfinite(scores)):
+      # Damaged weights: refuse to answer with them, and say so on /healthz.
+      self.unhealthy = f"the scorer returned non-finite scores ({scores[~np.isfinite(scores)][:3]})"
+      logging.error("%s", self.unhealthy)
+      raise ValueError(self.unhealthy)
     return scores
 
   def begin_request(self) -> None:
@@ -367,7 +506,8 @@ class RerankServer:
   def health(self) -> dict[str, Any]:
     with self._stats_lock:
       counts = dict(self._status_counts)
-    return {"status": "ok", "scorer": self.name,
+    return {"status": "failing: " + self.unhealthy if self.unhealthy else "ok",
+            "scorer": self.name,
             "requests": sum(counts.values()),
             "responses": {str(k): v for k, v in sorted(counts.items())},
             "limits": dataclasses.asdict(self.limits)}
@@ -384,14 +524,30 @@ class RerankServer:
     self._thread.start()
     return self
 
-  def shutdown(self, grace_s: float = 10.0) -> None:
-    """Stops accepting, lets requests in flight finish (up to `grace_s`), closes the socket."""
+  def stop_accepting(self) -> None:
+    """Stops the accept loop (safe from a signal handler's thread); `shutdown` does the rest."""
+    self.draining = True
     if self._serving:
       self._httpd.shutdown()  # would wait forever if serve_forever never ran
       self._serving = False
-    with self._stats_lock:
-      self._stats_lock.wait_for(lambda: self._in_flight == 0, timeout=grace_s)
+
+  def shutdown(self, grace_s: float = 10.0) -> None:
+    """Stops accepting, finishes requests in flight (up to `grace_s`), closes every connection.
+
+    Kept-alive connections are closed at their next request boundary: those
+    waiting for a request at once, the others after answering. Returns when
+    every connection's thread has ended, so the process can exit cleanly.
+    """
+    self.stop_accepting()
     self._httpd.server_close()
+    deadline = time.monotonic() + grace_s
+    while self.threads and time.monotonic() < deadline:
+      self.watchdog.expire(waiting_only=True)
+      time.sleep(0.02)
+    self.watchdog.expire(waiting_only=False)  # past the grace: close the rest too
+    for thread in list(self.threads):
+      thread.join(timeout=1.0)
+    self.watchdog.stop()
     if self._thread is not None:
       self._thread.join()
       self._thread = None
@@ -413,4 +569,5 @@ def server_from_config(config: ml_collections.ConfigDict, scorer: Any = None,
                       port=config.port if port is None else port,
                       limits=Limits.from_config(config), name=config.scorer,
                       access_log=config.get("access_log", False),
-                      max_connections=config.get("max_connections", 64))
+                      max_connections=config.get("max_connections", 64),
+                      reserve_connections=config.get("reserve_connections", 8))

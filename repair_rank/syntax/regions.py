@@ -1,0 +1,260 @@
+"""Where a whole file breaks, and a snippet-sized window of tokens around it.
+
+The generator and the ranker work on snippets (StackOverflow posts: at most
+about 80 tokens); their cost grows with the square of the input's length. A
+real file is repaired one window at a time (`repair_rank.ranking.repairs`):
+* `first_error` lexes the file once and compiles it in chunks of whole
+  top-level statements, so the parser never holds more than one chunk's tree
+  (a 5 MB file in one `compile` takes 0.7 GB);
+* `error_window` takes the logical lines around the error: the error's line,
+  its enclosing block header and the rest of the block, then a margin, as long
+  as the window stays within `max_tokens` tokens and starts at its least
+  indented line (so it lexes, renders and parses on its own);
+* `splice` puts repaired text back in place of the window's lines.
+"""
+import ast
+import dataclasses
+from typing import Optional, Sequence
+
+from repair_rank.syntax import tokens as tokens_lib
+
+# First tokens of top-level lines that continue the statement before them.
+_CONTINUATIONS = frozenset(("else", "elif", "except", "finally"))
+_LAYOUT = tokens_lib.LAYOUT
+# Keywords that only ever start a statement: a physical line inside brackets that
+# starts with one is where an unclosed bracket ran on into the next statement.
+_STATEMENT_ONLY = frozenset(("def", "class", "return", "continue", "break", "pass", "import",
+                             "while", "with", "try", "except", "finally", "elif", "raise",
+                             "del", "global", "nonlocal", "assert"))
+
+
+@dataclasses.dataclass(frozen=True)
+class LogicalLine:
+  """One logical line of a lexed file.
+
+  line: 0-based physical line of its first token.
+  level: its indentation level (INDENTs minus DEDENTs before it).
+  start: index of its first (non-layout) token.
+  end: index just past its NEWLINE (or its last token at the end of a file).
+  """
+  line: int
+  level: int
+  start: int
+  end: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FileError:
+  """The first syntax error of a file.
+
+  line: 0-based physical line Python blamed (None: the parser gave up without one).
+  message: Python's message.
+  chunk_start: 0-based first line of the chunk that failed; the lines before it parse.
+  """
+  line: Optional[int]
+  message: str
+  chunk_start: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+  """A run of whole logical lines of a file, as a snippet.
+
+  tokens: its tokens, with DEDENTs appended to close the blocks it opens.
+  texts: each token's source text (None for layout tokens).
+  lines: each token's 0-based physical line in the file.
+  first_line, end_line: the physical lines it replaces, [first_line, end_line).
+  """
+  tokens: tuple[str, ...]
+  texts: tuple[Optional[str], ...]
+  lines: tuple[int, ...]
+  first_line: int
+  end_line: int
+
+  def shifted(self, offset: int) -> "Window":
+    """The same window in a file with `offset` more lines before it."""
+    return dataclasses.replace(
+        self, lines=tuple(line + offset for line in self.lines),
+        first_line=self.first_line + offset, end_line=self.end_line + offset)
+
+
+def logical_lines(lexemes: Sequence[tokens_lib.Lexeme]) -> list[LogicalLine]:
+  """The logical lines of `lex_lexemes` output, in order (lexeme lines are 1-based)."""
+  out: list[LogicalLine] = []
+  level, start = 0, None
+  for i, lexeme in enumerate(lexemes):
+    if lexeme.token == tokens_lib.INDENT:
+      level += 1
+    elif lexeme.token == tokens_lib.DEDENT:
+      level -= 1
+    elif lexeme.token == tokens_lib.NEWLINE:
+      if start is not None:
+        out.append(LogicalLine(lexemes[start].line - 1, start_level, start, i + 1))
+      start = None
+    elif start is None:
+      start, start_level = i, level
+  if start is not None:
+    out.append(LogicalLine(lexemes[start].line - 1, start_level, start, len(lexemes)))
+  return out
+
+
+def _chunk_starts(lexemes: Sequence[tokens_lib.Lexeme], logical: Sequence[LogicalLine],
+                  chunk_lines: int) -> list[int]:
+  """Physical lines where a chunk may start: top-level statements, about `chunk_lines` apart."""
+  starts, previous = [0], None
+  for line in logical:
+    first = lexemes[line.start].token
+    if (line.level == 0 and first not in _CONTINUATIONS and previous != "@"
+        and line.line >= starts[-1] + chunk_lines):
+      starts.append(line.line)
+    previous = first
+  return starts
+
+
+def first_error(lines: Sequence[str], lexemes: Sequence[tokens_lib.Lexeme],
+                logical: Sequence[LogicalLine], chunk_lines: int = 2000) -> Optional[FileError]:
+  """The first syntax error of the file `lines`, found chunk by chunk; None if it parses.
+
+  Chunks are runs of whole top-level statements (a `case`, `else`, `except`
+  or decorated definition never starts one), so the file parses if and only
+  if every chunk does, up to what only a whole-file pass sees (a `from
+  __future__` import after a chunk boundary).
+  """
+  starts = _chunk_starts(lexemes, logical, chunk_lines) + [len(lines)]
+  for begin, end in zip(starts, starts[1:]):
+    text = "\n".join(lines[begin:end]) + "\n"
+    try:
+      compile(text, "<file>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as e:
+      line = None if e.lineno is None else min(begin + e.lineno - 1, len(lines) - 1)
+      return FileError(line, e.msg, begin)
+    except (ValueError, MemoryError, RecursionError) as e:
+      message = str(e) or type(e).__name__
+      return FileError(None, f"the parser gave up: {type(e).__name__}: {message}", begin)
+  return None
+
+
+def _physical_end(lexemes: Sequence[tokens_lib.Lexeme], end: int, n_lines: int) -> int:
+  """One past the last physical line of tokens [.., end)."""
+  if end >= len(lexemes) and lexemes[end - 1].token != tokens_lib.NEWLINE:
+    return n_lines  # a last line without a line break, or a string run on to the end
+  last = lexemes[end - 1]
+  return min(last.line + last.text.count("\n"), n_lines)
+
+
+def _span(logical: Sequence[LogicalLine], lo: int, hi: int) -> int:
+  return logical[hi - 1].end - logical[lo].start
+
+
+def _grow(logical: Sequence[LogicalLine], center: int, max_tokens: int,
+          margin: int) -> tuple[int, int]:
+  """[lo, hi) logical lines around `center`: header and block, then a margin, within the cap."""
+  lo, hi = center, center + 1
+  # The enclosing block's header: every line between it and the error comes too.
+  header = lo
+  while header > 0 and logical[header].level >= logical[center].level > 0:
+    header -= 1
+  if header < lo and _span(logical, header, hi) <= max_tokens:
+    lo = header
+  # The rest of the block.
+  while (hi < len(logical) and logical[hi].level > logical[lo].level
+         and _span(logical, lo, hi + 1) <= max_tokens):
+    hi += 1
+  # A margin on either side that keeps the first line the least indented.
+  for _ in range(margin):
+    if (lo > 0 and logical[lo - 1].level <= logical[lo].level
+        and _span(logical, lo - 1, hi) <= max_tokens):
+      lo -= 1
+    if (hi < len(logical) and logical[hi].level >= logical[lo].level
+        and _span(logical, lo, hi + 1) <= max_tokens):
+      hi += 1
+  return lo, hi
+
+
+def _line_at(logical: Sequence[LogicalLine], line: int) -> int:
+  """Index of the logical line holding physical line `line` (binary search)."""
+  lo, hi = 0, len(logical)
+  while hi - lo > 1:
+    mid = (lo + hi) // 2
+    if logical[mid].line <= line:
+      lo = mid
+    else:
+      hi = mid
+  return lo
+
+
+def _run_on(lexemes: Sequence[tokens_lib.Lexeme], line: LogicalLine) -> Optional[int]:
+  """Index of the first token of a later physical line that starts a statement, if any.
+
+  Such a line starts with a statement-only keyword, or is indented no deeper
+  than the statement's first line without starting with a closing bracket.
+  """
+  column = lexemes[line.start].column
+  for i in range(line.start + 1, line.end):
+    lexeme = lexemes[i]
+    if lexeme.token in _LAYOUT or lexeme.line == lexemes[i - 1].line:
+      continue
+    if lexeme.token in _STATEMENT_ONLY or (
+        lexeme.column <= column and lexeme.token not in tokens_lib.CLOSERS):
+      return i
+  return None
+
+
+def error_window(lexemes: Sequence[tokens_lib.Lexeme], logical: Sequence[LogicalLine],
+                 n_lines: int, error_line: int, *, max_tokens: int = 120,
+                 margin: int = 2) -> Window:
+  """The window of at most about `max_tokens` tokens around physical line `error_line`."""
+  center = _line_at(logical, error_line)
+  run_on = _run_on(lexemes, logical[center])
+  if run_on is not None:
+    # An unclosed bracket swallowed the statements after it: the window ends
+    # where the next statement starts, and the repair closes the bracket there.
+    start, end = logical[center].start, run_on
+  else:
+    lo, hi = _grow(logical, center, max_tokens, margin)
+    start, end = logical[lo].start, logical[hi - 1].end
+  if end - start > max_tokens:
+    # One logical line longer than the cap (an unclosed bracket runs on): whole
+    # physical lines from where the error is, up to the cap.
+    first = max(logical[lo].line, error_line - margin)
+    while start < end and lexemes[start].line - 1 < first:
+      start += 1
+    cut = min(end, start + max_tokens)
+    if cut < end:  # back off to a line break, or finish a single over-long line
+      boundary = cut
+      while boundary > start and lexemes[boundary].line == lexemes[boundary - 1].line:
+        boundary -= 1
+      if boundary > start:
+        cut = boundary
+      while cut < end and lexemes[cut].line == lexemes[cut - 1].line:
+        cut += 1
+    end = cut
+  picked = lexemes[start:end]
+  if run_on is not None:  # the statement ends where the next one starts
+    picked = list(picked) + [tokens_lib.Lexeme(tokens_lib.NEWLINE, "", picked[-1].line)]
+  level = sum(1 if x.token == tokens_lib.INDENT else -1 if x.token == tokens_lib.DEDENT else 0
+              for x in picked)
+  tokens = tuple(x.token for x in picked) + (tokens_lib.DEDENT,) * max(0, level)
+  texts = tuple(None if x.token in _LAYOUT else x.text for x in picked)
+  texts += (None,) * max(0, level)
+  lines = tuple(x.line - 1 for x in picked)
+  lines += (lines[-1],) * max(0, level)
+  return Window(tokens, texts, lines, lexemes[start].line - 1,
+                _physical_end(lexemes, end, n_lines))
+
+
+def splice(lines: Sequence[str], window: Window, repaired: str) -> list[str]:
+  """`lines` with the window's lines replaced by `repaired`, indented as the window was.
+
+  `repaired` starts at indentation 0 (a snippet); each of its lines gets the
+  first window line's indentation, except lines inside a multi-line string.
+  """
+  first = lines[window.first_line]
+  prefix = first[:len(first) - len(first.lstrip(" \t"))]
+  new = repaired.rstrip("\n").split("\n")
+  inside_string = set()
+  for lexeme in tokens_lib.lex_lexemes(repaired):
+    for k in range(lexeme.text.count("\n")):
+      inside_string.add(lexeme.line + k)  # 0-based index of each continued line
+  new = [line if i in inside_string or not line else prefix + line for i, line in enumerate(new)]
+  return list(lines[:window.first_line]) + new + list(lines[window.end_line:])

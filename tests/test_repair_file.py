@@ -1,0 +1,125 @@
+"""Whole files: windows around each error, bounded time, snippets repaired as before."""
+import ast
+import importlib.util
+import json
+import pathlib
+import re
+import time
+
+import numpy as np
+import pytest
+
+from repair_rank.generator import search
+from repair_rank.jobs import repair as repair_job
+from repair_rank.ranking import registry
+from repair_rank.ranking import repairs
+from repair_rank.syntax import regions
+from repair_rank.syntax import tokens
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+FUNCTION = '''def area_{n}(width, height):
+    """Area of a {n}-sided thing."""
+    if width < 0:
+        raise ValueError("negative width: %s" % width)
+    total = width * height
+    for side in range({n}):
+        total += side
+    return total
+
+'''
+
+
+def long_file(n: int = 40) -> list[str]:
+  return "".join(FUNCTION.format(n=i) for i in range(n)).split("\n")
+
+
+@pytest.fixture(scope="module")
+def markov():
+  return registry.get("markov_channel")
+
+
+def test_snippets_repaired_as_before(markov):
+  """The snippet path's output for StackOverflow snippets, recorded before whole files."""
+  cases = json.loads((ROOT / "tests/fixtures/snippet_repairs.json").read_text())
+  score = registry.get("markov_distance")
+  for case in cases:
+    got = repairs.repair_source(case["source"], score, top_k=3, max_distance=2,
+                                time_budget=None, max_expansions=300)
+    assert got == case["output"], case["id"]
+
+
+def test_two_errors_in_a_long_file_are_repaired_in_turn(markov):
+  lines = long_file()
+  lines[5] = lines[5].replace("):", ":")      # an unclosed bracket runs on
+  lines[101] = lines[101].replace(":", "")    # a missing colon
+  source = "\n".join(lines)
+  assert len(tokens.lex(source)) > 1000
+  start = time.monotonic()
+  out = repairs.repair_source(source, markov, top_k=2, max_distance=2, time_budget=0.5)
+  assert time.monotonic() - start < 8
+  errors = re.findall(r"SyntaxError at line (\d+)", out)
+  assert errors == ["6", "102"], out
+  assert out.rstrip().endswith("the whole file parses."), out
+  assert "Repairs of lines 6-7" in out and "line 102: insert ':'" in out
+
+
+def test_windows_parse_alone_and_splice_back(markov):
+  lines = long_file(10)
+  lines[40] = lines[40].replace("total = width * height", "total = width * * height")
+  lexemes = tokens.lex_lexemes("\n".join(lines))
+  logical = regions.logical_lines(lexemes)
+  error = regions.first_error(lines, lexemes, logical, chunk_lines=5)
+  assert error.line == 40 and error.chunk_start > 0
+  window = regions.error_window(lexemes, logical, len(lines), error.line, max_tokens=60)
+  assert window.first_line <= 40 < window.end_line
+  assert len(window.tokens) <= 60 and not tokens.is_valid(window.tokens)
+  fixed = list(window.tokens)
+  star = next(i for i, (tok, line) in enumerate(zip(fixed, window.lines))
+              if tok == "*" and line == 40)
+  del fixed[star]
+  assert tokens.is_valid(fixed)
+  repaired = repairs.show_repair(window.tokens, window.texts, fixed, "plain")
+  spliced = regions.splice(lines, window, repaired)
+  ast.parse("\n".join(spliced))
+  assert spliced[40] == lines[40].replace("* *", "*")
+  assert spliced[:window.first_line] == lines[:window.first_line]
+
+
+def test_printed_repairs_are_best_first_and_parse(markov):
+  source = "def f(x):\n    return g(x\n"
+  out = repairs.repair_source(source, markov, top_k=5, max_distance=2, time_budget=0.5)
+  scores = [float(s) for s in re.findall(r"score (-?[\d.]+)", out)]
+  assert len(scores) == 5 and scores == sorted(scores, reverse=True)
+  best = repairs.rank_repairs(tokens.lex(source), markov, top_k=1, max_distance=2,
+                              time_budget=0.5)[0]
+  query = tokens.lex(source)
+  texts, _ = repairs.token_texts(source, query)
+  ast.parse(repairs.show_repair(query, texts, best.tokens, "plain"))
+
+
+def test_distance_one_sweep_honours_the_budget():
+  query = tokens.lex("\n".join(long_file(12))) + ["("]
+  assert len(query) > 500
+  start = time.monotonic()
+  search.generate_scored(query, max_distance=1, time_budget=0.3)
+  assert time.monotonic() - start < 1.5
+
+
+def test_a_file_that_parses_and_a_parser_that_gives_up(markov):
+  source = "\n".join(long_file(3))
+  assert "already parses" in repairs.repair_source(source, markov, window_tokens=50)
+  deep = source + "\nx = " + "-" * 100000 + "1\n"
+  out = repairs.repair_source(deep, markov, window_tokens=50)
+  assert "parser gave up" in out and "Traceback" not in out
+
+
+def test_an_endpoint_that_is_down_fails_clearly(tmp_path):
+  spec = importlib.util.spec_from_file_location("repair_config", ROOT / "configs/repair.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config()
+  config.update(file=str(tmp_path / "broken.py"), endpoint="http://127.0.0.1:9", max_distance=1)
+  path = tmp_path / "broken.py"
+  path.write_text("print(1\n", encoding="utf-8")
+  with pytest.raises(SystemExit, match="scoring with http://127.0.0.1:9 failed"):
+    repair_job.run(config, str(tmp_path))
