@@ -41,6 +41,11 @@ def test_features_describe_the_list():
                              [0, 0, np.log1p(3), np.log1p(3), 0])
   np.testing.assert_allclose(column["deep_x_best1_gap"], [0, 0, 0, 0, 0])
   np.testing.assert_allclose(column["near_x_best2_gap"], [-4, -4, 0, 0, -4])
+  # Python blames the unclosed '(' (index 1); the edits are at query positions
+  # 3 / 2 / 1 and 2 / 0 and 3 / 3.
+  np.testing.assert_allclose(column["log_gap_to_error"], np.log1p([2, 1, 0, 1, 2]))
+  np.testing.assert_allclose(column["log_edit_spread"], np.log1p([0, 0, 1, 3, 0]))
+  np.testing.assert_array_equal(column["edits_after_error"], [1, 1, 1, 1, 1])
   # The best one-edit repair falls behind when a two-edit one leads the list.
   parts[3] = [-1.0, -1.0]
   x = learned_prior.features(QUERY, candidates, parts, channel_weight=1.0)

@@ -28,6 +28,7 @@ from repair_rank import paths
 from repair_rank.data.instances import RankingInstance
 from repair_rank.generator import edit_stats as edit_stats_lib
 from repair_rank.generator import ngram
+from repair_rank.syntax import syntax_errors
 
 DEFAULT_PATH = paths.ASSETS_DIR / "learned_prior.json"
 FORMAT = "repair_rank.learned_prior/1"
@@ -42,6 +43,9 @@ FEATURE_NAMES = (
     "deep_x_log_distance1_count",  # [distance >= 2] x log(1 + number of one-edit repairs)
     "deep_x_best1_gap",  # [distance >= 2] x (best one-edit prior - best prior), nats
     "near_x_best2_gap",  # [distance == 1] x (best two-edit prior - best prior), nats
+    "log_gap_to_error",  # log(1 + tokens from Python's reported error to the nearest edit)
+    "log_edit_spread",   # log(1 + tokens between the first and the last edit)
+    "edits_after_error",  # edits after the span Python blamed
 )
 _MISSING_GAP = -30.0  # The gap used when the list holds no candidate at that distance.
 
@@ -67,9 +71,17 @@ def features(query: Sequence[str], candidates: Sequence[Sequence[str]], parts: n
   parts = np.asarray(parts, np.float64).reshape(-1, 2)
   n = len(candidates)
   counts = np.zeros((n, 3))
+  error = syntax_errors.parse_error(query)
+  where = (error.index, max(error.index, error.end_index)) if error else (len(query),) * 2
+  placement = np.zeros((n, 3))
   for i, candidate in enumerate(candidates):
-    for op in Levenshtein.editops(list(query), list(candidate)):
+    ops = Levenshtein.editops(list(query), list(candidate))
+    for op in ops:
       counts[i, ("insert", "delete", "replace").index(op.tag)] += 1
+    if ops:
+      positions = np.array([op.src_pos for op in ops])
+      placement[i] = (np.log1p(np.abs(positions - where[0]).min()),
+                      np.log1p(positions.max() - positions.min()), (positions > where[1]).sum())
   distance = np.minimum(counts.sum(1), 3)
   lengths = np.array([len(c) + 1 for c in candidates], np.float64)  # + </s>
   prior = prior_score(parts, channel_weight)
@@ -93,6 +105,7 @@ def features(query: Sequence[str], candidates: Sequence[Sequence[str]], parts: n
       deep * np.log1p((distance == 1).sum()),
       deep * (best.get(1, top + _MISSING_GAP) - top),
       near * (best.get(2, top + _MISSING_GAP) - top),
+      placement[:, 0], placement[:, 1], placement[:, 2],
   ]
   return np.stack([np.asarray(c, np.float64) for c in columns], 1).astype(np.float32)
 
