@@ -22,6 +22,7 @@ GROUPS = {
     "per-token log_prob": ("log_prob_per_token",),
     "ranks": ("log_rank", "log_rank_in_distance"),
     "list features": ("deep_x_log_distance1_count", "deep_x_best1_gap", "near_x_best2_gap"),
+    "error placement": ("log_gap_to_error", "log_edit_spread", "edits_after_error"),
 }
 
 
