@@ -26,15 +26,17 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   config = default.get_config(variant)
   config.job = "finetune"
   # Ranking instances to train on (path, JSONL[.gz] or prototype text; from the build_data
-  # job). Default: the bundled 2,086 train instances (data/instances/README.md).
-  config.train_instances = str(_DATA / "instances" / "train.jsonl.gz")
+  # job). Default: the bundled 6,348 cross-fitted train instances with prior parts
+  # (data/instances/README.md; configs/build_data.py:ranker).
+  config.train_instances = str(_DATA / "instances" / "train_ranker.jsonl.gz")
   # More ranking instances mixed into train_instances (tuple of paths), e.g. synthetic ones.
   config.extra_train_instances = ()
   # Ranking instances for periodic validation (path; "" = no validation, no best checkpoint).
-  # Default: the bundled 134 valid instances.
-  config.valid_instances = str(_DATA / "instances" / "valid.jsonl.gz")
-  # Validate on at most this many valid instances (0 = all); each has up to 1000 candidates.
-  config.max_valid_instances = 200
+  # Default: the bundled 622 valid instances (every valid pair at distance <= 3).
+  config.valid_instances = str(_DATA / "instances" / "valid_ranker.jsonl.gz")
+  # Validate on at most this many valid instances (0 = all; the reweighted selection metric
+  # needs all of them).
+  config.max_valid_instances = 0
   # Pretraining workdir (or its checkpoints/ dir) to load the encoder from; "" = from scratch.
   # Default: the bundled small pretrained encoder (repair_rank/assets/pretrained_default).
   config.pretrained_checkpoint = (str(_ASSETS / "pretrained_default")
@@ -48,16 +50,17 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   # Train on top of a prior: prior_weight x this baseline's score (ranking/baselines.py, e.g.
   # "markov_channel") is added to the model's, in the loss, in validation and in the exported
   # bundle, so the model learns what the prior misses. "" = none.
-  config.prior = ""
+  # Default: the learned first stage (repair_rank/ranking/learned_prior.py).
+  config.prior = "learned_prior"
   # Weight of `prior` (score units per prior unit; 0 with no prior).
-  config.prior_weight = 0.0
+  config.prior_weight = 1.0
   # With prior "learned_prior": its JSON (the fit_prior job's output; "" = the bundled
   # repair_rank/assets/learned_prior.json). Exported inside the scorer bundle.
   config.prior_path = ""
   # Negatives per query: "random" (up to group_size - 1 drawn from the generator's list) or
   # "first_stage" (the list the model reranks at serving: the learned prior's top
   # first_stage_k, from the instances' cross-fitted parts; needs prior "learned_prior").
-  config.negatives = "random"
+  config.negatives = "first_stage"
   # With first-stage negatives: candidates the model reranks per query, in training and in
   # the exported bundle (its prefilter_k).
   config.first_stage_k = 16
@@ -66,10 +69,15 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   config.random_negatives = 0
   # Temperature TAU: scores are divided by it before the group softmax (unitless).
   config.tau = 1.0
-  # Candidates per query per step: the truth plus group_size - 1 sampled negatives.
-  config.group_size = 8 if config.variant == "small" else 16
+  # Candidates per query per step: the truth plus group_size - 1 negatives (with first-stage
+  # negatives: at least first_stage_k + random_negatives + 1).
+  config.group_size = 17
   # Queries per device per step (global = this x local devices).
-  config.queries_per_device = 8 if config.variant == "small" else 16
+  config.queries_per_device = 4 if config.variant == "small" else 16
+  # Encode each pair's edited span plus this many tokens around it (see configs/default.py).
+  config.model.pair_window = 12
+  # Start at the prior: zero score head and LM weight (see configs/default.py).
+  config.model.residual_init = True
   # Total optimiser steps.
   # The small default is what trained the bundled scorer in ~15 min on a 2-core CPU.
   config.num_steps = 400 if config.variant == "small" else 10_000
