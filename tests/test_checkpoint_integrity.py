@@ -176,3 +176,17 @@ def test_damaged_metrics_line_in_the_middle_names_file_and_line(tmp_path):
   writer.path.write_text('{"step": 1, "split": "train"}\n[1]\n')
   with pytest.raises(jsonl.DataError, match=f"{writer.path}:2: expected a JSON object"):
     writer.read()
+
+
+def test_training_that_diverges_stops_before_checkpointing_nan(tmp_path):
+  rng = np.random.default_rng(0)
+  vocab = ["NAME", "(", ")", "=", "NUMBER", ",", ":", "NEWLINE"]
+  sequences = [features.lm_sequence(list(rng.choice(vocab, size=4)),
+                                    list(rng.choice(vocab, size=5)), 32) for _ in range(12)]
+  config = conftest.tiny_config(num_steps=6, learning_rate=1e30, warmup_steps=0,
+                                grad_clip_norm=0.0)
+  with pytest.raises(FloatingPointError, match="NaN or Inf"):
+    pretrain.train(config, tmp_path, train_sequences=sequences, valid_sequences=sequences[:3])
+  manager = checkpoints.checkpoint_manager(tmp_path / "checkpoints", keep=3)
+  for step in manager.all_steps():  # whatever was saved before it diverged is finite
+    checkpoints.restore(manager, step)
