@@ -131,12 +131,14 @@ class Client:
       self.connection = None
 
 
-def raw(address, data: bytes) -> int:
+def raw(address, data: bytes) -> int | str:
   with socket.create_connection(address, timeout=30) as sock:
     sock.sendall(data)
     answer = b""
     while chunk := sock.recv(4096):
       answer += chunk
+  if not answer:
+    return "closed without an answer"
   return int(answer.split(b" ", 2)[1])
 
 

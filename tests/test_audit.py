@@ -50,3 +50,22 @@ def test_candidates_are_valid_near_and_new_on_real_inputs():
       assert candidate.tokens and list(candidate.tokens) != query
       assert tokens.is_valid(candidate.tokens)
       assert candidate.distance == Levenshtein.distance(query, candidate.tokens) <= 3
+
+
+def test_no_layout_artefacts_at_distance_3_on_real_inputs():
+  """Short real snippets, searched to the leaves (distance 3) within a fixed expansion
+  budget: no candidate carries layout the lexer never emits (a DEDENT without its
+  INDENT, NEWLINE inside brackets), which a check of leaves that skipped layout lets
+  through on several of these."""
+  with open(ROOT / "data/stackoverflow/test.jsonl") as f:
+    lines = [line for line, _ in zip(f, range(20))][10:]  # the split is shortest first
+  queries = [json.loads(line)["broken"].split() for line in lines]
+  assert all(len(q) <= 9 for q in queries)
+  deepest = 0
+  for query in queries:
+    for candidate in search.generate_scored(query, time_budget=None, max_expansions=100):
+      tokens.render(candidate.tokens)  # raises LayoutError on an artefact
+      assert tokens.is_valid(candidate.tokens), candidate.tokens
+      assert candidate.distance == Levenshtein.distance(query, candidate.tokens) <= 3
+      deepest = max(deepest, candidate.distance)
+  assert deepest == 3

@@ -80,22 +80,29 @@ def test_markov_prefers_likely_code_and_distance_prior_prefers_small_edits():
   np.testing.assert_allclose(no_prior, markov(query, [far, near]))
 
 
-def test_markov_channel_charges_each_edit_by_how_often_people_make_it():
+def test_markov_channel_charges_each_edit_by_how_often_people_make_it(tmp_path):
+  """Against log rates worked out by hand from a small edit-statistics file."""
   from repair_rank.generator import edit_stats  # pylint: disable=g-import-not-at-top
-  query = "NAME = NAME ( NAME".split()
-  closer = "NAME = NAME ( NAME )".split()   # insert ')': a common repair
-  keyword = "NAME = NAME ( NAME def".split()  # insert 'def': a rare one (and invalid; no matter)
-  markov = registry.get("markov")
-  stats = edit_stats.load_default()
+  stats_path = tmp_path / "edit_stats.json"
+  # 3 pairs, 9 insertion slots; ')' inserted 3 times, '(' seen 4 times and deleted once.
+  edit_stats.EditStats(inserted={")": 3}, deleted={"(": 1}, substituted={},
+                       occurrences={"NAME": 5, "(": 4}, slots=9, pairs=3).save(stats_path)
+  query = "NAME ( NAME".split()
+  closer = "NAME ( NAME )".split()    # insert ')': (3 + 0.5) / (9 + 0.5) per slot
+  keyword = "NAME ( NAME def".split()  # insert 'def', never seen: 0.5 / 9.5
+  dropped = "NAME NAME".split()        # delete '(': (1 + 0.5) / (4 + 2 x 0.5) per '('
+  by_hand = np.log([3.5 / 9.5, 0.5 / 9.5, 1.5 / 5.0])
+  candidates = [closer, keyword, dropped]
+  markov = registry.get("markov")(query, candidates)
   for weight in (0.0, 0.5, 2.0):
-    got = registry.get("markov_channel", weight=weight)(query, [closer, keyword])
-    channel = [stats.log_rate(e) for e in edit_stats.edits(query, closer)] + [
-        stats.log_rate(e) for e in edit_stats.edits(query, keyword)]
-    np.testing.assert_allclose(got, markov(query, [closer, keyword]) + weight * np.array(channel))
-  # With n-gram scores equal, the common edit wins.
-  same = registry.get("markov_channel", weight=1.0)
+    got = registry.get("markov_channel", weight=weight, stats_path=str(stats_path))(
+        query, candidates)
+    np.testing.assert_allclose(got, markov + weight * by_hand, rtol=1e-12)
+  # With the bundled statistics too, the common edit costs less than the rare one.
+  stats = edit_stats.load_default()
   assert stats.log_rate(edit_stats.Edit("insert", 0, None, ")")) > stats.log_rate(
       edit_stats.Edit("insert", 0, None, "def"))
+  same = registry.get("markov_channel", weight=1.0)
   assert same(query, [closer, keyword])[0] > same(query, [closer, keyword])[1]
 
 

@@ -14,7 +14,9 @@ PAIRS = {
     "train": [("NAME = NAME ( NAME", "NAME = NAME ( NAME )"),
               ("import NAME ,", "import NAME"),
               ("NAME ( STRING ) )", "NAME ( STRING )")],
-    "valid": [("NAME = [ NUMBER , NUMBER", "NAME = [ NUMBER , NUMBER ]")],
+    # The second is two edits away: with max_distance 1 the generator misses it.
+    "valid": [("NAME = [ NUMBER , NUMBER", "NAME = [ NUMBER , NUMBER ]"),
+              ("NAME = ( NUMBER , NUMBER", "NAME = ( NUMBER , NUMBER ) NEWLINE")],
     "test": [("def NAME ( ) NEWLINE INDENT pass NEWLINE DEDENT",
               "def NAME ( ) : NEWLINE INDENT pass NEWLINE DEDENT"),
              ("NAME NAME . NAME", "import NAME . NAME")],
@@ -29,7 +31,8 @@ def source_dir(tmp_path):
     with (source / f"{split}.jsonl").open("w") as f:
       for i, (broken, fixed) in enumerate(pairs):
         f.write(json.dumps({"id": f"{split}-{i}", "broken": broken, "fixed": fixed,
-                            "distance": 1, "length": len(broken.split()),
+                            "distance": Levenshtein.distance(broken.split(), fixed.split()),
+                            "length": len(broken.split()),
                             "broken_src": None, "fixed_src": None}) + "\n")
   return source
 
@@ -49,20 +52,33 @@ def _config(source_dir, output_dir):
 def test_builds_instances_text_stats_and_tfds(source_dir, tmp_path):
   out = tmp_path / "out"
   build_data.run(_config(source_dir, out), str(tmp_path / "work"))
+  missed = {"valid-1"}
   for split, pairs in PAIRS.items():
     built = instances.read_jsonl(out / f"{split}.jsonl")
     assert [" ".join(i.query) for i in built] == [b for b, _ in pairs]
     for instance in built:
-      assert instance.generated_rank is not None  # all distance 1: never missed
+      assert (instance.generated_rank is None) == (instance.id in missed)
       assert all(tokens.is_valid(c) for c in instance.candidates)
       assert instance.query not in instance.candidates
     assert instances.read_text(out / f"{split}.txt")[0].candidates == built[0].candidates
   summary = json.loads((out / "summary.json").read_text())
-  assert summary["train"]["all"] == {"n": 3, "recall": 1.0, "markov_p@1": pytest.approx(
-      summary["train"]["all"]["markov_p@1"])}
-  test_source = ranking_dataset.load_split("test", out / "tensorflow_datasets")
-  assert [ranking_dataset.to_instance(test_source[i]) for i in range(len(test_source))] == \
-      instances.read_jsonl(out / "test.jsonl")
+  for split in PAIRS:  # against the instances as built, not against itself
+    built = instances.read_jsonl(out / f"{split}.jsonl")
+    assert summary[split]["all"] == {
+        "n": len(built),
+        "recall": pytest.approx(sum(i.generated_rank is not None for i in built) / len(built)),
+        "markov_p@1": pytest.approx(sum(i.generated_rank == 0 for i in built) / len(built))}
+  assert summary["valid"]["all"]["recall"] == 0.5
+  assert summary["valid"]["d=2"]["recall"] == 0.0
+  tfds_dir = out / "tensorflow_datasets"
+  for split, stem in (("test", "test"), ("validation", "valid"), ("train", "train")):
+    source = ranking_dataset.load_split(split, tfds_dir)
+    assert [ranking_dataset.to_instance(source[i]) for i in range(len(source))] == \
+        instances.read_jsonl(out / f"{stem}.jsonl"), split
+  # A generator miss is stored as generated_rank -1 and reads back as a miss.
+  valid = ranking_dataset.load_split("validation", tfds_dir)
+  assert [int(valid[i]["generated_rank"]) for i in range(len(valid))][1] == -1
+  assert ranking_dataset.to_instance(valid[1]).generated_rank is None
 
 
 def test_resumes_only_missing_shards(source_dir, tmp_path):

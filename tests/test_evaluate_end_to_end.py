@@ -3,6 +3,7 @@ import json
 import pathlib
 
 import numpy as np
+import pytest
 
 from repair_rank.jobs import evaluate_end_to_end as e2e
 from repair_rank.ranking import end_to_end
@@ -55,7 +56,13 @@ def test_end_to_end_over_http_then_reuse_instances(tmp_path):
   assert report["views"]["ranking_generated"]["all"]["n"] == 2
   assert report["generation"]["recall"] == 2 / 3
   assert report["scoring"]["queries"] == 2 and report["scoring"]["candidates"] > 2
-  assert report["generation"]["seconds"]["total"] >= 0
+  # Times are real measurements: per query, summed, bounded by the wall clock.
+  generation_seconds, scoring_seconds = report["generation"]["seconds"], report["scoring"]["seconds"]
+  assert 0 < generation_seconds["total"] <= report["generation"]["wall_seconds"] + 0.05
+  assert generation_seconds["total"] == pytest.approx(3 * generation_seconds["mean"])
+  assert 0 < generation_seconds["p50"] <= generation_seconds["p90"] <= generation_seconds["p99"]
+  assert 0 < scoring_seconds["total"] <= report["scoring"]["wall_seconds"]
+  assert scoring_seconds["total"] == pytest.approx(2 * scoring_seconds["mean"])
   examples = [json.loads(line) for line in (workdir / e2e.EXAMPLES_FILE).read_text().splitlines()]
   assert [e["id"] for e in examples] == ["p0", "p1", "p2"]
   assert examples[2]["rank"] is None and examples[2]["top"] == []

@@ -57,3 +57,21 @@ def test_zero_initialised_extras_leave_the_encoder_input_unchanged(scorer_and_pa
   other = dict(batch, edits=np.zeros_like(batch["edits"]), distance=batch["distance"] + 3)
   apply = jax.jit(model.apply)
   np.testing.assert_allclose(apply(params, **batch), apply(params, **other), rtol=1e-6)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_causal_encoder_hides_later_tokens(causal):
+  """Under the causal mask a position's hidden state depends on no later token; without
+  it, it does (so the first half of the test can fail)."""
+  config = TINY.replace(causal_scorer=causal)
+  encoder = models.Encoder(config)
+  inputs = np.array([[1, 7, 9, 12, 15, 20, 22, 30]], np.int32)
+  changed = inputs.copy()
+  changed[0, 5:] = [40, 41, 42]
+  params = encoder.init(jax.random.PRNGKey(0), inputs, causal=causal)
+  apply = jax.jit(lambda p, x: encoder.apply(p, x, causal=causal))
+  hidden, hidden_changed = apply(params, inputs), apply(params, changed)
+  earlier_same = np.allclose(hidden[0, :5], hidden_changed[0, :5], atol=1e-6)
+  assert earlier_same == causal
+  assert not np.allclose(hidden[0, 5:], hidden_changed[0, 5:])
+

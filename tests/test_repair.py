@@ -94,3 +94,30 @@ def test_bad_files_fail_clearly(tmp_path):
     repair_job.run(load_config(scorer="random"), str(tmp_path))
   with pytest.raises(SystemExit, match="not a regular file"):
     repair_job.run(load_config(file=str(tmp_path), scorer="random"), str(tmp_path))
+
+
+def test_characters_in_no_token_are_named_not_lost():
+  source = 'naïve = 5 × 3  # ÷ in a comment\nprint(“héllo”, naïve \\\n  )\n'
+  dropped = repair.dropped_characters(source)
+  assert [(d.line, d.text) for d in dropped] == [(1, "×"), (2, "“"), (2, "”")]
+  query = tokens.lex(source)
+  assert query[dropped[0].before] == "NUMBER"  # just before the 3
+  texts, lines = repair.token_texts(source, query)
+  fixed = [t for i, t in enumerate(query) if i != 3]  # delete the 3
+  shown = repair.show_repair(query, texts, fixed, "markers", dropped)
+  assert shown == "naïve = 5[-×][-3]\nprint([-“] héllo[-”] , naïve)\n"
+  plain = repair.show_repair(query, texts, fixed, "plain", dropped)
+  assert "×" not in plain and "naïve" in plain and "héllo" in plain
+  assert repair.describe_dropped(dropped[:1]) == "line 1: drop '×' (U+00D7; not Python)"
+
+
+def test_printed_repair_names_the_characters_it_drops():
+  prefer_short = lambda query, candidates: -np.array([len(c) for c in candidates], float)
+  out = repair.repair_source("x = 5 × 3\n", prefer_short, top_k=1, max_distance=1,
+                             style="markers")
+  assert "line 1: drop '×' (U+00D7; not Python)" in out and "[-×]" in out
+  # In a whole file too, repaired window by window.
+  filler = "".join(f"v{i} = {i}\n" for i in range(60))
+  out = repair.repair_source(filler + "y = (1 × 2\n" + filler, prefer_short, top_k=1,
+                             max_distance=1, style="markers", window_tokens=40)
+  assert "line 61: drop '×' (U+00D7; not Python)" in out

@@ -3,6 +3,7 @@ import http.client
 import json
 import os
 import pathlib
+import select
 import signal
 import socket
 import subprocess
@@ -205,3 +206,24 @@ def test_sigterm_under_keep_alive_load_exits_0(tmp_path):
     if process.poll() is None:
       process.kill()
       process.wait()
+
+
+def test_a_request_past_its_total_deadline_still_gets_its_408():
+  """Bytes trickle in faster than the per-read timeout, so only the total deadline
+  (the watchdog) ends the request: the client is still told why (408), not just cut."""
+  with server_lib.RerankServer(shortest_first, limits=LIMITS).start() as s:
+    for head in (b"GET /healthz HTTP/1.1\r\n", b"POST /rerank HTTP/1.1\r\nContent-Type: "
+                 b"text/plain\r\nContent-Length: 1000\r\n\r\nNAME\n"):
+      with socket.create_connection(s.address, timeout=5) as sock:
+        sock.sendall(head)
+        answer = b""
+        try:
+          for _ in range(30):  # 3 s of one byte per 0.1 s, past the 1 s deadline
+            sock.sendall(b"X")
+            if select.select([sock], [], [], 0.1)[0]:  # read the answer as soon as it is in
+              while chunk := sock.recv(4096):
+                answer += chunk
+              break
+        except OSError:
+          pass
+      assert answer.startswith(b"HTTP/1.1 408"), (head, answer[:80])

@@ -3,11 +3,19 @@
 A training workdir holds `model_config.json` (the `TransformerConfig`) and
 `checkpoints/` (orbax, one step per directory). Training writes both; the lm
 scorer and finetuning read a pretraining workdir's params back by name.
+
+Everything read back is checked: a checkpoint that orbax cannot read, or whose
+arrays hold NaN or Inf, raises `CheckpointError` naming its directory, and
+`file_digests` gives the sha256 of each file of a directory (the scorer bundle
+records them at save and compares them at load).
 """
+import hashlib
 import json
 import pathlib
 from typing import Any
 
+import jax
+import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint.checkpoint_managers import preservation_policy
 
@@ -16,6 +24,73 @@ from repair_rank.data import jsonl
 from repair_rank.model import models
 
 MODEL_CONFIG_FILE = "model_config.json"
+
+
+class CheckpointError(ValueError):
+  """A checkpoint that cannot be used; the message names its directory and why."""
+
+
+def file_digests(directory: str | pathlib.Path, relative_to: str | pathlib.Path
+                 ) -> dict[str, str]:
+  """The sha256 of every file under `directory`, keyed by its POSIX path relative to
+  `relative_to` (sorted, so the dict is the same on every machine)."""
+  directory, relative_to = pathlib.Path(directory), pathlib.Path(relative_to)
+  out = {}
+  for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+    out[path.relative_to(relative_to).as_posix()] = sha256_of_file(path)
+  return out
+
+
+def sha256_of_file(path: str | pathlib.Path) -> str:
+  digest = hashlib.sha256()
+  with pathlib.Path(path).open("rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+def non_finite_leaves(tree: Any) -> list[str]:
+  """The paths ("encoder/block_0/...") of the floating-point leaves holding NaN or Inf."""
+  out = []
+  for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+    array = np.asarray(leaf)
+    if np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all():
+      out.append("/".join(_key_name(k) for k in path))
+  return out
+
+
+def check_finite(tree: Any, where: str) -> None:
+  """Raises CheckpointError naming `where` and the first leaves if any leaf is not finite."""
+  bad = non_finite_leaves(tree)
+  if bad:
+    shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+    raise CheckpointError(f"{where}: NaN or Inf in {shown}")
+
+
+def restore(manager: ocp.CheckpointManager, step: int, args: Any = None) -> Any:
+  """`manager.restore(step, args)`, checked: unreadable or non-finite -> CheckpointError
+  naming the step's directory."""
+  where = pathlib.Path(manager.directory) / str(step)
+  try:
+    restored = manager.restore(step, args=args or ocp.args.StandardRestore())
+  except Exception as e:  # pylint: disable=broad-except
+    # orbax and tensorstore raise many types (ValueError, FileNotFoundError, KeyError...).
+    raise CheckpointError(f"{where}: unreadable ({type(e).__name__}: "
+                          f"{_first_line(e)})") from e
+  check_finite(restored, str(where))
+  return restored
+
+
+def _first_line(error: BaseException) -> str:
+  text = str(error).strip().splitlines()
+  return text[0][:300] if text else ""
+
+
+def _key_name(key: Any) -> str:
+  for attribute in ("key", "name", "idx"):
+    if hasattr(key, attribute):
+      return str(getattr(key, attribute))
+  return str(key)
 
 
 def write_model_config(workdir: str | pathlib.Path, model_config: models.TransformerConfig
@@ -59,5 +134,4 @@ def load_params(checkpoint_dir: str | pathlib.Path, step: int | None = None) -> 
   step = manager.latest_step() if step is None else step
   if step is None:
     raise FileNotFoundError(f"no checkpoints in {checkpoint_dir}")
-  restored = manager.restore(step, args=ocp.args.StandardRestore())
-  return restored["params"]
+  return restore(manager, step)["params"]

@@ -6,6 +6,7 @@ stage (its prior); `repair_rank.ranking.registry.get` resolves any scorer name,
 these and the models. Adding one takes a few lines: see `markov_distance` below.
 """
 import hashlib
+import inspect
 from typing import Any, Callable
 
 import numpy as np
@@ -33,6 +34,13 @@ def register(name: str) -> Callable[[Callable[..., evaluate.ScoreFn]],
 def names() -> tuple[str, ...]:
   """The registered baseline names."""
   return tuple(_FACTORIES)
+
+
+def option_names(name: str) -> tuple[str, ...]:
+  """The keyword options baseline `name`'s factory takes (ValueError for an unknown name)."""
+  if name not in _FACTORIES:
+    raise ValueError(f"unknown baseline {name!r}; known: {', '.join(names())}")
+  return tuple(inspect.signature(_FACTORIES[name]).parameters)
 
 
 def get(name: str, **options: Any) -> evaluate.ScoreFn:

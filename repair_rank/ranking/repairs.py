@@ -7,11 +7,14 @@ and scored (the configured scorer, or a running endpoint), and each of the best
 its original text back (names, numbers, strings), found by aligning the
 candidate to the file's tokens with Levenshtein opcodes. Inserted tokens show
 as `[+tok]` and deleted ones as `[-tok]`, or in colour on a terminal; inserted
-names, numbers and strings appear as the placeholders x, 1 and 's'.
+names, numbers and strings appear as the placeholders x, 1 and 's'. Characters
+the lexer skips because they are in no Python token (`×`, curly quotes, `$`)
+are in no repair either: they show as deletions and the listing names them.
 """
 import ast
 import dataclasses
 import pathlib
+import re
 from typing import Optional, Sequence
 
 import numpy as np
@@ -87,6 +90,52 @@ def token_texts(source: str, tokens: Optional[Sequence[str]] = None
   return texts, lines
 
 
+@dataclasses.dataclass(frozen=True)
+class Dropped:
+  """Characters of the source in no token (outside Python's grammar): `text` on 1-based
+  `line`, just before token `before` of `lex(source)` (len(tokens) at the end)."""
+  before: int
+  line: int
+  text: str
+
+
+_COMMENT_OR_CONTINUATION = re.compile(r"#[^\n]*|\\(?=\n|$)")
+
+
+def dropped_characters(source: str) -> list[Dropped]:
+  """Each run of characters `tokens.lex` skipped: not whitespace, a comment or a line
+  continuation, yet in no token, so no repair can keep them."""
+  text = source.replace("\r\n", "\n").replace("\r", "\n")
+  line_starts = [0]
+  for line in text.split("\n"):
+    line_starts.append(line_starts[-1] + len(line) + 1)
+  out, previous_end = [], 0
+
+  def runs_in(start: int, end: int, before: int) -> None:
+    gap = _COMMENT_OR_CONTINUATION.sub(lambda m: " " * len(m.group()), text[start:end])
+    for match in re.finditer(r"\S+", gap):
+      line = text.count("\n", 0, start + match.start()) + 1
+      out.append(Dropped(before, line, match.group()))
+
+  lexemes = tokens_lib.lex_lexemes(text)
+  for index, lexeme in enumerate(lexemes):
+    if lexeme.token in LAYOUT:
+      continue
+    start = line_starts[lexeme.line - 1] + lexeme.column
+    runs_in(previous_end, start, index)
+    previous_end = start + len(lexeme.text)
+  runs_in(previous_end, len(text), len(lexemes))
+  return out
+
+
+def describe_dropped(dropped: Sequence[Dropped]) -> str:
+  """E.g. "line 1: drop '×' (U+00D7; not Python)"."""
+  def name(text: str) -> str:
+    codes = ", ".join(f"U+{ord(c):04X}" for c in text if not c.isascii())
+    return f"{text!r} ({codes + '; ' if codes else ''}not Python)"
+  return "; ".join(f"line {d.line}: drop {name(d.text)}" for d in dropped)
+
+
 # --- Showing a repair ---------------------------------------------------------
 
 
@@ -111,11 +160,13 @@ def _mark(text: str, inserted: bool, style: str) -> str:
 
 
 def show_repair(query: Sequence[str], query_texts: Sequence[Optional[str]],
-                candidate: Sequence[str], style: str = "markers") -> str:
+                candidate: Sequence[str], style: str = "markers",
+                dropped: Sequence[Dropped] = ()) -> str:
   """The candidate as Python text with the file's names and literals, edits marked.
 
   `style`: "plain" (the repaired text only), "markers" ([+tok] / [-tok]) or
-  "ansi" (green insertions, red struck-through deletions).
+  "ansi" (green insertions, red struck-through deletions). `dropped`: the
+  characters in no token (`dropped_characters`), shown as deletions where they were.
   """
   if style not in STYLES:
     raise ValueError(f"style must be one of {STYLES}, got {style!r}")
@@ -138,9 +189,15 @@ def show_repair(query: Sequence[str], query_texts: Sequence[Optional[str]],
     if op.tag in ("delete", "replace"):
       deleted_before.setdefault(op.dest_start, []).extend(range(op.src_start, op.src_end))
 
+  dropped_before: dict[int, list[str]] = {}  # query index -> dropped texts just before it
+  for run in dropped:
+    dropped_before.setdefault(run.before, []).append(_mark(run.text, False, style))
+
   def deletions(j: int) -> list[str]:
-    return [_mark(_show(query[i], query_texts[i]), False, style)
-            for i in deleted_before.get(j, [])]
+    out = []
+    for i in deleted_before.get(j, []):
+      out += dropped_before.get(i, []) + [_mark(_show(query[i], query_texts[i]), False, style)]
+    return out
 
   out, cursor, pending = [], 0, []
   for j, tok in enumerate(candidate):
@@ -150,6 +207,8 @@ def show_repair(query: Sequence[str], query_texts: Sequence[Optional[str]],
       if not kept:
         pending.append(_mark(tok, True, style))
       continue
+    if kept:
+      pending += dropped_before.get(source_of[j], [])
     span = span_of[j]
     gap = rendered[cursor:span.offset]
     marks = "".join(m for m in pending if m)
@@ -160,7 +219,7 @@ def show_repair(query: Sequence[str], query_texts: Sequence[Optional[str]],
     text = query_texts[source_of[j]] if kept and query_texts[source_of[j]] is not None else span.text
     out.append(text if kept else _mark(text, True, style))
     cursor = span.offset + len(span.text)
-  pending += deletions(len(candidate))
+  pending += deletions(len(candidate)) + dropped_before.get(len(query), [])
   out.append("".join(pending))
   out.append(rendered[cursor:])
   return "".join(out)
@@ -230,11 +289,14 @@ def format_repairs(source: str, repairs: Sequence[Repair], style: str) -> str:
   """All repairs of `source` as a numbered, human-readable listing."""
   query = tokens_lib.lex(source)
   texts, lines = token_texts(source, query)
+  dropped = dropped_characters(source)
   blocks = []
   for number, repair in enumerate(repairs, start=1):
-    header = (f"#{number}  score {repair.score:.3f}  distance {repair.distance}  "
-              f"{describe_edits(query, texts, lines, repair.tokens)}")
-    blocks.append(header + "\n" + show_repair(query, texts, repair.tokens, style).rstrip("\n"))
+    edits = "; ".join(filter(None, [describe_dropped(dropped),
+                                    describe_edits(query, texts, lines, repair.tokens)]))
+    header = f"#{number}  score {repair.score:.3f}  distance {repair.distance}  {edits}"
+    shown = show_repair(query, texts, repair.tokens, style, dropped).rstrip("\n")
+    blocks.append(header + "\n" + shown)
   return "\n\n".join(blocks)
 
 
@@ -276,14 +338,21 @@ def repair_source(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
 
 
 def _window_repairs(window: regions.Window, score_fn: evaluate.ScoreFn, style: str,
-                    options: dict, original_line) -> tuple[list[Repair], str]:
+                    options: dict, original_line, file_lines: Sequence[str]
+                    ) -> tuple[list[Repair], str]:
   """The ranked repairs of one window and their listing, line numbers as in the file."""
   repairs = rank_repairs(window.tokens, score_fn, **options)
   lines = [original_line(line) + 1 for line in window.lines]
+  # Characters in no token, named in the header (the repair spliced back drops them).
+  dropped = [dataclasses.replace(d, line=original_line(window.first_line + d.line - 1) + 1)
+             for d in dropped_characters(
+                 "\n".join(file_lines[window.first_line:window.end_line]))]
   blocks = []
   for number, repair in enumerate(repairs, start=1):
-    header = (f"#{number}  score {repair.score:.3f}  distance {repair.distance}  "
-              f"{describe_edits(window.tokens, window.texts, lines, repair.tokens)}")
+    edits = "; ".join(filter(None, [
+        describe_dropped(dropped),
+        describe_edits(window.tokens, window.texts, lines, repair.tokens)]))
+    header = f"#{number}  score {repair.score:.3f}  distance {repair.distance}  {edits}"
     shown = show_repair(window.tokens, window.texts, repair.tokens, style).rstrip("\n")
     blocks.append(header + "\n" + shown)
   return repairs, "\n\n".join(blocks)
@@ -341,7 +410,7 @@ def repair_file(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
                  "which token-level repairs of a window cannot see. Stopped here.")
       return "\n\n".join(out)
     repairs, listing = _window_repairs(window, score_fn, style, {"top_k": top_k, **options},
-                                       original_line)
+                                       original_line, lines)
     if not repairs:
       out.append(f"No repair of {span} within {options.get('max_distance', 3)} token edits. "
                  "Stopped here.")

@@ -10,15 +10,25 @@ of shapes are ever compiled. Padding never changes a score: PAD positions are
 masked as attention keys and left out of pooling.
 
 A bundle is a directory: `scorer.json` (format, vocabulary version, model
-config, buckets) and `params/` (an orbax checkpoint of the PairScorer params).
-`load_language_model` wraps a pretraining checkpoint the same way (the `lm`
-scorer). Names resolve to scorers in `repair_rank.ranking.registry`.
+config, buckets, first stage, and the sha256 digests of itself and of every
+other file), `params/` (an orbax checkpoint of the PairScorer params) and, for
+the `learned_prior` first stage, `learned_prior.json`. `load_bundle` checks all
+of it before anything is scored: the digests, every field's type and value,
+the params' tree and shapes against the model config, and that params and
+learned weights are finite; anything wrong is a `BundleError` naming the file
+and the field. `load_language_model` wraps a pretraining checkpoint the same way
+(the `lm` scorer). Names resolve to scorers in `repair_rank.ranking.registry`.
 """
+import dataclasses
 import functools
+import hashlib
 import json
+import math
 import pathlib
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
+from absl import logging
+from flax import traverse_util
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -47,6 +57,13 @@ UNNAMED_PRIOR = "markov_distance"
 LEARNED_PRIOR_FILE = "learned_prior.json"
 # The metric finetune records with each checkpoint; the best checkpoint maximises it.
 BEST_METRIC = "valid_mrr"
+# The scorer.json field holding sha256 digests: of scorer.json's other fields
+# (key BUNDLE_CONFIG) and of every other file of the bundle (key: its relative path).
+DIGESTS = "digests"
+
+
+class BundleError(ValueError):
+  """A scorer bundle that cannot be used; the message names the file and field at fault."""
 
 
 @functools.lru_cache(maxsize=16)
@@ -158,6 +175,10 @@ class Scorer:
     process 0 writes.
     """
     path = pathlib.Path(path).resolve()
+    try:
+      checkpoints.check_finite(jax.device_get(self.params), "params")
+    except checkpoints.CheckpointError as e:
+      raise BundleError(f"{path}: not saved: {e}") from None
     path.mkdir(parents=True, exist_ok=True)
     checkpointer = ocp.StandardCheckpointer()
     checkpointer.save(path / "params", jax.device_get(self.params), force=True)
@@ -171,7 +192,7 @@ class Scorer:
                if prior_options.get("path") else learned_prior.load_default())
       stage.save(path / LEARNED_PRIOR_FILE)
       prior_options["path"] = LEARNED_PRIOR_FILE
-    jsonl.write_json(path / BUNDLE_CONFIG, {
+    meta = {
         "format": BUNDLE_FORMAT,
         "vocab_version": features_lib.VOCAB_VERSION,
         "model": self.model_config.to_json(),
@@ -182,30 +203,276 @@ class Scorer:
         "prior_weight": self.prior_weight,
         "prior": self.prior,
         "prior_options": prior_options,
-    })
+    }
+    digests = {BUNDLE_CONFIG: _config_digest(meta)}
+    digests.update(checkpoints.file_digests(path / "params", path))
+    if self.prior == "learned_prior":
+      digests[LEARNED_PRIOR_FILE] = checkpoints.sha256_of_file(path / LEARNED_PRIOR_FILE)
+    meta[DIGESTS] = digests
+    jsonl.write_json(path / BUNDLE_CONFIG, meta)
     return path
 
 
 def load_bundle(path: str | pathlib.Path) -> Scorer:
-  """Reads a bundle written by `Scorer.save`."""
+  """Reads a bundle written by `Scorer.save`, checked (see the module docstring).
+
+  A bundle without digests (saved before they were recorded) loads with a
+  warning; everything else is still checked.
+  """
   path = pathlib.Path(path).resolve()
-  meta = json.loads((path / BUNDLE_CONFIG).read_text())
+  config_path = path / BUNDLE_CONFIG
+  meta = _read_config(config_path)
+  _check_digests(path, meta)
+  where = str(config_path)
   if meta.get("format") != BUNDLE_FORMAT:
-    raise ValueError(f"{path / BUNDLE_CONFIG}: format {meta.get('format')!r}, "
-                     f"expected {BUNDLE_FORMAT!r}")
+    raise BundleError(f"{where}: field 'format' is {meta.get('format')!r}, "
+                      f"expected {BUNDLE_FORMAT!r}")
   if meta.get("vocab_version") != features_lib.VOCAB_VERSION:
-    raise ValueError(f"{path / BUNDLE_CONFIG}: vocabulary {meta.get('vocab_version')!r} does "
-                     f"not match this code's {features_lib.VOCAB_VERSION!r}")
-  model_config = _for_this_backend(models.TransformerConfig.from_json(meta["model"]))
-  params = ocp.StandardCheckpointer().restore(path / "params")
-  prior_options = dict(meta.get("prior_options", {}))
+    raise BundleError(f"{where}: field 'vocab_version': vocabulary "
+                      f"{meta.get('vocab_version')!r} does not match this code's "
+                      f"{features_lib.VOCAB_VERSION!r}")
+  model_config = _for_this_backend(_model_config(_field(meta, "model", dict, where), where))
+  length_buckets = _buckets(meta, "length_buckets", where)
+  batch_buckets = _buckets(meta, "batch_buckets", where)
+  prefilter_k = _field(meta, "prefilter_k", int, where, 0)
+  if prefilter_k < 0:
+    raise BundleError(f"{where}: field 'prefilter_k' is {prefilter_k}, expected >= 0")
+  prefilter_lambda = float(_field(meta, "prefilter_lambda", float, where, PREFILTER_LAMBDA))
+  prior_weight = float(_field(meta, "prior_weight", float, where, 0.0))
+  prior = _field(meta, "prior", str, where, UNNAMED_PRIOR)
+  prior_options = dict(_field(meta, "prior_options", dict, where, {}))
+  _check_prior(path, prior, prior_options, where)
   if prior_options.get("path"):  # Relative paths are inside the bundle.
     prior_options["path"] = str(path / prior_options["path"])
-  return Scorer(model_config, params, length_buckets=meta["length_buckets"],
-                batch_buckets=meta["batch_buckets"], prefilter_k=meta.get("prefilter_k", 0),
-                prefilter_lambda=meta.get("prefilter_lambda", PREFILTER_LAMBDA),
-                prior_weight=meta.get("prior_weight", 0.0),
-                prior=meta.get("prior", UNNAMED_PRIOR), prior_options=prior_options)
+  params = _restore_params(path / "params")
+  _check_shapes(params, model_config, where, path / "params")
+  return Scorer(model_config, params, length_buckets=length_buckets,
+                batch_buckets=batch_buckets, prefilter_k=prefilter_k,
+                prefilter_lambda=prefilter_lambda, prior_weight=prior_weight,
+                prior=prior, prior_options=prior_options)
+
+
+def _config_digest(meta: Mapping[str, Any]) -> str:
+  """sha256 of scorer.json's fields but the digests, in a canonical form (sorted keys)."""
+  body = {k: v for k, v in meta.items() if k != DIGESTS}
+  return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"))
+                        .encode()).hexdigest()
+
+
+def _read_config(config_path: pathlib.Path) -> dict[str, Any]:
+  try:
+    text = config_path.read_text(encoding="utf-8")
+  except (OSError, UnicodeDecodeError) as e:
+    raise BundleError(f"{config_path}: cannot read the bundle config ({e})") from None
+  try:
+    meta = json.loads(text, parse_constant=_reject_constant)
+  except (json.JSONDecodeError, ValueError) as e:
+    detail = (f"{e.msg} at line {e.lineno} column {e.colno}"
+              if isinstance(e, json.JSONDecodeError) else str(e))
+    raise BundleError(f"{config_path}: not valid JSON ({detail})") from None
+  if not isinstance(meta, dict):
+    raise BundleError(f"{config_path}: expected a JSON object, got {type(meta).__name__}")
+  return meta
+
+
+def _reject_constant(name: str) -> None:
+  raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _check_digests(path: pathlib.Path, meta: Mapping[str, Any]) -> None:
+  """Compares each file (and the config's fields) with the sha256 recorded at save."""
+  config_path = path / BUNDLE_CONFIG
+  digests = meta.get(DIGESTS)
+  if digests is None:
+    logging.warning("%s: no %r field (a bundle saved before digests were recorded): its "
+                    "files are not checked against damage; re-save it with Scorer.save "
+                    "to add them", config_path, DIGESTS)
+    return
+  if not (isinstance(digests, dict) and BUNDLE_CONFIG in digests
+          and all(isinstance(v, str) for v in digests.values())):
+    raise BundleError(f"{config_path}: field {DIGESTS!r} must map {BUNDLE_CONFIG!r} and "
+                      "file paths to sha256 hex strings")
+  if digests[BUNDLE_CONFIG] != _config_digest(meta):
+    raise BundleError(f"{config_path}: its fields differ from the digest recorded at save "
+                      "(edited or damaged). Re-save the bundle with Scorer.save, or delete "
+                      f"the {DIGESTS!r} field to load it unchecked")
+  for name, digest in digests.items():
+    if name == BUNDLE_CONFIG:
+      continue
+    file = path / name
+    if not file.is_file():
+      raise BundleError(f"{file}: missing (the bundle recorded it at save in {config_path}); "
+                        "copy the whole bundle directory again or re-save it")
+    if checkpoints.sha256_of_file(file) != digest:
+      raise BundleError(f"{file}: damaged: its sha256 differs from the one recorded at save "
+                        f"in {config_path}; copy the bundle again or re-save it")
+  unrecorded = sorted(p.relative_to(path).as_posix() for p in (path / "params").rglob("*")
+                      if p.is_file() and p.relative_to(path).as_posix() not in digests)
+  if unrecorded:
+    logging.warning("%s: files not recorded at save (ignored): %s", path, ", ".join(unrecorded))
+
+
+_MISSING = object()
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+               dict: "a JSON object", list: "a JSON list"}
+
+
+def _field(meta: Mapping[str, Any], name: str, kind: type, where: str,
+           default: Any = _MISSING, prefix: str = "") -> Any:
+  """`meta[name]`, checked to be of `kind` (float accepts integers; numbers must be finite);
+  `prefix` names the enclosing field in messages ("model.")."""
+  if name not in meta:
+    if default is _MISSING:
+      raise BundleError(f"{where}: missing field '{prefix}{name}'")
+    return default
+  value = meta[name]
+  if kind is float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+  elif kind is int:
+    ok = isinstance(value, int) and not isinstance(value, bool)
+  else:
+    ok = isinstance(value, kind)
+  if not ok:
+    raise BundleError(f"{where}: field '{prefix}{name}' is {json.dumps(value)[:60]}, "
+                      f"expected {_TYPE_NAMES.get(kind, kind.__name__)}")
+  return value
+
+
+def _buckets(meta: Mapping[str, Any], name: str, where: str) -> tuple[int, ...]:
+  values = _field(meta, name, list, where)
+  if not values:
+    raise BundleError(f"{where}: field {name!r} is empty; it must list at least one size")
+  if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+    raise BundleError(f"{where}: field {name!r} is {json.dumps(values)[:60]}, expected "
+                      "positive integers")
+  return tuple(values)
+
+
+# Model fields a bundle must state (the others default, as for older bundles).
+_REQUIRED_MODEL_FIELDS = ("vocab_size", "dim", "heads", "layers", "mlp_dim", "max_len", "dtype")
+_POSITIVE_MODEL_FIELDS = ("vocab_size", "dim", "heads", "layers", "mlp_dim", "max_len",
+                          "edit_vocab_size")
+
+
+def _model_config(fields: Mapping[str, Any], where: str) -> models.TransformerConfig:
+  """The `model` field as a TransformerConfig, every setting's type and range checked."""
+  defaults = {f.name: f.default for f in dataclasses.fields(models.TransformerConfig)}
+  for name in fields:
+    if name not in defaults:
+      raise BundleError(f"{where}: field 'model.{name}' is not a model setting this code knows")
+  for name in _REQUIRED_MODEL_FIELDS:
+    if name not in fields:
+      raise BundleError(f"{where}: missing field 'model.{name}'")
+  for name, value in fields.items():
+    if name == "dtype":
+      if value not in models.DTYPES:
+        raise BundleError(f"{where}: field 'model.dtype' is {json.dumps(value)[:40]}, "
+                          f"expected one of {sorted(models.DTYPES)}")
+      continue
+    kind = type(defaults[name])
+    _field(fields, name, kind, where, prefix="model.")
+    if kind is int and value < (1 if name in _POSITIVE_MODEL_FIELDS else 0):
+      raise BundleError(f"{where}: field 'model.{name}' is {value}, expected "
+                        f"{'a positive integer' if name in _POSITIVE_MODEL_FIELDS else '>= 0'}")
+  if fields.get("pooling", "mean") not in models.POOLINGS:
+    raise BundleError(f"{where}: field 'model.pooling' is {fields['pooling']!r}, expected one "
+                      f"of {models.POOLINGS}")
+  for name, expected in (("vocab_size", features_lib.VOCAB_SIZE),
+                         ("edit_vocab_size", features_lib.EDIT_VOCAB_SIZE)):
+    if fields.get(name, expected) != expected:
+      raise BundleError(f"{where}: field 'model.{name}' is {fields[name]}, but this code's "
+                        f"vocabulary has {expected}")
+  if fields["dim"] % fields["heads"]:
+    raise BundleError(f"{where}: field 'model.heads' ({fields['heads']}) does not divide "
+                      f"'model.dim' ({fields['dim']})")
+  return models.TransformerConfig.from_json(fields)
+
+
+def _check_prior(path: pathlib.Path, prior: str, options: Mapping[str, Any], where: str
+                 ) -> None:
+  """The first stage is a known baseline taking these options; a bundled learned prior
+  reads and is finite."""
+  if prior not in baselines.names():
+    raise BundleError(f"{where}: field 'prior' is {prior!r}, not a known first stage "
+                      f"({', '.join(baselines.names())})")
+  known = baselines.option_names(prior)
+  for name in options:
+    if name not in known:
+      raise BundleError(f"{where}: field 'prior_options.{name}' is not an option of "
+                        f"{prior!r} ({', '.join(known) or 'it takes none'})")
+  if prior == "learned_prior" and options.get("path"):
+    if not isinstance(options["path"], str):
+      raise BundleError(f"{where}: field 'prior_options.path' must be a string")
+    file = path / options["path"]
+    try:
+      stage = learned_prior.LearnedPrior.load(file)
+    except (KeyError, TypeError, ValueError) as e:
+      raise BundleError(f"{file}: not a usable learned prior ({type(e).__name__}: {e})"
+                        ) from None
+    values = list(stage.weights) + [stage.channel_weight]
+    if not all(math.isfinite(v) for v in values):
+      raise BundleError(f"{file}: field 'weights' or 'channel_weight' holds NaN or Inf")
+    if stage.list_size <= 0:
+      raise BundleError(f"{file}: field 'list_size' is {stage.list_size}, expected > 0")
+
+
+def _restore_params(params_dir: pathlib.Path) -> Any:
+  if not params_dir.is_dir():
+    raise BundleError(f"{params_dir}: missing (the bundle's params)")
+  try:
+    params = ocp.StandardCheckpointer().restore(params_dir)
+  except Exception as e:  # pylint: disable=broad-except
+    # orbax and tensorstore raise many types (ValueError, FileNotFoundError, KeyError...).
+    first = (str(e).strip().splitlines() or [""])[0][:300]
+    raise BundleError(f"{params_dir}: unreadable ({type(e).__name__}: {first}); copy the "
+                      "bundle again or re-save it") from e
+  try:
+    checkpoints.check_finite(params, str(params_dir))
+  except checkpoints.CheckpointError as e:
+    raise BundleError(str(e)) from None
+  return params
+
+
+# Model settings that switch a parameter on, by its name's start (for naming them).
+_SWITCH_FIELDS = {"lm_weight": "lm_feature", "edit_embed": "edit_channel",
+                  "distance_embed": "distance_feature", "lm_head": "tied_output"}
+# Model settings that size a parameter, for naming the one a shape mismatch points at.
+_SIZE_FIELDS = ("vocab_size", "dim", "heads", "mlp_dim", "max_len", "edit_vocab_size")
+
+
+def _check_shapes(params: Any, model_config: models.TransformerConfig, where: str,
+                  params_dir: pathlib.Path) -> None:
+  """The params' tree and shapes are exactly those of a PairScorer of `model_config`."""
+  dummy = {k: jnp.zeros((1, 8), jnp.int32) for k in ("inputs", "edits", "targets")}
+  dummy["distance"] = jnp.zeros((1,), jnp.int32)
+  expected = jax.eval_shape(
+      lambda rng: models.PairScorer(model_config).init(rng, **dummy)["params"],
+      jax.random.PRNGKey(0))
+  expected = traverse_util.flatten_dict(expected, sep="/")
+  actual = traverse_util.flatten_dict(params, sep="/") if isinstance(params, dict) else {}
+  extra = sorted(set(actual) - set(expected))
+  missing = sorted(set(expected) - set(actual))
+  if extra or missing:
+    first = (extra + missing)[0]
+    if "block_" in first:
+      field = f"'model.layers' (= {model_config.layers})"
+    else:
+      field = next((f"'model.{f}' (= {getattr(model_config, f)})"
+                    for key, f in _SWITCH_FIELDS.items() if first.startswith(key)), "'model'")
+    detail = (f"the params hold {first}, which the model it describes lacks" if extra
+              else f"the model needs {first}, which the params lack")
+    raise BundleError(f"{where}: field {field} does not match {params_dir}: {detail} "
+                      f"({len(extra)} extra, {len(missing)} missing)")
+  for name in sorted(expected):
+    want, got = tuple(expected[name].shape), tuple(np.shape(actual[name]))
+    if want != got:
+      sizes = {f: getattr(model_config, f) for f in _SIZE_FIELDS}
+      sizes["max_distance"] = model_config.max_distance + 1  # rows of the distance embedding
+      differing = [w for w, g in zip(want, got) if w != g] if len(want) == len(got) else []
+      suspects = [f"'model.{f}'" for f, size in sizes.items() if size in differing]
+      fields = " or ".join(suspects) if suspects else "'model'"
+      raise BundleError(f"{where}: field {fields} does not match {params_dir}: {name} has "
+                        f"shape {got}, the config gives {want}")
 
 
 def load_workdir(workdir: str | pathlib.Path, step: int | None = None) -> Scorer:
@@ -218,7 +485,7 @@ def load_workdir(workdir: str | pathlib.Path, step: int | None = None) -> Scorer
     step = manager.best_step() or manager.latest_step()
   if step is None:
     raise FileNotFoundError(f"no checkpoints in {workdir / 'checkpoints'}")
-  restored = manager.restore(step, args=ocp.args.StandardRestore())
+  restored = checkpoints.restore(manager, step)
   return Scorer(_for_this_backend(model_config), restored["params"])
 
 

@@ -150,11 +150,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     self.waiting = waiting
     self.app.watchdog.set(self, None if seconds is None else time.monotonic() + seconds)
 
-  def expire(self) -> None:
-    """Called by the watchdog: unblocks any read or write by shutting the socket."""
+  def expire(self, hard: bool = False) -> None:
+    """Called by the watchdog: unblocks a read by shutting the socket's read side, so a
+    408 can still go out; `hard` shuts both sides, unblocking a write too."""
     self.expired = True
     try:
-      self.connection.shutdown(socket.SHUT_RDWR)
+      self.connection.shutdown(socket.SHUT_RDWR if hard else socket.SHUT_RD)
     except OSError:
       pass
 
@@ -277,6 +278,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                            "(request_timeout_s)") from None
       if not chunk:
         self._body_pending = 0
+        if self.expired:  # the watchdog shut the read side: the total deadline passed
+          raise RequestError(408, f"timed out after {limits.request_timeout_s:g} s with "
+                             f"{sum(map(len, chunks))} of {length} body bytes received "
+                             "(request_timeout_s)")
         raise RequestError(400, "connection closed before the body was complete")
       chunks.append(chunk)
       self._body_pending -= len(chunk)
@@ -364,7 +369,7 @@ class _Watchdog:
     with self._lock:
       handlers = [h for h in self._deadlines if h.waiting or not waiting_only]
     for handler in handlers:
-      handler.expire()
+      handler.expire(hard=not waiting_only)
 
   def evict_slowest(self, reserve: bool) -> bool:
     """Closes the connection that has waited longest for its request to come in, if any."""

@@ -122,13 +122,56 @@ class TrainClock:
 
 def resume(manager: ocp.CheckpointManager, writer: writer_lib.MetricWriter, state: Any
            ) -> tuple[Any, int]:
-  """(state, step) from the latest checkpoint, else (state, 0); drops metrics written after it."""
-  step = manager.latest_step() or 0
+  """(state, step) from the newest usable checkpoint, else (state, 0); drops metrics
+  written after it.
+
+  A checkpoint orbax cannot read, or whose arrays hold NaN or Inf, is skipped
+  with a warning and set aside to `<workdir>/damaged_checkpoints/<step>` (so a
+  later save can take its step); when every checkpoint is damaged the run stops
+  with one `CheckpointError` that says what to do.
+  """
+  directory = pathlib.Path(manager.directory)
+  damaged, restored, step = [], None, 0
+  for candidate in sorted(manager.all_steps(), reverse=True):
+    try:
+      restored = checkpoints.restore(manager, candidate, ocp.args.StandardRestore(state))
+      step = candidate
+      break
+    except checkpoints.CheckpointError as e:
+      logging.warning("%s; trying the previous checkpoint", e)
+      damaged.append(str(e))
+  if damaged and restored is None:
+    raise checkpoints.CheckpointError(
+        f"no usable checkpoint in {directory}: {'; '.join(damaged)}. Put back those step "
+        f"directories from a copy, or move {directory} away to train again from step 0")
+  if damaged:
+    aside = _set_aside_damaged(manager, step)
+    logging.warning("resuming from step %d; the %d newer damaged checkpoint(s) were moved to %s",
+                    step, len(damaged), aside)
   if step:
-    state = manager.restore(step, args=ocp.args.StandardRestore(state))
+    state = restored
     logging.info("resumed from step %d", step)
   writer.truncate_after(step)
   return state, step
+
+
+def _set_aside_damaged(manager: ocp.CheckpointManager, good_step: int) -> pathlib.Path:
+  """Moves every step newer than `good_step` to <workdir>/damaged_checkpoints/."""
+  directory = pathlib.Path(manager.directory)
+  aside = directory.parent / "damaged_checkpoints"
+  if distributed.is_primary():
+    aside.mkdir(exist_ok=True)
+    for step in manager.all_steps():
+      if step > good_step:
+        target = aside / str(step)
+        suffix = 1
+        while target.exists():
+          target, suffix = aside / f"{step}.{suffix}", suffix + 1
+        (directory / str(step)).rename(target)
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices("repair_rank.resume.set_aside")
+  manager.reload()
+  return aside
 
 
 def train(config: ml_collections.ConfigDict, run: Run, stage: Stage, state: Any,
@@ -169,7 +212,9 @@ def train(config: ml_collections.ConfigDict, run: Run, stage: Stage, state: Any,
       if valid is not None:
         writer.write(done, "valid", valid)
     if done % stage.checkpoint_every_steps == 0 or last:
-      manager.save(done, args=ocp.args.StandardSave(distributed.unreplicate(state)),
+      host_state = distributed.unreplicate(state)
+      _stop_if_diverged(manager, host_state, done)
+      manager.save(done, args=ocp.args.StandardSave(host_state),
                    metrics=stage.checkpoint_metrics(valid))
     if last:
       break
@@ -179,6 +224,17 @@ def train(config: ml_collections.ConfigDict, run: Run, stage: Stage, state: Any,
   if (finished or stage.plot_unfinished) and distributed.is_primary():
     writer_lib.plot_metrics(run.workdir, stage.panels)
   return final
+
+
+def _stop_if_diverged(manager: ocp.CheckpointManager, host_state: Any, step: int) -> None:
+  """Raises FloatingPointError, saving nothing, if the params hold NaN or Inf."""
+  bad = checkpoints.non_finite_leaves(host_state.params)
+  if bad:
+    manager.wait_until_finished()
+    raise FloatingPointError(
+        f"step {step}: the parameters hold NaN or Inf ({', '.join(bad[:3])}); not "
+        f"checkpointed. The last good checkpoint in {manager.directory} is step "
+        f"{manager.latest_step()}: resume from it with a lower learning rate or check the data")
 
 
 def tree_size(tree: Any) -> int:

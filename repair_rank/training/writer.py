@@ -1,9 +1,12 @@
 """Training metrics: one JSONL file and TensorBoard events per workdir, and a plot of them."""
 import json
+import math
 import pathlib
 from typing import Any, Mapping
 
 from absl import logging
+
+from repair_rank.data import jsonl
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -18,6 +21,11 @@ class MetricWriter:
   matches an uninterrupted run (TensorBoard shows the rewritten steps' latest values).
   Only an `active` writer touches files: training jobs pass `active=is_primary()`,
   as every process computes the same scalars.
+
+  The file is strict JSON: a NaN or infinite scalar is written as null (with a
+  warning). Reading it, a torn last line (a run killed mid-write) is dropped with
+  a warning; any other line that is not a JSON object raises `jsonl.DataError`
+  naming the file and line.
   """
 
   def __init__(self, workdir: str | pathlib.Path, job: str | None = None,
@@ -34,17 +42,22 @@ class MetricWriter:
   def truncate_after(self, step: int) -> None:
     if not self.active or not self.path.exists():
       return
-    kept = [line for line in self.path.read_text().splitlines()
-            if line.strip() and json.loads(line)["step"] <= step]
-    self.path.write_text("".join(line + "\n" for line in kept))
+    kept = [record for record in self.read() if record["step"] <= step]
+    self.path.write_text("".join(json.dumps(record, allow_nan=False) + "\n"
+                                 for record in kept))
 
   def write(self, step: int, split: str, scalars: Mapping[str, Any]) -> None:
     if not self.active:
       return
     record = {"step": int(step), "split": split}
-    record.update({k: float(v) for k, v in scalars.items()})
+    values = {k: float(v) for k, v in scalars.items()}
+    bad = sorted(k for k, v in values.items() if not math.isfinite(v))
+    if bad:
+      logging.warning("step %d %s: %s not finite; written to %s as null", step, split,
+                      ", ".join(bad), self.path)
+    record.update({k: v if math.isfinite(v) else None for k, v in values.items()})
     with self.path.open("a") as f:
-      f.write(json.dumps(record) + "\n")
+      f.write(json.dumps(record, allow_nan=False) + "\n")
     if self._events is not None:
       for name, value in scalars.items():
         self._events.add_scalar(f"{self.job}/{split}/{name}", float(value), int(step))
@@ -53,9 +66,29 @@ class MetricWriter:
                  ", ".join(f"{k}={float(v):.4g}" for k, v in scalars.items()))
 
   def read(self) -> list[dict[str, Any]]:
+    """The records; a torn last line is dropped with a warning (see the class docstring)."""
     if not self.path.exists():
       return []
-    return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+    lines = self.path.read_text().split("\n")
+    records = []
+    for number, line in enumerate(lines, start=1):
+      if not line.strip():
+        continue
+      try:
+        record = json.loads(line)
+      except json.JSONDecodeError as e:
+        if number == len(lines):  # The last line, with no newline after it: torn.
+          logging.warning("%s:%d: dropped a torn last line (%s)", self.path, number, e.msg)
+          break
+        raise jsonl.DataError(f"{self.path}:{number}: not valid JSON ({e.msg} at column "
+                              f"{e.colno})") from None
+      if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+        raise jsonl.DataError(f"{self.path}:{number}: expected a JSON object with an "
+                              "integer 'step'")
+      # Bare NaN / Infinity, as files written before null was, read as null too.
+      records.append({k: None if isinstance(v, float) and not math.isfinite(v) else v
+                      for k, v in record.items()})
+    return records
 
 
 def plot_metrics(workdir: str | pathlib.Path, panels: Mapping[str, tuple[str, ...]],
@@ -73,12 +106,13 @@ def plot_metrics(workdir: str | pathlib.Path, panels: Mapping[str, tuple[str, ..
   records = MetricWriter(workdir).read()
   figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
   for axis, (title, (split, key, *reference)) in zip(axes[0], panels.items()):
-    points = [(r["step"], r[key]) for r in records if r["split"] == split and key in r]
+    points = [(r["step"], r[key]) for r in records
+              if r["split"] == split and r.get(key) is not None]
     if points:
       axis.plot(*zip(*points), marker="." if len(points) < 50 else None, label=key)
     for reference_key in reference:
       points = [(r["step"], r[reference_key]) for r in records
-                if r["split"] == split and reference_key in r]
+                if r["split"] == split and r.get(reference_key) is not None]
       if points:
         axis.plot(*zip(*points), linestyle="--", color="gray", label=reference_key)
         axis.legend(fontsize="small")
