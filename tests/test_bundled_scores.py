@@ -1,9 +1,10 @@
-"""The bundled model scores exactly what it scored before the package-layout refactor.
+"""The bundled model scores exactly what it scored when it was bundled.
 
 tests/fixtures/bundled_scores.json holds `repair_rank.scorer.load().score(query,
 candidates)` on a few sample instances and one generated list longer than the
 bundle's first stage keeps (float32, written with float.hex()); any change to
 features, the model, the first stage or the ensemble shows up here to the last bit.
+A new bundle is recorded with launch/record_bundled_scores.py.
 """
 import json
 import pathlib
