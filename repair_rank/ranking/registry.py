@@ -29,14 +29,15 @@ class ScorerUnavailableError(RuntimeError):
 
 
 def model(path: str = "", prior_weight: float = -1.0, prefilter_k: int = -1,
-          batch_buckets: tuple[int, ...] = (), prior: str = "") -> scorer_lib.Scorer:
+          batch_buckets: tuple[int, ...] = (), prior: str = "",
+          prior_path: str = "") -> scorer_lib.Scorer:
   """The trained transformer (`scorer.load`; "" = the bundled default).
 
   Resolved here beside the baselines so model rows come out of the same jobs and
   code path as the baselines beside them. A non-negative `prior_weight` or
-  `prefilter_k`, or non-empty `batch_buckets` or `prior` (a baseline name: the
-  first stage), overrides the bundle's setting (for ablations; buckets change
-  speed only, padding never changes a score).
+  `prefilter_k`, or non-empty `batch_buckets`, `prior` (a baseline name: the
+  first stage) or `prior_path` (a learned prior's JSON), overrides the bundle's
+  setting (for ablations; buckets change speed only, padding never changes a score).
   """
   loaded = scorer_lib.load(path or None)
   if prior_weight >= 0:
@@ -49,6 +50,9 @@ def model(path: str = "", prior_weight: float = -1.0, prefilter_k: int = -1,
     if prior not in baselines.names():
       raise ValueError(f"model: unknown prior {prior!r}; known: {', '.join(baselines.names())}")
     loaded.prior = prior
+  if prior_path:  # Another learned first stage than the bundle's own (ablations).
+    loaded.prior_options = {**loaded.prior_options, "path": prior_path}
+    loaded.prior = loaded.prior  # Drops the cached first stage.
   return loaded
 
 

@@ -1,0 +1,47 @@
+"""Valid rows of trained scorers, for choosing the bundle: plain and reweighted to test's mix.
+
+  .venv/bin/python launch/select_ranker.py --valid data/instances/valid_ranker.jsonl.gz \
+      NAME=BUNDLE[:PRIOR_JSON] ...
+
+Each NAME=BUNDLE is a scorer bundle (or finetune workdir) ranked on the valid
+instances through the same evaluation as every other number; `:PRIOR_JSON`
+swaps in another learned first stage than the bundle's own. Also prints the
+bundled learned prior alone and the channel prior, on the same instances and
+shuffles. MRR, P@1, the same reweighted to test's mix of distances and lengths
+(`metrics.balanced_summary`, what selection uses), and P@1 by distance.
+"""
+import argparse
+
+from repair_rank.data import instances as instances_lib
+from repair_rank.ranking import evaluate
+from repair_rank.ranking import metrics
+from repair_rank.ranking import registry
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--valid", required=True)
+  parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("scorers", nargs="*", metavar="NAME=BUNDLE[:PRIOR_JSON]")
+  args = parser.parse_args()
+  valid = instances_lib.read(args.valid)
+  mix = evaluate.test_mix()
+  rows = [("channel prior", registry.get("markov_channel")),
+          ("learned prior (bundled)", registry.get("learned_prior"))]
+  for spec in args.scorers:
+    name, target = spec.split("=", 1)
+    path, _, prior_path = target.partition(":")
+    rows.append((name, registry.get("model", path=path, prior_path=prior_path)))
+  print("| scorer (valid) | MRR | P@1 | test-mix MRR | test-mix P@1 | P@1 d1 | d2 | d3 |")
+  print("|---|---:|---:|---:|---:|---:|---:|---:|")
+  for name, scorer in rows:
+    results = evaluate.rank_instances(valid, scorer, seed=args.seed, progress=False)
+    report = metrics.report(results)
+    balanced = metrics.balanced_summary(results, mix)
+    cells = [report["all"]["mrr"], report["all"]["p@1"], balanced["mrr"], balanced["p@1"]]
+    cells += [report[f"d={d}"]["p@1"] for d in (1, 2, 3)]
+    print(f"| {name} | " + " | ".join(f"{c:.3f}" for c in cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+  main()
