@@ -8,6 +8,7 @@ from repair_rank.data.instances import RankingInstance
 from repair_rank.model import models
 from repair_rank.ranking import baselines
 from repair_rank.ranking import learned_prior
+from repair_rank.ranking import registry
 from repair_rank.ranking import scorer
 from repair_rank.training import finetune
 
@@ -128,6 +129,12 @@ def test_bundle_carries_its_learned_prior(tmp_path):
       query, candidates)
   top = set(np.argsort(-first, kind="stable")[:3])
   assert set(np.argsort(-before, kind="stable")[:3]) == top
+  # Another first stage can be swapped in for ablations; it changes the scores.
+  plain = learned_prior.LearnedPrior.plain(1.75, 6)
+  plain.save(tmp_path / "plain.json")
+  swapped = registry.get("model", path=str(bundle), prior_path=str(tmp_path / "plain.json"))
+  assert swapped.prior_options["path"] == str(tmp_path / "plain.json")
+  assert not np.array_equal(swapped.score(query, candidates), before)
 
 
 def test_fit_prior_job_writes_the_prior_and_its_valid_report(tmp_path):
