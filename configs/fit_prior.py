@@ -34,6 +34,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Full-batch Adam steps, and their learning rate.
   config.steps = 2000
   config.learning_rate = 0.05
+  # Features kept at weight 0 (names from repair_rank.ranking.learned_prior.FEATURE_NAMES):
+  # the candidate's rank in the channel prior's list hurt on valid (BENCHMARKS.md).
+  config.drop = ("log_rank", "log_rank_in_distance")
   # Query weights in the loss: "none", or "test" (each distance weighs its share of test).
   config.balance = "none"
   # Seed of the random negatives and of the validation shuffles.

@@ -44,7 +44,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
       train, list_size=config.list_size, channel_weight=config.channel_weight,
       random_negatives=config.random_negatives, tau=config.tau, l2=config.l2,
       steps=config.steps, learning_rate=config.learning_rate, seed=config.seed,
-      query_weights=query_weights)
+      query_weights=query_weights, drop=tuple(config.drop))
   path = workdir / "learned_prior.json"
   prior.save(path)
   print(f"learned prior (train loss {loss:.4f}) -> {path}", flush=True)
