@@ -78,8 +78,8 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   config.model.pair_window = 12
   # Start at the prior: zero score head and LM weight (see configs/default.py).
   config.model.residual_init = True
-  # Total optimiser steps. The small default is the README's first command (about 15-20
-  # minutes on a 2-core CPU); the bundled scorer trained longer (BENCHMARKS.md, issue 12).
+  # Total optimiser steps. The small default is the README's first command (0.5 steps/s,
+  # 12-15 minutes on a quiet 2-core CPU); the bundled scorer trained longer (BENCHMARKS.md).
   config.num_steps = 300 if config.variant == "small" else 10_000
   # Linear warm-up (steps).
   config.warmup_steps = 40 if config.variant == "small" else 200
