@@ -42,6 +42,17 @@ def make_instances(n: int, *, seed: int = 0, candidates: int = 6):
   return out
 
 
+def raw_request(server, data: bytes) -> str:
+  """Sends `data` on a fresh socket to a running server and returns all it answers."""
+  import socket  # pylint: disable=g-import-not-at-top
+  with socket.create_connection(server.address, timeout=5) as sock:
+    sock.sendall(data)
+    chunks = []
+    while chunk := sock.recv(4096):
+      chunks.append(chunk)
+  return b"".join(chunks).decode()
+
+
 def with_parts(instances):
   """`instances` with prior parts from the bundled n-gram and edit statistics (as build_data
   stores them), for the tests of first-stage lists."""

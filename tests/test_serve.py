@@ -5,7 +5,6 @@ import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -13,6 +12,8 @@ import threading
 import ml_collections
 import numpy as np
 import pytest
+
+import conftest
 
 from repair_rank.ranking import evaluate
 from repair_rank.ranking import registry
@@ -49,14 +50,6 @@ def request(server, method, path, body=b"", content_type="text/plain", headers=N
   connection.close()
   return response.status, data.decode("utf-8")
 
-
-def raw_request(server, data: bytes) -> str:
-  with socket.create_connection(server.address, timeout=5) as sock:
-    sock.sendall(data)
-    chunks = []
-    while chunk := sock.recv(4096):
-      chunks.append(chunk)
-  return b"".join(chunks).decode()
 
 
 def test_healthz(server):
@@ -148,25 +141,26 @@ def test_bad_request_gets_4xx_and_server_keeps_serving(server, name):
 
 
 def test_missing_content_length_is_411(server):
-  answer = raw_request(server, b"POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n\r\n")
+  answer = conftest.raw_request(
+      server, b"POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n\r\n")
   assert answer.startswith("HTTP/1.1 411"), answer
 
 
 def test_chunked_body_is_411(server):
-  answer = raw_request(server, b"POST /rerank HTTP/1.1\r\nContent-Type: text/plain\r\n"
+  answer = conftest.raw_request(server, b"POST /rerank HTTP/1.1\r\nContent-Type: text/plain\r\n"
                        b"Transfer-Encoding: chunked\r\n\r\n3\r\nn\nn\r\n0\r\n\r\n")
   assert answer.startswith("HTTP/1.1 411"), answer
 
 
 def test_stalled_body_is_408(server):
-  answer = raw_request(server, b"POST /rerank HTTP/1.1\r\nContent-Type: text/plain\r\n"
+  answer = conftest.raw_request(server, b"POST /rerank HTTP/1.1\r\nContent-Type: text/plain\r\n"
                        b"Content-Length: 100\r\n\r\nn\n")
   assert answer.startswith("HTTP/1.1 408"), answer
 
 
 @pytest.mark.parametrize("data", [b"POST /rerank HTTP/1.1\r\nContent-Ty", b"POST /rer", b""])
 def test_stalled_request_is_408(server, data):
-  answer = raw_request(server, data)
+  answer = conftest.raw_request(server, data)
   assert answer.startswith("HTTP/1.1 408"), answer
   assert request(server, "GET", "/healthz", content_type=None)[0] == 200
 
@@ -174,7 +168,7 @@ def test_stalled_request_is_408(server, data):
 def test_idle_keep_alive_connection_closes_silently(server):
   # One request, then silence: after request_timeout_s the server closes the
   # connection without a stray 408 that a client would read as its next answer.
-  answer = raw_request(server, b"GET /healthz HTTP/1.1\r\n\r\n")
+  answer = conftest.raw_request(server, b"GET /healthz HTTP/1.1\r\n\r\n")
   assert answer.startswith("HTTP/1.1 200") and answer.count("HTTP/1.1") == 1, answer
 
 

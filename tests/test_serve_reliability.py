@@ -14,6 +14,8 @@ import time
 import numpy as np
 import pytest
 
+import conftest
+
 from repair_rank.ranking import registry
 from repair_rank.serving import client as client_lib
 from repair_rank.serving import protocol
@@ -43,14 +45,6 @@ def get(server, method="GET", path="/healthz", body=None, headers=None):
   connection.close()
   return response.status, response.headers, data
 
-
-def raw(server, data: bytes) -> str:
-  with socket.create_connection(server.address, timeout=5) as sock:
-    sock.sendall(data)
-    chunks = []
-    while chunk := sock.recv(4096):
-      chunks.append(chunk)
-  return b"".join(chunks).decode()
 
 
 def test_slowloris_cannot_starve_healthz(server):
@@ -110,12 +104,12 @@ def test_hostile_json_is_4xx(server, body, status, caplog):
     (b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", "414"),
 ])
 def test_bad_lengths(server, data, status):
-  assert raw(server, data).startswith(f"HTTP/1.1 {status}")
+  assert conftest.raw_request(server, data).startswith(f"HTTP/1.1 {status}")
 
 
 def test_short_body_is_4xx(server):
   """A Content-Length longer than what is sent: 408 after the deadline, not a 5xx."""
-  answer = raw(server, b"POST /rerank HTTP/1.1\r\nContent-Type: text/plain\r\n"
+  answer = conftest.raw_request(server, b"POST /rerank HTTP/1.1\r\nContent-Type: text/plain\r\n"
                b"Content-Length: 50\r\n\r\nn\nn\n")
   assert answer.startswith("HTTP/1.1 408"), answer
 

@@ -197,15 +197,24 @@ def first_stage_list(instance: RankingInstance, list_size: int, channel_weight: 
     candidates.append(instance.truth)
     parts.append(instance.truth_parts)
   parts = np.asarray(parts, np.float64)
-  order = np.argsort(-prior_score(parts, channel_weight), kind="stable")
-  chosen = list(order[:list_size])
   truth = candidates.index(instance.truth)
-  rest = [i for i in order[list_size:] if i != truth]
+  chosen = _top_with_truth(prior_score(parts, channel_weight), list_size, truth,
+                           random_negatives, rng)
+  return [candidates[i] for i in chosen], parts[chosen], chosen.index(truth)
+
+
+def _top_with_truth(scores: np.ndarray, k: int, truth: int, random_negatives: int,
+                    rng: np.random.Generator | None) -> list[int]:
+  """Indices of the top `k` by `scores`, `random_negatives` more drawn from the rest,
+  and `truth` appended where it is not among them."""
+  order = np.argsort(-scores, kind="stable")
+  chosen = list(order[:k])
+  rest = [i for i in order[k:] if i != truth]
   if random_negatives and rest:
     chosen += list(rng.choice(rest, size=min(random_negatives, len(rest)), replace=False))
   if truth not in chosen:
     chosen.append(truth)
-  return [candidates[i] for i in chosen], parts[chosen], chosen.index(truth)
+  return chosen
 
 
 def reranked_group(instance: RankingInstance, prior: LearnedPrior, group_size: int,
@@ -219,13 +228,7 @@ def reranked_group(instance: RankingInstance, prior: LearnedPrior, group_size: i
   """
   candidates, parts, truth = first_stage_list(instance, prior.list_size, prior.channel_weight)
   scores = prior.score_parts(instance.query, candidates, parts)
-  order = np.argsort(-scores, kind="stable")
-  chosen = list(order[:group_size])
-  rest = [i for i in order[group_size:] if i != truth]
-  if random_negatives and rest:
-    chosen += list(rng.choice(rest, size=min(random_negatives, len(rest)), replace=False))
-  if truth not in chosen:
-    chosen.append(truth)
+  chosen = _top_with_truth(scores, group_size, truth, random_negatives, rng)
   return [candidates[i] for i in chosen], scores[chosen], chosen.index(truth)
 
 
