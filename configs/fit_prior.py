@@ -17,6 +17,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Ranking instances with prior parts to fit on (path; configs/build_data.py:ranker builds
   # them, cross-fitted; default: the bundled ones, data/instances/README.md).
   config.train_instances = str(paths.DATA_DIR / "instances" / "train_ranker.jsonl.gz")
+  # More train instances appended to train_instances (tuple of paths), e.g. synthetic ones.
+  config.extra_train_instances = ()
   # Ranking instances to compare the learned and the channel prior on ("" = none).
   config.valid_instances = str(paths.DATA_DIR / "instances" / "valid_ranker.jsonl.gz")
   # Train only on pairs at most this far apart (token edits; 0 = all).

@@ -155,3 +155,24 @@ def test_fit_prior_job_writes_the_prior_and_its_valid_report(tmp_path):
   assert '"markov_channel"' in report and '"learned_prior"' in report and "balanced" in report
   with pytest.raises(ValueError, match="unknown features"):
     learned_prior.fit(instances, drop=("no_such_feature",), steps=1)
+
+
+def test_fit_prior_appends_extra_train_instances(tmp_path):
+  """Train plus extra files fit exactly what one file of the same lists fits."""
+  from configs import fit_prior as fit_prior_config  # pylint: disable=g-import-not-at-top
+  from repair_rank.data import instances as instances_lib  # pylint: disable=g-import-not-at-top
+  from repair_rank.jobs import fit_prior  # pylint: disable=g-import-not-at-top
+  instances = conftest.with_parts(conftest.make_instances(8, candidates=8))
+  instances_lib.write_jsonl(tmp_path / "all.jsonl", instances)
+  instances_lib.write_jsonl(tmp_path / "real.jsonl", instances[:5])
+  instances_lib.write_jsonl(tmp_path / "synthetic.jsonl", instances[5:])
+  weights = {}
+  for name, train, extra in (("one", "all.jsonl", ()), ("two", "real.jsonl", ("synthetic.jsonl",)),
+                             ("real", "real.jsonl", ())):
+    config = fit_prior_config.get_config()
+    config.update(train_instances=str(tmp_path / train), valid_instances="", steps=50,
+                  list_size=6, extra_train_instances=tuple(str(tmp_path / e) for e in extra))
+    fit_prior.run(config, str(tmp_path / name))
+    weights[name] = learned_prior.LearnedPrior.load(tmp_path / name / "learned_prior.json").weights
+  np.testing.assert_array_equal(weights["one"], weights["two"])
+  assert not np.array_equal(weights["one"], weights["real"])

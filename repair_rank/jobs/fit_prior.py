@@ -20,16 +20,18 @@ from repair_rank.ranking import evaluate
 from repair_rank.ranking import learned_prior
 from repair_rank.ranking import metrics
 from repair_rank.ranking import registry
+from repair_rank.training import finetune as finetune_lib
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   """Fits, saves and validates the learned prior."""
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
-  train = instances_lib.read(config.train_instances)
+  train = finetune_lib.read_train_instances(config)
   if config.max_train_distance:
     train = [inst for inst in train if inst.distance <= config.max_train_distance]
-  logging.info("%d train instances from %s", len(train), config.train_instances)
+  logging.info("%d train instances from %s and %d more files", len(train),
+               config.train_instances, len(config.extra_train_instances))
   query_weights = None
   if config.balance == "test":
     # Each distance weighs what it weighs in test (the mix users are measured on).
