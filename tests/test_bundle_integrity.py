@@ -19,6 +19,7 @@ import pytest
 import conftest
 from repair_rank.model import checkpoints
 from repair_rank.model import models
+from repair_rank.ranking import confidence
 from repair_rank.ranking import learned_prior
 from repair_rank.ranking import scorer
 from repair_rank.training import finetune
@@ -33,7 +34,8 @@ def fixture_saved(tmp_path_factory):
   model_config = models.TransformerConfig.from_job_config(conftest.tiny_config(), max_len=64,
                                                           layers=2)
   params = finetune._initializer(model_config)(jax.random.PRNGKey(0))  # pylint: disable=protected-access
-  model = scorer.Scorer(model_config, params, length_buckets=(16, 64), batch_buckets=(2, 4))
+  model = scorer.Scorer(model_config, params, length_buckets=(16, 64), batch_buckets=(2, 4),
+                        calibration=confidence.Calibration(2.0, -1.5))
   return model.save(tmp_path_factory.mktemp("saved") / "bundle"), model
 
 
@@ -65,9 +67,9 @@ def _redigest(bundle: pathlib.Path) -> None:
     for name in list(meta[scorer.DIGESTS]):
       if name != scorer.BUNDLE_CONFIG and not (bundle / name).exists():
         del meta[scorer.DIGESTS][name]
-    if (bundle / scorer.LEARNED_PRIOR_FILE).exists():
-      meta[scorer.DIGESTS][scorer.LEARNED_PRIOR_FILE] = checkpoints.sha256_of_file(
-          bundle / scorer.LEARNED_PRIOR_FILE)
+    for name in (scorer.LEARNED_PRIOR_FILE, confidence.CALIBRATION_FILE):
+      if (bundle / name).exists():
+        meta[scorer.DIGESTS][name] = checkpoints.sha256_of_file(bundle / name)
   _edit_config(bundle, edit)
 
 
@@ -102,6 +104,60 @@ def test_shipped_bundle_loads():
   model = scorer.load()
   assert model.prior in ("markov_channel", "learned_prior")
   assert np.isfinite(model.score(QUERY, CANDIDATES)).all()
+  assert model.calibration is not None  # repairs with the bundled model have a confidence
+
+
+def test_saved_calibration_round_trips(saved):
+  path, model = saved
+  assert json.loads((path / scorer.BUNDLE_CONFIG).read_text())[scorer.CONFIDENCE] == (
+      confidence.CALIBRATION_FILE)
+  assert scorer.load(path).calibration == model.calibration
+
+
+def test_bundle_without_a_calibration_loads_with_a_warning_and_no_confidence(bundle, caplog):
+  (bundle / confidence.CALIBRATION_FILE).unlink()
+  def edit(meta):
+    del meta[scorer.CONFIDENCE]
+    del meta[scorer.DIGESTS][confidence.CALIBRATION_FILE]
+  _edit_config(bundle, edit)
+  with caplog.at_level(logging.WARNING):
+    loaded = scorer.load(bundle)
+  assert loaded.calibration is None
+  assert any("no 'confidence' field" in r.getMessage() for r in caplog.records)
+  assert confidence.score_with_confidence(loaded, QUERY, CANDIDATES)[1] is None
+
+
+def test_damaged_calibration_is_refused_by_its_digest(bundle):
+  path = bundle / confidence.CALIBRATION_FILE
+  path.write_text(path.read_text().replace('"temperature": 2.0', '"temperature": 3.0'))
+  _refused(bundle, str(path), "damaged")
+
+
+def test_missing_calibration_file_is_refused(bundle):
+  (bundle / confidence.CALIBRATION_FILE).unlink()
+  _refused(bundle, confidence.CALIBRATION_FILE, "missing")
+
+
+def test_calibration_without_a_recorded_digest_is_refused(bundle):
+  _edit_config(bundle, lambda meta: meta[scorer.DIGESTS].pop(confidence.CALIBRATION_FILE))
+  _refused(bundle, "field 'digests'", confidence.CALIBRATION_FILE)
+
+
+@pytest.mark.parametrize("field, value, fragment", [
+    ("temperature", -1.0, "expected > 0"),
+    ("temperature", "hot", "expected a finite number"),
+    ("none_logit", None, "expected a finite number"),
+    ("format", "other/1", "field 'format'"),
+    ("isotonic_x", [0.5, 0.2], "non-decreasing"),
+])
+def test_bad_calibration_field_is_named(bundle, field, value, fragment):
+  path = bundle / confidence.CALIBRATION_FILE
+  data = json.loads(path.read_text())
+  data[field] = value
+  path.write_text(json.dumps(data))
+  _redigest(bundle)  # as if saved that way: the field check, not the digest, must catch it
+  message = _refused(bundle, str(path), fragment)
+  assert f"'{field}'" in message
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "zero"])

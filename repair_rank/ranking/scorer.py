@@ -12,11 +12,14 @@ masked as attention keys and left out of pooling.
 A bundle is a directory: `scorer.json` (format, vocabulary version, model
 config, buckets, first stage, and the sha256 digests of itself and of every
 other file), `params/` (an orbax checkpoint of the PairScorer params) and, for
-the `learned_prior` first stage, `learned_prior.json`. `load_bundle` checks all
-of it before anything is scored: the digests, every field's type and value,
+the `learned_prior` first stage, `learned_prior.json`, and, once fitted,
+`confidence.json` (`repair_rank.ranking.confidence`: the calibration that turns
+scores into the probability that a repair is the human's fix; field
+`confidence`). `load_bundle` checks all of it before anything is scored: the digests, every field's type and value,
 the params' tree and shapes against the model config, and that params and
 learned weights are finite; anything wrong is a `BundleError` naming the file
-and the field. `load_language_model` wraps a pretraining checkpoint the same way
+and the field. A bundle without a calibration (saved before it existed) loads
+with a warning and `calibration` None: its repairs have no confidence. `load_language_model` wraps a pretraining checkpoint the same way
 (the `lm` scorer). Names resolve to scorers in `repair_rank.ranking.registry`.
 """
 import dataclasses
@@ -41,6 +44,7 @@ from repair_rank.model import checkpoints
 from repair_rank.model import features as features_lib
 from repair_rank.model import models
 from repair_rank.ranking import baselines
+from repair_rank.ranking import confidence as confidence_lib
 from repair_rank.ranking import learned_prior
 
 BUNDLE_FORMAT = "repair_rank.scorer/1"
@@ -55,6 +59,8 @@ PREFILTER_LAMBDA = 3.0  # the markov_distance default, chosen on valid
 UNNAMED_PRIOR = "markov_distance"
 # The file a bundle keeps its learned first stage in (prior "learned_prior").
 LEARNED_PRIOR_FILE = "learned_prior.json"
+# The scorer.json field naming the bundle's calibration file (confidence.CALIBRATION_FILE).
+CONFIDENCE = "confidence"
 # The metric finetune records with each checkpoint; the best checkpoint maximises it.
 BEST_METRIC = "valid_mrr"
 # The scorer.json field holding sha256 digests: of scorer.json's other fields
@@ -81,12 +87,15 @@ class Scorer:
                batch_buckets: Sequence[int] = BATCH_BUCKETS,
                prefilter_k: int = 0, prefilter_lambda: float = PREFILTER_LAMBDA,
                prior_weight: float = 0.0, prior: str = UNNAMED_PRIOR,
-               prior_options: dict[str, Any] | None = None):
+               prior_options: dict[str, Any] | None = None,
+               calibration: confidence_lib.Calibration | None = None):
     """`prefilter_k` > 0 makes scoring a cascade, `prior_weight` > 0 an ensemble (see `score`).
 
     `prior` names the first stage, a baseline of repair_rank.ranking.baselines built
-    with `prior_options` (`prefilter_lambda` is markov_distance's λ).
+    with `prior_options` (`prefilter_lambda` is markov_distance's λ). `calibration`
+    turns this scorer's scores into confidences (None: it has none).
     """
+    self.calibration = calibration
     self.prior_options = dict(prior_options or {})
     self.model_config = model_config.replace(deterministic=True)
     self.params = jax.device_put(params)
@@ -210,7 +219,29 @@ class Scorer:
       digests[LEARNED_PRIOR_FILE] = checkpoints.sha256_of_file(path / LEARNED_PRIOR_FILE)
     meta[DIGESTS] = digests
     jsonl.write_json(path / BUNDLE_CONFIG, meta)
+    if self.calibration is not None:
+      save_calibration(path, self.calibration)
     return path
+
+
+def save_calibration(path: str | pathlib.Path, calibration: confidence_lib.Calibration
+                     ) -> pathlib.Path:
+  """Writes `calibration` into the bundle at `path` and records it in scorer.json (field
+  `confidence` and its digest). The params and first stage are untouched, so scores stay
+  the same to the bit; the other digests are checked first."""
+  path = pathlib.Path(path).resolve()
+  meta = _read_config(path / BUNDLE_CONFIG)
+  _check_digests(path, meta)
+  calibration.save(path / confidence_lib.CALIBRATION_FILE)
+  meta[CONFIDENCE] = confidence_lib.CALIBRATION_FILE
+  digests = dict(meta.get(DIGESTS) or {})
+  digests[confidence_lib.CALIBRATION_FILE] = checkpoints.sha256_of_file(
+      path / confidence_lib.CALIBRATION_FILE)
+  meta.pop(DIGESTS, None)
+  digests[BUNDLE_CONFIG] = _config_digest(meta)
+  meta[DIGESTS] = digests
+  jsonl.write_json(path / BUNDLE_CONFIG, meta)
+  return path / confidence_lib.CALIBRATION_FILE
 
 
 def load_bundle(path: str | pathlib.Path) -> Scorer:
@@ -244,12 +275,32 @@ def load_bundle(path: str | pathlib.Path) -> Scorer:
   _check_prior(path, prior, prior_options, where)
   if prior_options.get("path"):  # Relative paths are inside the bundle.
     prior_options["path"] = str(path / prior_options["path"])
+  calibration = _calibration(path, meta, where)
   params = _restore_params(path / "params")
   _check_shapes(params, model_config, where, path / "params")
   return Scorer(model_config, params, length_buckets=length_buckets,
                 batch_buckets=batch_buckets, prefilter_k=prefilter_k,
                 prefilter_lambda=prefilter_lambda, prior_weight=prior_weight,
-                prior=prior, prior_options=prior_options)
+                prior=prior, prior_options=prior_options, calibration=calibration)
+
+
+def _calibration(path: pathlib.Path, meta: Mapping[str, Any], where: str
+                 ) -> confidence_lib.Calibration | None:
+  """The bundle's calibration (field `confidence`), checked; None, with a warning, if it
+  has none. Its digest is checked with the others (`_check_digests`)."""
+  name = _field(meta, CONFIDENCE, str, where, "")
+  if not name:
+    logging.warning("%s: no %r field (a bundle saved before calibrations were shipped): "
+                    "repairs get no confidence. Fit one with launch/fit_confidence.py "
+                    "--bundle %s --write", where, CONFIDENCE, path)
+    return None
+  if DIGESTS in meta and name not in meta[DIGESTS]:
+    raise BundleError(f"{where}: field {DIGESTS!r} records no digest of {name!r} (field "
+                      f"{CONFIDENCE!r}); re-save the bundle or refit the calibration")
+  try:
+    return confidence_lib.Calibration.load(path / name)
+  except confidence_lib.CalibrationError as e:
+    raise BundleError(f"{e} (the bundle's field {CONFIDENCE!r} in {where})") from None
 
 
 def _config_digest(meta: Mapping[str, Any]) -> str:
