@@ -1,6 +1,7 @@
 """The repair command (repair_rank.jobs.repair): top-k repairs of a broken .py file, edits marked.
 
   python -m repair_rank.main --config configs/repair.py --config.file=broken.py --config.top_k=5
+  repair-rank repair broken.py --top_k 5      # the console script; - reads stdin
   # before a model is trained, rank with a baseline:
   python -m repair_rank.main --config configs/repair.py --config.file=broken.py \
       --config.scorer=markov_distance
@@ -14,10 +15,16 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   # Which job runs (name; repair_rank.main.JOBS maps it to repair_rank.jobs.<job>).
   config.job = "repair"
-  # The broken Python file to repair (path, UTF-8).
+  # The broken Python file to repair (path, UTF-8; "-" reads standard input).
   config.file = ""
   # How many repairs to print (count), best first.
   config.top_k = 5
+  # Abstain (print why, exit status 3) when the best repair's confidence, the calibrated
+  # probability that it is the human's fix, is below this (probability; 0 = never).
+  # 0.5: offer a repair only when it is more likely right than wrong; on valid (reweighted
+  # to test's mix) that answers 63% of the snippets with P@1 0.69 (BENCHMARKS.md,
+  # "Confidence (issue 14)"). Scorers without a calibration never abstain.
+  config.min_confidence = 0.5
   # A scorer name of repair_rank.ranking.registry: "model" (scorer.load), "lm" or a baseline.
   config.scorer = "model"
   # Checkpoint of the model scorer (path); "" = the bundled default model.

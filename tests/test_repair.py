@@ -1,11 +1,13 @@
 """The repair command: token texts, highlighted repairs with original names, bad files."""
 import importlib.util
+import io
 import pathlib
 
 import numpy as np
 import pytest
 
 from repair_rank.jobs import repair as repair_job
+from repair_rank.ranking import confidence
 from repair_rank.ranking import repairs as repair
 from repair_rank import tokens
 
@@ -71,6 +73,66 @@ def test_repair_source_with_a_stand_in_scorer():
   out = repair.repair_source("for item in items\n    print(item)\n", prefer_short, top_k=1,
                              max_distance=1, style="markers")
   assert "#1" in out and "item" in out
+
+
+class PreferShortCalibrated:
+  """Shorter candidates first, with a calibration: a stand-in for the bundled Scorer."""
+  calibration = confidence.Calibration(temperature=1.0, none_logit=-2.0)
+
+  def __call__(self, query, candidates):
+    return -np.array([len(c) for c in candidates], float)
+
+
+def test_repairs_carry_their_confidence_and_print_it():
+  scorer = PreferShortCalibrated()
+  query = tokens.lex("for item in items\n    print(item)\n")
+  ranked = repair.rank_repairs(query, scorer, top_k=3, max_distance=1)
+  scores = np.array([r.score for r in ranked])
+  assert all(r.confidence is not None for r in ranked)
+  assert [r.confidence for r in ranked] == sorted((r.confidence for r in ranked), reverse=True)
+  # The confidences are the calibration's over the whole generated list: at most its top 3.
+  assert ranked[0].confidence <= scorer.calibration.top(scores) + 1e-12
+  out = repair.repair_source("for item in items\n    print(item)\n", scorer, top_k=2,
+                             max_distance=1)
+  assert f"#1  confidence {ranked[0].confidence:.2f}  score" in out
+
+
+@pytest.mark.parametrize("long_file", [False, True])
+def test_abstains_below_min_confidence(long_file):
+  source = "for item in items\n    print(item)\n"
+  if long_file:  # repaired window by window (repair_file)
+    source = "x = 1\n" * 30 + source + "y = 2\n" * 30
+  scorer = PreferShortCalibrated()
+  best = repair.repair_outcome(source, scorer, top_k=1, max_distance=1, window_tokens=60)
+  assert not best.abstained and "confidence" in best.text
+  top = float(best.text.split("confidence ")[1].split()[0])
+  refused = repair.repair_outcome(source, scorer, top_k=1, max_distance=1, window_tokens=60,
+                                  min_confidence=min(1.0, top + 0.05))
+  assert refused.abstained and "Abstained" in refused.text and "#1" not in refused.text
+  assert "min_confidence" in refused.text
+  answered = repair.repair_outcome(source, scorer, top_k=1, max_distance=1, window_tokens=60,
+                                   min_confidence=max(0.0, top - 0.05))
+  assert not answered.abstained and "#1" in answered.text
+  # A scorer without a calibration has no confidence and never abstains.
+  plain = repair.repair_outcome(source, lambda q, c: np.zeros(len(c)), top_k=1,
+                                max_distance=1, window_tokens=60, min_confidence=0.99)
+  assert not plain.abstained and "confidence" not in plain.text
+
+
+def test_the_job_reads_stdin_and_exits_3_when_it_abstains(tmp_path, monkeypatch, capsys):
+  monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(BROKEN.encode())))
+  config = load_config(file="-", top_k=1, max_distance=1, color="never", min_confidence=0.0)
+  repair_job.run(config, str(tmp_path))  # the bundled model, which has a calibration
+  out = capsys.readouterr().out
+  assert out.startswith("SyntaxError: unmatched ')'") and "#1  confidence 0." in out
+  monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(BROKEN.encode())))
+  config.min_confidence = 0.999
+  with pytest.raises(SystemExit) as exit_info:
+    repair_job.run(config, str(tmp_path))
+  assert exit_info.value.code == repair_job.ABSTAINED == 3
+  assert "Abstained" in capsys.readouterr().out
+  with pytest.raises(SystemExit, match="min_confidence must be in"):
+    repair_job.run(load_config(file="-", min_confidence=1.5), str(tmp_path))
 
 
 @pytest.mark.parametrize("source, message", [

@@ -15,8 +15,10 @@ import pytest
 
 import conftest
 
+from repair_rank.ranking import confidence
 from repair_rank.ranking import evaluate
 from repair_rank.ranking import registry
+from repair_rank.ranking import repairs
 from repair_rank.serving import client as client_lib
 from repair_rank.serving import protocol
 from repair_rank.serving import server as server_lib
@@ -79,6 +81,36 @@ def test_rerank_json(server):
   answer = json.loads(answer)
   assert answer["scores"] == [-5.0, -3.0, -1.0]
   assert answer["order"] == [2, 1, 0]
+  # A scorer without a calibration reports no confidence (the fields are there, null).
+  assert answer["confidence"] is None and answer["top_confidence"] is None
+
+
+class CalibratedShortestFirst:
+  """shortest_first with a calibration, as a bundled Scorer has."""
+  calibration = confidence.Calibration(temperature=2.0, none_logit=-1.0)
+
+  def score(self, query, candidates):
+    return shortest_first(query, candidates)
+
+
+def test_rerank_json_reports_the_calibrated_confidence_of_each_candidate():
+  scorer = CalibratedShortestFirst()
+  with server_lib.RerankServer(scorer, limits=LIMITS).start() as served:
+    body = json.dumps({"query": "NAME = ( STRING }",
+                       "candidates": ["NAME = ( STRING )", ["NAME", "=", "STRING"], "n"]})
+    status, answer = request(served, "POST", "/rerank.json", body.encode(), "application/json")
+    assert status == 200
+    answer = json.loads(answer)
+    expected = scorer.calibration.probabilities([-5.0, -3.0, -1.0])
+    np.testing.assert_allclose(answer["confidence"], expected)
+    assert answer["top_confidence"] == pytest.approx(expected[2])
+    assert answer["scores"] == [-5.0, -3.0, -1.0] and answer["order"] == [2, 1, 0]
+    # The client hands them on, so repairs ranked over HTTP carry them too.
+    client = client_lib.HttpScoreFn(served.url)
+    scores, confidences = client.score_with_confidence(["NAME", "("], [["NAME"], ["NAME", "("]])
+    np.testing.assert_allclose(confidences, scorer.calibration.probabilities(scores))
+    best = repairs.rank_repairs(["NAME", "=", "(", "NAME"], client, top_k=2, max_distance=1)
+    assert best and all(r.confidence is not None for r in best)
 
 
 def test_http_score_fn_matches_in_process(server):
@@ -285,7 +317,16 @@ def test_serves_the_model_with_scorer_options():
   candidates = [c.split() for c in ("NAME = NAME ( NAME )", "NAME = NAME ( )", "NAME = NAME",
                                     "NAME = NAME ( NAME , )", "NAME = ( NAME )")]
   with server_lib.server_from_config(config, port=0).start() as server:
-    scores = client_lib.HttpScoreFn(server.url)(query, candidates)
+    scores, confidences = client_lib.HttpScoreFn(server.url).score_with_confidence(
+        query, candidates)
+  # prefilter_k 2 is not the bundle's 16: its calibration no longer applies.
+  assert confidences is None
+  config.scorer_options = ml_collections.ConfigDict()
+  with server_lib.server_from_config(config, port=0).start() as server:
+    bundled_scores, confidences = client_lib.HttpScoreFn(server.url).score_with_confidence(
+        query, candidates)
+  np.testing.assert_allclose(confidences, registry.get("model").calibration.probabilities(
+      bundled_scores))
   in_process = registry.get("model", prefilter_k=2)
   assert in_process.prefilter_k == 2
   np.testing.assert_allclose(scores, in_process(query, candidates), rtol=1e-6)

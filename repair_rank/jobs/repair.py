@@ -1,7 +1,10 @@
 """The repair job: prints the top-k repairs of a broken Python file, edits highlighted.
 
   python -m repair_rank.main --config configs/repair.py --config.file=broken.py --config.top_k=5
+  cat broken.py | repair-rank repair -
 
+Exit status: 0 when it printed repairs (or had nothing to repair), ABSTAINED (3) when
+the best repair's confidence is below `config.min_confidence`, 1 on bad input.
 How the repairs are found and shown: `repair_rank.ranking.repairs`.
 """
 import sys
@@ -9,14 +12,21 @@ import sys
 from absl import logging
 import ml_collections
 
+from repair_rank.ranking import confidence
 from repair_rank.ranking import registry
 from repair_rank.ranking import repairs
 from repair_rank.serving import client as client_lib
+
+# The exit status when the command abstains (confidence below config.min_confidence).
+ABSTAINED = 3
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   """Prints the top-k repairs of `config.file`."""
   del workdir  # Prints only.
+  min_confidence = float(config.get("min_confidence", 0.0))
+  if not 0.0 <= min_confidence <= 1.0:
+    raise SystemExit(f"repair: config.min_confidence must be in [0, 1], got {min_confidence}")
   try:
     source = repairs.read_source(config.file)
     if config.endpoint:
@@ -29,17 +39,24 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   if color not in ("auto", "always", "never"):
     raise SystemExit(f"repair: config.color must be auto, always or never, got {color!r}")
   ansi = color == "always" or (color == "auto" and sys.stdout.isatty())
+  if (min_confidence > 0 and not config.endpoint
+      and confidence.calibration_of(score_fn) is None):
+    print(f"repair: scorer {config.scorer!r} has no calibration, so repairs have no "
+          "confidence and min_confidence is not applied", file=sys.stderr)
   logging.info("Repairing %s with scorer %s", config.file, config.endpoint or config.scorer)
   try:
-    text = repairs.repair_source(source, score_fn, top_k=config.top_k,
-                                 style="ansi" if ansi else "markers",
-                                 max_distance=config.max_distance, k=config.k,
-                                 time_budget=config.time_budget or None,
-                                 window_tokens=config.get("window_tokens", 120),
-                                 max_errors=config.get("max_errors", 10))
+    outcome = repairs.repair_outcome(source, score_fn, top_k=config.top_k,
+                                     style="ansi" if ansi else "markers",
+                                     max_distance=config.max_distance, k=config.k,
+                                     time_budget=config.time_budget or None,
+                                     window_tokens=config.get("window_tokens", 120),
+                                     max_errors=config.get("max_errors", 10),
+                                     min_confidence=min_confidence)
   except (OSError, RuntimeError) as e:
     if not config.endpoint:
       raise
     # An endpoint that is down, or refuses the request: say so, no traceback.
     raise SystemExit(f"repair: scoring with {config.endpoint} failed: {e}") from None
-  print(text, flush=True)
+  print(outcome.text, flush=True)
+  if outcome.abstained:
+    raise SystemExit(ABSTAINED)

@@ -10,17 +10,24 @@ as `[+tok]` and deleted ones as `[-tok]`, or in colour on a terminal; inserted
 names, numbers and strings appear as the placeholders x, 1 and 's'. Characters
 the lexer skips because they are in no Python token (`×`, curly quotes, `$`)
 are in no repair either: they show as deletions and the listing names them.
+
+Each repair carries its confidence, the calibrated probability that it is the
+human's fix (`repair_rank.ranking.confidence`; None when the scorer has no
+calibration). With `min_confidence` > 0 the command abstains when the best
+repair's confidence is below it: it says so instead of listing repairs.
 """
 import ast
 import dataclasses
 import pathlib
 import re
+import sys
 from typing import Optional, Sequence
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from repair_rank.generator import search
+from repair_rank.ranking import confidence as confidence_lib
 from repair_rank.ranking import evaluate
 from repair_rank.ranking import metrics
 from repair_rank.syntax import regions
@@ -145,6 +152,15 @@ class Repair:
   tokens: tuple[str, ...]
   score: float
   distance: int
+  # The probability that this is the human's fix (calibrated; None: the scorer has none).
+  confidence: Optional[float] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+  """What the repair command prints, and whether it abstained (confidence too low)."""
+  text: str
+  abstained: bool = False
 
 
 def _show(token: str, text: Optional[str]) -> str:
@@ -256,15 +272,20 @@ def describe_edits(query: Sequence[str], query_texts: Sequence[Optional[str]],
 
 
 def read_source(path: str) -> str:
-  """The text of a UTF-8 Python file; RepairError if it is missing or not UTF-8."""
+  """The text of a UTF-8 Python file ("-": standard input); RepairError if it is missing
+  or not UTF-8."""
   if not path:
-    raise RepairError("no file given: pass --config.file=broken.py")
-  file = pathlib.Path(path)
-  if not file.exists():
-    raise RepairError(f"{path}: no such file")
-  if not file.is_file():
-    raise RepairError(f"{path}: not a regular file")
-  data = file.read_bytes()
+    raise RepairError("no file given: pass --config.file=broken.py (or - for stdin)")
+  if path == "-":
+    data = sys.stdin.buffer.read()
+    path = "<stdin>"
+  else:
+    file = pathlib.Path(path)
+    if not file.exists():
+      raise RepairError(f"{path}: no such file")
+    if not file.is_file():
+      raise RepairError(f"{path}: not a regular file")
+    data = file.read_bytes()
   try:
     return data.decode("utf-8-sig")
   except UnicodeDecodeError as e:
@@ -275,14 +296,35 @@ def rank_repairs(query: Sequence[str], score_fn: evaluate.ScoreFn, *, top_k: int
                  max_distance: int = 3, k: int = 1000,
                  time_budget: Optional[float] = search.DEFAULT_TIME_BUDGET,
                  max_expansions: Optional[int] = None) -> list[Repair]:
-  """The `top_k` best repairs of `query` under `score_fn`, best first."""
+  """The `top_k` best repairs of `query` under `score_fn`, best first, each with its
+  confidence when the scorer has a calibration (`confidence.score_with_confidence`)."""
   found = search.generate_scored(query, max_distance=max_distance, k=k,
                                  time_budget=time_budget, max_expansions=max_expansions)
   if not found:
     return []
-  scores = np.asarray(score_fn(list(query), [list(c.tokens) for c in found]), dtype=np.float64)
+  scores, confidences = confidence_lib.score_with_confidence(
+      score_fn, list(query), [list(c.tokens) for c in found])
   order = metrics.best_first(scores)[:top_k]
-  return [Repair(found[i].tokens, float(scores[i]), found[i].distance) for i in order]
+  return [Repair(found[i].tokens, float(scores[i]), found[i].distance,
+                 None if confidences is None else float(confidences[i])) for i in order]
+
+
+def _header(number: int, repair: Repair, edits: str) -> str:
+  shown = "" if repair.confidence is None else f"  confidence {repair.confidence:.2f}"
+  return f"#{number}{shown}  score {repair.score:.3f}  distance {repair.distance}  {edits}"
+
+
+def abstains(repairs: Sequence[Repair], min_confidence: float) -> bool:
+  """Whether the best repair's confidence is below `min_confidence` (never without one)."""
+  best = repairs[0].confidence if repairs else None
+  return min_confidence > 0 and best is not None and best < min_confidence
+
+
+def abstain_message(repair: Repair, min_confidence: float) -> str:
+  return (f"Abstained: the best repair's confidence {repair.confidence:.2f} (the calibrated "
+          f"chance that it is the human's fix) is below min_confidence {min_confidence:.2f}. "
+          "Pass --config.min_confidence=0 (repair-rank repair --min-confidence 0) to see "
+          "the repairs anyway.")
 
 
 def format_repairs(source: str, repairs: Sequence[Repair], style: str) -> str:
@@ -294,44 +336,53 @@ def format_repairs(source: str, repairs: Sequence[Repair], style: str) -> str:
   for number, repair in enumerate(repairs, start=1):
     edits = "; ".join(filter(None, [describe_dropped(dropped),
                                     describe_edits(query, texts, lines, repair.tokens)]))
-    header = f"#{number}  score {repair.score:.3f}  distance {repair.distance}  {edits}"
+    header = _header(number, repair, edits)
     shown = show_repair(query, texts, repair.tokens, style, dropped).rstrip("\n")
     blocks.append(header + "\n" + shown)
   return "\n\n".join(blocks)
 
 
-def repair_source(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
-                  style: str = "markers", max_distance: int = 3, k: int = 1000,
-                  time_budget: Optional[float] = search.DEFAULT_TIME_BUDGET,
-                  max_expansions: Optional[int] = None, window_tokens: int = 120,
-                  max_errors: int = 10) -> str:
-  """The text the command prints for `source`.
+def repair_source(source: str, score_fn: evaluate.ScoreFn, **options) -> str:
+  """The text the command prints for `source` (`repair_outcome`'s text)."""
+  return repair_outcome(source, score_fn, **options).text
+
+
+def repair_outcome(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
+                   style: str = "markers", max_distance: int = 3, k: int = 1000,
+                   time_budget: Optional[float] = search.DEFAULT_TIME_BUDGET,
+                   max_expansions: Optional[int] = None, window_tokens: int = 120,
+                   max_errors: int = 10, min_confidence: float = 0.0) -> Outcome:
+  """What the command prints for `source`, and whether it abstained.
 
   A source of at most `window_tokens` tokens (a snippet) is repaired whole; a
   longer one error by error in windows of about that many tokens
-  (`repair_file`), so that time and memory stay bounded.
+  (`repair_file`), so that time and memory stay bounded. Below
+  `min_confidence` (the best repair's confidence) it abstains.
   """
   query = tokens_lib.lex(source)
   if not query:
-    return "Nothing to repair: the file has no tokens."
+    return Outcome("Nothing to repair: the file has no tokens.")
   options = dict(top_k=top_k, max_distance=max_distance, k=k, time_budget=time_budget,
                  max_expansions=max_expansions)
   if len(query) > window_tokens:
     del query  # the file path keeps its own lexemes
-    return repair_file(source, score_fn, style=style, window_tokens=window_tokens,
-                       max_errors=max_errors, **options)
+    return _repair_file(source, score_fn, style=style, window_tokens=window_tokens,
+                        max_errors=max_errors, min_confidence=min_confidence, **options)
   try:
     ast.parse(source)
-    return "The file already parses; nothing to repair."
+    return Outcome("The file already parses; nothing to repair.")
   except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
     error = f"{type(e).__name__}: {e}"
   if tokens_lib.is_valid(query):
-    return (f"{error}\nThe error is inside a token (a string or number literal, or "
-            "a character outside Python's grammar), which token-level repairs cannot fix.")
+    return Outcome(f"{error}\nThe error is inside a token (a string or number literal, or "
+                   "a character outside Python's grammar), which token-level repairs cannot "
+                   "fix.")
   repairs = rank_repairs(query, score_fn, **options)
   if not repairs:
-    return f"{error}\nNo repair within {max_distance} token edits."
-  return f"{error}\n\n{format_repairs(source, repairs, style)}"
+    return Outcome(f"{error}\nNo repair within {max_distance} token edits.")
+  if abstains(repairs, min_confidence):
+    return Outcome(f"{error}\n{abstain_message(repairs[0], min_confidence)}", abstained=True)
+  return Outcome(f"{error}\n\n{format_repairs(source, repairs, style)}")
 
 
 # --- Whole files ----------------------------------------------------------------
@@ -352,7 +403,7 @@ def _window_repairs(window: regions.Window, score_fn: evaluate.ScoreFn, style: s
     edits = "; ".join(filter(None, [
         describe_dropped(dropped),
         describe_edits(window.tokens, window.texts, lines, repair.tokens)]))
-    header = f"#{number}  score {repair.score:.3f}  distance {repair.distance}  {edits}"
+    header = _header(number, repair, edits)
     shown = show_repair(window.tokens, window.texts, repair.tokens, style).rstrip("\n")
     blocks.append(header + "\n" + shown)
   return repairs, "\n\n".join(blocks)
@@ -363,15 +414,21 @@ def _describe_error(error: regions.FileError, original_line) -> str:
   return f"SyntaxError{where}: {error.message}"
 
 
-def repair_file(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
-                style: str = "markers", window_tokens: int = 120, max_errors: int = 10,
-                **options) -> str:
+def repair_file(source: str, score_fn: evaluate.ScoreFn, **options) -> str:
+  """Repairs of a whole file, one syntax error after another (`_repair_file`'s text)."""
+  return _repair_file(source, score_fn, **options).text
+
+
+def _repair_file(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
+                 style: str = "markers", window_tokens: int = 120, max_errors: int = 10,
+                 min_confidence: float = 0.0, **options) -> Outcome:
   """Repairs of a whole file, one syntax error after another.
 
   Each error is repaired inside a window of about `window_tokens` tokens
   around it (`regions.error_window`); the best repair is spliced back and the
   file parsed again, from the failing chunk on, for the next error, up to
-  `max_errors`. Ends by saying whether the file parses with every best repair.
+  `max_errors`. Ends by saying whether the file parses with every best repair;
+  stops, abstaining, at an error whose best repair is below `min_confidence`.
   Line numbers are the original file's.
   """
   lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
@@ -389,9 +446,9 @@ def repair_file(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
     error = regions.first_error(rest, lexemes, logical)
     if error is None:
       if not out:
-        return "The file already parses; nothing to repair."
+        return Outcome("The file already parses; nothing to repair.")
       out.append(f"With repair #1 of each of the {fixed} errors above, the whole file parses.")
-      return "\n\n".join(out)
+      return Outcome("\n\n".join(out))
     error = dataclasses.replace(error, chunk_start=offset + error.chunk_start,
                                 line=None if error.line is None else offset + error.line)
     out.append(_describe_error(error, original_line))
@@ -399,7 +456,7 @@ def repair_file(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
       reason = (f"stopped after {max_errors} errors (max_errors)" if error.line is not None
                 else "the parser names no line to repair")
       out.append(f"The file still does not parse: {reason}.")
-      return "\n\n".join(out)
+      return Outcome("\n\n".join(out))
     window = regions.error_window(lexemes, logical, len(rest), error.line - offset,
                                   max_tokens=window_tokens).shifted(offset)
     del lexemes, logical, rest  # the next round lexes the repaired file
@@ -408,13 +465,16 @@ def repair_file(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
     if tokens_lib.is_valid(window.tokens):
       out.append(f"{span} parse on their own: the error depends on code around them, "
                  "which token-level repairs of a window cannot see. Stopped here.")
-      return "\n\n".join(out)
+      return Outcome("\n\n".join(out))
     repairs, listing = _window_repairs(window, score_fn, style, {"top_k": top_k, **options},
                                        original_line, lines)
+    if abstains(repairs, min_confidence):
+      out.append(f"At {span}: {abstain_message(repairs[0], min_confidence)}")
+      return Outcome("\n\n".join(out), abstained=True)
     if not repairs:
       out.append(f"No repair of {span} within {options.get('max_distance', 3)} token edits. "
                  "Stopped here.")
-      return "\n\n".join(out)
+      return Outcome("\n\n".join(out))
     out.append(f"Repairs of {span}:\n\n{listing}")
     repaired = show_repair(window.tokens, window.texts, repairs[0].tokens, "plain")
     before = len(lines)

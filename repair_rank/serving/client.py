@@ -46,15 +46,22 @@ class HttpScoreFn:
     raise AssertionError("unreachable")
 
   def __call__(self, query: Sequence[str], candidates: Sequence[Sequence[str]]) -> np.ndarray:
+    return self.score_with_confidence(query, candidates)[0]
+
+  def score_with_confidence(self, query: Sequence[str], candidates: Sequence[Sequence[str]]
+                            ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(scores, the endpoint's per-candidate confidence or None if it reports none)."""
     if not candidates:
-      return np.zeros(0)
+      return np.zeros(0), None
     body = json.dumps({"query": _compact(query), "candidates": [_compact(c) for c in candidates]})
     status, data = self.request("POST", "/rerank.json", body.encode())
     if status != 200:
       raise RuntimeError(f"{self.url}/rerank.json answered {status}: "
                          f"{data.decode('utf-8', 'replace').strip()}")
-    scores = json.loads(data)["scores"]
-    return np.array([np.nan if s is None else s for s in scores], dtype=np.float64)
+    answer = json.loads(data)
+    scores = np.array([np.nan if s is None else s for s in answer["scores"]], dtype=np.float64)
+    confidences = answer.get("confidence")
+    return scores, None if confidences is None else np.array(confidences, dtype=np.float64)
 
   def close(self) -> None:
     connection = getattr(self._local, "connection", None)

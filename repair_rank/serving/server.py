@@ -28,6 +28,7 @@ from absl import logging
 import ml_collections
 import numpy as np
 
+from repair_rank.ranking import confidence
 from repair_rank.ranking import evaluate
 from repair_rank.ranking import registry
 from repair_rank.ranking.metrics import best_first
@@ -223,7 +224,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       scores = self.app.score(query, candidates)
       self._send_json(200, {
           "scores": [float(s) for s in scores],
-          "order": [int(i) for i in best_first(scores)]})
+          "order": [int(i) for i in best_first(scores)],
+          **self.app.confidence(scores)})
     elif path in ROUTES:
       self._method_not_allowed("GET")
     else:
@@ -454,6 +456,7 @@ class RerankServer:
                limits: Limits = Limits(), name: str = "", access_log: bool = False,
                max_connections: int = 64, reserve_connections: int = 8):
     self.score_fn = evaluate.as_score_fn(scorer)
+    self.calibration = confidence.calibration_of(scorer)  # None: no confidence to report
     self.name = name or getattr(scorer, "__name__", type(scorer).__name__)
     self.limits = limits
     self.access_log = access_log
@@ -494,6 +497,15 @@ class RerankServer:
       logging.error("%s", self.unhealthy)
       raise ValueError(self.unhealthy)
     return scores
+
+  def confidence(self, scores: np.ndarray) -> dict[str, Any]:
+    """/rerank.json's confidence fields: each candidate's calibrated probability of being
+    the human's fix, and the best one's (null when the scorer has no calibration)."""
+    if self.calibration is None:
+      return {"confidence": None, "top_confidence": None}
+    probabilities = self.calibration.probabilities(scores)
+    return {"confidence": [float(p) for p in probabilities],
+            "top_confidence": float(probabilities.max())}
 
   def begin_request(self) -> None:
     with self._stats_lock:
