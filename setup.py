@@ -5,8 +5,14 @@ setuptools.setup(
     name="repair_rank",
     version="0.1.0",
     description="Rank candidate repairs of broken Python code (JAX/Flax).",
-    packages=setuptools.find_packages(include=["repair_rank", "repair_rank.*"]),
+    # configs/ (one file per job, at the top of the checkout) also ships inside the package
+    # as repair_rank.configs, so the console script finds the job configs in a
+    # non-editable install too (repair_rank/cli.py).
+    packages=setuptools.find_packages(include=["repair_rank", "repair_rank.*"])
+    + ["repair_rank.configs"],
+    package_dir={"repair_rank.configs": "configs"},
     package_data={"repair_rank": ["assets/*", "assets/**/*"]},
+    entry_points={"console_scripts": ["repair-rank = repair_rank.cli:main"]},
     python_requires=">=3.10",
     install_requires=[
         "jax>=0.4.30",
@@ -27,6 +33,7 @@ setuptools.setup(
         "importlib_resources",
         "matplotlib>=3.7",  # loss / metric plots written to the workdir
         "tensorboardX>=2.6",  # TensorBoard event files without TensorFlow
+        "scipy>=1.10",  # the confidence calibration's fit (ranking/confidence.py)
     ],
     extras_require={
         # nbclient/nbformat/ipykernel execute notebooks/ in the tests.

@@ -5,8 +5,15 @@
 The config names the job (`config.job`); this file only parses flags, joins the
 other processes when `config.distributed` is set, logs the process and device
 layout, and calls the job module's `run(config, workdir)`.
+
+Logs: INFO lines of repair_rank itself are shown; INFO and DEBUG lines of the
+libraries (orbax, JAX, tensorflow-datasets, tensorboardX) are not, unless
+`--verbosity=1` (or higher) asks for them. Their warnings and errors always show.
 """
+import functools
 import importlib
+import logging as python_logging
+import os
 
 from absl import app
 from absl import flags
@@ -33,9 +40,34 @@ config_flags.DEFINE_config_file("config", None, "Job configuration file.", lock_
 flags.mark_flags_as_required(["config"])
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.realpath(__file__)) + os.sep
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_ours(pathname: str) -> bool:
+  return os.path.realpath(pathname).startswith(_PACKAGE_DIR)
+
+
+class _OursOrWarnings(python_logging.Filter):
+  """Passes repair_rank's records and every library's warnings and errors."""
+
+  def filter(self, record: python_logging.LogRecord) -> bool:
+    return record.levelno >= python_logging.WARNING or _is_ours(record.pathname)
+
+
+def quiet_libraries(verbosity: int) -> None:
+  """Below verbosity 1, drops the libraries' INFO and DEBUG records (see the docstring)."""
+  handler = logging.get_absl_handler()
+  for existing in [f for f in handler.filters if isinstance(f, _OursOrWarnings)]:
+    handler.removeFilter(existing)
+  if verbosity < 1:
+    handler.addFilter(_OursOrWarnings())
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Too many command-line arguments: {argv[1:]}")
+  quiet_libraries(flags.FLAGS.verbosity)
   config = flags.FLAGS.config
   if config.job not in JOBS:
     raise app.UsageError(f"config.job={config.job!r} is not one of {tuple(JOBS)}")
@@ -49,7 +81,13 @@ def main(argv):
     logging.info("JAX process %d / %d, local devices: %s, global devices: %d",
                  jax.process_index(), jax.process_count(), jax.local_devices(),
                  jax.device_count())
-  job = importlib.import_module(JOBS[config.job])
+  try:
+    job = importlib.import_module(JOBS[config.job])
+  except ModuleNotFoundError as e:
+    if e.name != JOBS[config.job]:
+      raise
+    raise SystemExit(f"job {config.job!r}: its module {e.name} is not in this "
+                     "installation") from None
   job.run(config, workdir)
 
 

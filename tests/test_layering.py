@@ -12,7 +12,7 @@ import hidden in a function is still an import). The layers, bottom to top:
   training             the training loop, pretrain, finetune
   serving              request protocol, HTTP server, client
   jobs                 one module per `config.job`; never imports another job
-  main                 the entry point
+  main, cli            the entry point; the `repair-rank` console script on top of it
 
 `tokens`, `candidates`, `metrics` and `scorer` at the top of the package are
 public faces: each imports only its own subpackage, and no module of the
@@ -30,7 +30,7 @@ from repair_rank import main
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "repair_rank"
 LAYERS = ("paths distributed", "syntax", "generator", "data", "model", "ranking", "training",
-          "serving", "jobs", "main")
+          "serving", "jobs", "main cli")
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts.split()}
 FACES = {"tokens": "syntax", "candidates": "generator", "metrics": "ranking",
          "scorer": "ranking"}

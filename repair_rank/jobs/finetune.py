@@ -6,16 +6,20 @@
 
 The stage: `repair_rank.training.finetune`; the loop: `repair_rank.training.loop`.
 """
+import time
+
 from absl import logging
 import ml_collections
 
 from repair_rank import distributed
 from repair_rank.data import instances as instances_lib
 from repair_rank.training import finetune
+from repair_rank.training import writer
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   """The finetune job: ranking instances from `config.train_instances`/`valid_instances`."""
+  start = time.perf_counter()
   if not config.train_instances:
     raise ValueError("config.train_instances is empty: pass --config.train_instances=PATH "
                      "(ranking instances from the build_data job)")
@@ -27,3 +31,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   path = finetune.export(workdir, prior=finetune.prior_settings(config))
   if distributed.is_primary():
     logging.info("scorer bundle written to %s", path)
+    best = config.get("select_on", "mrr")
+    print(writer.summary(workdir, "finetune", best, time.perf_counter() - start, {
+        "plot": f"{workdir}/metrics.png",
+        "scorer bundle": f"{path} (its confidence: launch/fit_confidence.py --bundle {path} "
+                         "--write)"}), flush=True)

@@ -121,6 +121,13 @@ def checkpoint_manager(directory: str | pathlib.Path, *, keep: int,
   return ocp.CheckpointManager(pathlib.Path(directory).resolve(), options=options)
 
 
+def read_manager(directory: str | pathlib.Path, **options: Any) -> ocp.CheckpointManager:
+  """A manager that only reads `directory` (never creates or saves there). Not orbax's
+  `read_only=True`, which logs a warning per option it resets on every load."""
+  return ocp.CheckpointManager(pathlib.Path(directory).resolve(),
+                               options=ocp.CheckpointManagerOptions(create=False, **options))
+
+
 def load_params(checkpoint_dir: str | pathlib.Path, step: int | None = None) -> dict[str, Any]:
   """The params of a training checkpoint (latest step by default), as nested dicts.
 
@@ -129,8 +136,7 @@ def load_params(checkpoint_dir: str | pathlib.Path, step: int | None = None) -> 
   checkpoint_dir = pathlib.Path(checkpoint_dir).resolve()
   if (checkpoint_dir / "checkpoints").is_dir():
     checkpoint_dir = checkpoint_dir / "checkpoints"
-  manager = ocp.CheckpointManager(checkpoint_dir, options=ocp.CheckpointManagerOptions(
-      read_only=True))
+  manager = read_manager(checkpoint_dir)
   step = manager.latest_step() if step is None else step
   if step is None:
     raise FileNotFoundError(f"no checkpoints in {checkpoint_dir}")

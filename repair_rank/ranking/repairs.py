@@ -323,7 +323,7 @@ def abstains(repairs: Sequence[Repair], min_confidence: float) -> bool:
 def abstain_message(repair: Repair, min_confidence: float) -> str:
   return (f"Abstained: the best repair's confidence {repair.confidence:.2f} (the calibrated "
           f"chance that it is the human's fix) is below min_confidence {min_confidence:.2f}. "
-          "Pass --config.min_confidence=0 (repair-rank repair --min-confidence 0) to see "
+          "Pass --config.min_confidence=0 (repair-rank repair --min_confidence 0) to see "
           "the repairs anyway.")
 
 

@@ -530,8 +530,9 @@ def load_workdir(workdir: str | pathlib.Path, step: int | None = None) -> Scorer
   """A scorer from a finetune workdir: its best checkpoint (else the latest, or `step`)."""
   workdir = pathlib.Path(workdir).resolve()
   model_config = checkpoints.read_model_config(workdir)
-  manager = ocp.CheckpointManager(workdir / "checkpoints", options=ocp.CheckpointManagerOptions(
-      read_only=True, best_fn=lambda metrics: metrics[BEST_METRIC], best_mode="max"))
+  manager = checkpoints.read_manager(workdir / "checkpoints",
+                                     best_fn=lambda metrics: metrics[BEST_METRIC],
+                                     best_mode="max")
   if step is None:
     step = manager.best_step() or manager.latest_step()
   if step is None:

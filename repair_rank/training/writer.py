@@ -91,6 +91,31 @@ class MetricWriter:
     return records
 
 
+def summary(workdir: str | pathlib.Path, job: str, best: str, seconds: float,
+            outputs: Mapping[str, Any] = (), higher_is_better: bool = True) -> str:
+  """A few lines for the end of a training job: steps, last train loss, the best and
+  last `best` on valid (and the first stage's beside it where recorded), what was written.
+  """
+  workdir = pathlib.Path(workdir)
+  records = MetricWriter(workdir).read()
+  train = [r for r in records if r["split"] == "train" and r.get("loss") is not None]
+  valid = [r for r in records if r["split"] == "valid" and r.get(best) is not None]
+  minutes, rest = divmod(int(round(seconds)), 60)
+  lines = [f"{job} finished in {minutes} min {rest} s"
+           + (f": {train[-1]['step']} steps, last train loss {train[-1]['loss']:.4g}"
+              if train else "")]
+  if valid:
+    top = (max if higher_is_better else min)(valid, key=lambda r: r[best])
+    last = valid[-1]
+    reference = (f" (first stage alone {top[f'first_stage_{best}']:.4g})"
+                 if top.get(f"first_stage_{best}") is not None else "")
+    lines.append(f"valid {best}: best {top[best]:.4g} at step {top['step']}{reference}, "
+                 f"last {last[best]:.4g} at step {last['step']}")
+  lines.append(f"metrics: {workdir / METRICS_FILE} (TensorBoard: {workdir / 'tensorboard'})")
+  lines += [f"{name}: {value}" for name, value in dict(outputs).items()]
+  return "\n".join(lines)
+
+
 def plot_metrics(workdir: str | pathlib.Path, panels: Mapping[str, tuple[str, ...]],
                  filename: str = "metrics.png") -> pathlib.Path | None:
   """Plots metrics.jsonl; `panels` maps a title to (split, key[, reference key]), the
