@@ -65,7 +65,7 @@ def parser() -> argparse.ArgumentParser:
   top = argparse.ArgumentParser(
       prog="repair-rank", description="Rank candidate repairs of broken Python.",
       epilog="Every subcommand also takes --config.<field>=<value> (see its configs/<job>.py), "
-             "--workdir and --verbosity (1: the libraries' INFO logs too).")
+             "--workdir=DIR and --verbosity=N (1: the libraries' INFO logs too).")
   commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
   for name, (job, options) in COMMANDS.items():
     sub = commands.add_parser(name, help=f"the {job} job (configs/{job}.py)")

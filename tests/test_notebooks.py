@@ -57,3 +57,18 @@ def test_notebook_executes(name, tmp_path, monkeypatch):
                if cell.cell_type == "code" for output in cell.get("outputs", []))
   assert images >= 3  # P@k (two views) and the training curves
   assert json.loads((NOTEBOOKS / name).read_text())["cells"]  # the file itself is untouched
+
+
+@pytest.mark.parametrize("name", ["results.ipynb"])
+def test_committed_notebook_is_small_has_figures_and_no_escaped_newlines(name):
+  """It carries a real run's outputs (figures readable on a code host), under 1 MB, and no
+  markdown cell shows a literal \\n (the "Example repairs" heading once did)."""
+  path = NOTEBOOKS / name
+  assert path.stat().st_size < 1 << 20
+  notebook = nbformat.read(path, as_version=4)
+  images = sum("image/png" in output.get("data", {}) for cell in notebook.cells
+               if cell.cell_type == "code" for output in cell.get("outputs", []))
+  assert images >= 3, "run launch/run_notebook.py --workdir ... and commit its outputs"
+  for cell in notebook.cells:
+    if cell.cell_type == "markdown":
+      assert "\\n" not in cell.source, cell.source[:80]
