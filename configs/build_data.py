@@ -37,8 +37,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.max_pair_distance = 0
   # Pairs per shard: the unit of work, checkpointing and resumption.
   config.shard_size = 32
-  # Worker processes (the machine's cores).
-  config.workers = 2
+  # How shards run (repair_rank/data/pipelines.py): "beam", an Apache Beam pipeline (needs
+  # pip install -e ".[beam]"), or "pool", a local process pool. Same files either way.
+  config.runner = "beam"
+  # Worker processes of the DirectRunner or the pool (0 = the machine's cores).
+  config.workers = 0
+  # Beam pipeline options, as on a command line; "" = the DirectRunner with `workers`
+  # processes. E.g. "--runner=FlinkRunner --flink_master=HOST:8081 --environment_type=..."
+  # (README, "Beyond one machine"); output_dir must then be a path all workers see.
+  config.beam_options = ""
   # Use only `limit` pairs of each split, evenly spread (0 = all); for quick runs.
   config.limit = 0
   # Also write each split in the prototype text format (<split>.txt).

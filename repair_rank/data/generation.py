@@ -16,8 +16,14 @@ candidates). `build_split` writes, under the output directory (the job's
                            edit statistics (repair_rank.data.crossfit)
   tensorflow_datasets/     the instances as a TFDS dataset, once all splits exist
 
-Work is split into shards of `config.shard_size` pairs written atomically under
-shards/, so an interrupted build resumes where it stopped; all cores are used.
+Work is split into shards of `config.shard_size` pairs, each written atomically
+under shards/<split>/ with a name fixed by its index and skipped once it exists,
+so an interrupted or retried build resumes where it stopped and writes the same
+files. The shards run as an Apache Beam pipeline (`config.runner="beam"`: the
+DirectRunner on all cores, or any runner through `config.beam_options`) or on a
+local process pool (`"pool"`), repair_rank.data.pipelines; with a load-independent
+budget (`max_expansions`, no `time_budget`) both give the same files, except
+for the measured seconds in the stats.
 """
 import functools
 import json
@@ -35,6 +41,7 @@ from repair_rank import paths
 from repair_rank.data import crossfit
 from repair_rank.data import instances as instances_lib
 from repair_rank.data import jsonl
+from repair_rank.data import pipelines
 from repair_rank.data import stackoverflow
 from repair_rank.generator import edit_stats as edit_stats_lib
 from repair_rank.generator import ngram
@@ -94,6 +101,8 @@ def _build_shard(job: tuple[pathlib.Path, list[dict], int | None], *,
   models fitted without that fold.
   """
   shard_path, pairs, fold = job
+  if shard_path.exists():  # built by an earlier attempt (a retried bundle, a re-run)
+    return len(pairs)
   model = stats = None
   if fold is not None:
     model, stats = _fold_models(crossfit_dir, fold)
@@ -151,17 +160,10 @@ def build_split(split: str, output_dir: pathlib.Path, config: ml_collections.Con
                              max_expansions=config.get("max_expansions", 0) or None,
                              keep=config.get("keep", 0), crossfit_dir=str(crossfit_dir))
   start = time.perf_counter()
-  with tqdm.tqdm(total=sum(len(p) for _, p, _ in shards), desc=f"build_data {split}",
-                 unit="pair",
-                 initial=sum(len(p) for _, p, _ in shards) - sum(len(p) for _, p, _ in todo),
-                 disable=not config.progress) as bar:
-    if config.workers > 1 and len(todo) > 1:
-      with multiprocessing.get_context("spawn").Pool(config.workers) as pool:
-        for done in pool.imap_unordered(worker, todo):
-          bar.update(done)
-    else:
-      for shard in todo:
-        bar.update(worker(shard))
+  pipelines.run_shards(worker, todo, runner=config.get("runner", "pool"),
+                       workers=config.workers, beam_options=config.get("beam_options", ""),
+                       progress=config.progress, desc=f"build_data {split}",
+                       name=f"build_data {split}")
   wall_seconds = time.perf_counter() - start
 
   instances, stats = [], []

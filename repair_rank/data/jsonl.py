@@ -1,7 +1,9 @@
 """Reading and writing JSON and JSONL files, with read errors that name the file and line."""
 import gzip
 import json
+import os
 import pathlib
+import uuid
 from typing import IO, Any, Iterator, Mapping, Sequence
 
 
@@ -40,10 +42,14 @@ def read_jsonl(path: str | pathlib.Path,
 
 
 def write_jsonl(path: str | pathlib.Path, records: Sequence[Mapping[str, Any]]) -> None:
-  """Writes one compact JSON object per line (atomically: temp file, then rename)."""
+  """Writes one compact JSON object per line (atomically: temp file, then rename).
+
+  The temp file's name is the writer's own, so two writers of the same file (a
+  retried or duplicated Beam bundle) never write into one temp file.
+  """
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_suffix(path.suffix + ".tmp")
+  tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
   with open_text(tmp, "w", compress=path.suffix == ".gz") as f:
     for record in records:
       f.write(json.dumps(record, ensure_ascii=False) + "\n")
