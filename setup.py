@@ -38,6 +38,10 @@ setuptools.setup(
     extras_require={
         # nbclient/nbformat/ipykernel execute notebooks/ in the tests.
         "test": ["pytest>=8", "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29"],
+        # The data jobs' Apache Beam pipelines (build_data, synthesize; runner="beam", their
+        # default; runner="pool" needs none of it). An extra: it adds ~180 MB and pins
+        # protobuf < 7 and pyarrow < 26 (BENCHMARKS.md, issue 15).
+        "beam": ["apache-beam>=2.60"],
         # psutil: memory figures in launch/load_test_serve.py.
         "dev": ["psutil>=5.9"],
     },

@@ -167,7 +167,7 @@ def build_split(split: str, output_dir: pathlib.Path, config: ml_collections.Con
   wall_seconds = time.perf_counter() - start
   missing = [str(path) for path, _, _ in shards if not path.exists()]
   if missing:
-    raise RuntimeError(f"{len(missing)} shards missing after the {config.runner} run, e.g. "
+    raise RuntimeError(f"{len(missing)} shards missing after the build, e.g. "
                        f"{missing[0]}: is output_dir a path every worker writes to?")
 
   instances, stats = [], []
