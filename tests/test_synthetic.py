@@ -4,13 +4,16 @@ import json
 
 import ml_collections
 import numpy as np
+import pytest
 from rapidfuzz.distance import Levenshtein
 
 import conftest
+from configs import synthesize as synthesize_config
 from repair_rank.generator import edit_stats
 from repair_rank.jobs import synthesize
 from repair_rank.training import finetune
 from repair_rank import tokens
+from repair_rank.data import corpora
 from repair_rank.data import instances as instances_lib
 from repair_rank.data import stackoverflow
 from repair_rank.data import synthetic
@@ -138,12 +141,75 @@ def test_lexable_layout():
   assert not synthetic.lexable_layout("if NAME : NEWLINE INDENT pass NEWLINE".split())
 
 
+def test_units_are_functions_classes_and_top_level_blocks():
+  source = (
+      "import os\nimport sys\nX = 1\n\n"
+      "@decorator\ndef f(a, b):\n    return a + b\n\n"
+      "class A:\n"  # too long as a whole: its methods become units
+      "    def m(self):\n        return 1\n"
+      "    def n(self):\n        return [" + ", ".join(["i"] * 40) + "]\n\n"
+      "x = 2\nif x:\n    y = 3\n")
+  got = [" ".join(u) for u in synthetic.units(tokens.lex(source))]
+  assert got == [
+      "import NAME NEWLINE import NAME NEWLINE NAME = NUMBER",
+      "@ NAME NEWLINE def NAME ( NAME , NAME ) : NEWLINE INDENT return NAME + NAME NEWLINE "
+      "DEDENT",
+      "def NAME ( NAME ) : NEWLINE INDENT return NUMBER NEWLINE DEDENT",  # m; n is too long
+      "NAME = NUMBER NEWLINE if NAME : NEWLINE INDENT NAME = NUMBER NEWLINE DEDENT"]
+  # Top-level statements are packed into blocks of at most max_tokens.
+  many = tokens.lex("".join(f"x{i} = {i}\n" for i in range(10)))
+  assert [len(u) for u in synthetic.units(many, max_tokens=8)] == [7] * 5
+  assert synthetic.units(many, min_tokens=4, max_tokens=3) == []
+
+
+def _synthesize_config(**overrides) -> ml_collections.ConfigDict:
+  config = synthesize_config.get_config()
+  config.update(num_pairs=30, progress=False, **overrides)
+  return config
+
+
+def test_corpus_units_deduplicated_without_valid_or_test_code(tmp_path):
+  held_out = "import x . x"  # the fixed side of a valid pair, as code
+  assert "import NAME . NAME" in {" ".join(s) for s in corpora.read_split("valid", "fixed")}
+  # Six functions of different token sequences (names and numbers lex alike).
+  functions = "".join("def f(a):\n" + "    a = a + 1\n" * (i + 1) + "    return a\n\n"
+                      for i in range(6))
+  corpus = tmp_path / "corpus"
+  (corpus / "pkg").mkdir(parents=True)
+  (corpus / "a.py").write_text(functions + "class C:\n    x = 1\n")
+  (corpus / "pkg" / "b.py").write_text(functions + held_out + "\n")  # the same functions
+  (corpus / "pkg" / "notes.txt").write_text("def not_python(:\n")
+  (corpus / "pkg" / "broken.py").write_text("def broken(:\n")  # no units
+  runs = {}
+  for runner, workers in (("pool", 1), ("beam", 2)):
+    workdir = tmp_path / f"{runner}{workers}"
+    synthesize.run(_synthesize_config(sources=("corpus",), corpus_dirs=(str(corpus),),
+                                      runner=runner, workers=workers, files_per_shard=1),
+                   str(workdir))
+    runs[runner] = (workdir / "train.jsonl").read_text()
+  assert runs["pool"] == runs["beam"]
+  summary = json.loads((workdir / "summary.json").read_text())
+  # 6 functions (and their 6 duplicates), the class; the held-out line is dropped.
+  assert summary["corpus_units"] == {"files": 3, "read": 2, "units": 14, "duplicates": 6,
+                                     "in_valid_or_test": 1, "kept": 7}
+  pairs = stackoverflow.read_pairs(workdir / "train.jsonl")
+  units = {"class NAME : NEWLINE INDENT NAME = NUMBER NEWLINE DEDENT"} | {
+      "def NAME ( NAME ) : NEWLINE INDENT " + "NAME = NAME + NUMBER NEWLINE " * (i + 1)
+      + "return NAME NEWLINE DEDENT" for i in range(6)}
+  assert len(pairs) == 30 and {p["fixed"] for p in pairs} <= units
+  assert "corpus" in (workdir / "README.md").read_text()
+
+
+def test_corpus_source_needs_directories(tmp_path):
+  with pytest.raises(ValueError, match="corpus_dirs"):
+    synthesize.run(_synthesize_config(sources=("corpus",), runner="pool"), str(tmp_path))
+  with pytest.raises(ValueError, match="does not name 'corpus'"):
+    synthesize.run(_synthesize_config(corpus_dirs=(str(tmp_path),), runner="pool"),
+                   str(tmp_path))
+
+
 def test_job_writes_pairs_build_data_reads(tmp_path):
-  config = ml_collections.ConfigDict(dict(
-      job="synthesize", num_pairs=30, seed=0, sources=("train",), max_distance=3,
-      edit_stats="", position_model=True, exclude_eval_overlap=True, max_attempts=1000,
-      stdlib_max_files=0, progress=False, log_devices=False))
-  synthesize.run(config, str(tmp_path))
+  synthesize.run(_synthesize_config(), str(tmp_path))
   pairs = stackoverflow.read_pairs(tmp_path / "train.jsonl")
   assert len(pairs) == 30 and all(p["broken_src"] is None for p in pairs)
   assert {p["distance"] for p in pairs} <= {1, 2, 3}

@@ -26,7 +26,6 @@ budget (`max_expansions`, no `time_budget`) both give the same files, except
 for the measured seconds in the stats.
 """
 import functools
-import json
 import multiprocessing
 import pathlib
 import time
@@ -125,7 +124,6 @@ def build_split(split: str, output_dir: pathlib.Path, config: ml_collections.Con
   pairs = stackoverflow.spread(pairs, config.limit)
   folds = config.get("crossfit_folds", 0) if split == "train" else 0
   shard_dir = output_dir / "shards" / split
-  shard_dir.mkdir(parents=True, exist_ok=True)
   # Shards are only resumable by a build of the same pairs with the same settings.
   manifest = {"ids": [pair["id"] for pair in pairs], "shard_size": config.shard_size,
               "max_distance": config.max_distance, "k": config.k,
@@ -134,11 +132,7 @@ def build_split(split: str, output_dir: pathlib.Path, config: ml_collections.Con
   for field in ("max_expansions", "keep", "crossfit_folds"):
     if config.get(field, 0):
       manifest[field] = config[field]
-  manifest_path = shard_dir / "manifest.json"
-  if manifest_path.exists() and json.loads(manifest_path.read_text()) != manifest:
-    raise ValueError(f"{shard_dir} holds shards of a different build (other pairs or "
-                     "settings); use another output_dir or delete it to start afresh")
-  manifest_path.write_text(json.dumps(manifest))
+  pipelines.check_manifest(shard_dir, manifest)
   crossfit_dir = output_dir / "crossfit"
   if folds:
     # Each fold's pairs are built with models fitted on all other train pairs.

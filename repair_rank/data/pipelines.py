@@ -14,8 +14,10 @@ driver then reads the shards back in index order. `run_shards` runs them:
                  path every worker and the driver see). Needs the `beam` extra.
   runner="pool"  a multiprocessing pool of `workers` processes (no Beam needed).
 """
+import json
 import multiprocessing
 import os
+import pathlib
 import shlex
 from typing import Any, Callable, Sequence
 
@@ -51,6 +53,17 @@ def pipeline_args(beam_options: str, workers: int) -> list[str]:
   mode = "multi_processing" if workers > 1 else "in_memory"
   return ["--runner=DirectRunner", f"--direct_num_workers={workers}",
           f"--direct_running_mode={mode}", *args]
+
+
+def check_manifest(directory: pathlib.Path, manifest: dict) -> None:
+  """Writes `manifest` (what the shards in `directory` are built from) there, or raises
+  if the directory already holds shards of a different build."""
+  directory.mkdir(parents=True, exist_ok=True)
+  path = directory / "manifest.json"
+  if path.exists() and json.loads(path.read_text()) != manifest:
+    raise ValueError(f"{directory} holds shards of a different build (other inputs or "
+                     "settings); use another output directory or delete it to start afresh")
+  path.write_text(json.dumps(manifest))
 
 
 def run_shards(work: Callable[[Any], Any], shards: Sequence[Any], *, runner: str,

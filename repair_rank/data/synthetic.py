@@ -337,6 +337,54 @@ def snippets(sequence: Sequence[str], target_lengths: Callable[[], int],
   return out
 
 
+# Tokens that open a definition statement (its decorators included).
+_DEFINITIONS = frozenset(("def", "class", "async", "@"))
+
+
+def units(sequence: Sequence[str], min_tokens: int = 4, max_tokens: int = 80
+          ) -> list[list[str]]:
+  """Snippet-sized units of a valid file, cut like StackOverflow posts.
+
+  Each function or class is a unit (the outermost one that fits in
+  `max_tokens`; a longer one gives its nested functions and classes), and the
+  other top-level statements between them are packed, in order, into blocks of
+  at most `max_tokens`. A final NEWLINE is dropped (as in the data); a unit is
+  kept if it has `min_tokens`..`max_tokens` tokens and `tokens.is_valid` holds.
+  """
+  out = []
+
+  def keep(piece: Sequence[str]) -> None:
+    piece = list(piece)
+    if piece and piece[-1] == tokens_lib.NEWLINE:
+      piece.pop()
+    if min_tokens <= len(piece) <= max_tokens and tokens_lib.is_valid(piece):
+      out.append(piece)
+
+  def walk(block: Sequence[str], top: bool) -> None:
+    run: list[tuple[int, int]] = []  # top-level statements not yet in a unit
+    for start, end in statement_spans(block)[-1]:  # the outermost block comes last
+      if block[start] in _DEFINITIONS:
+        if run:
+          keep(block[run[0][0]:run[-1][1]])
+          run = []
+        if len(block[start:end]) - (block[end - 1] == tokens_lib.NEWLINE) <= max_tokens:
+          keep(block[start:end])
+        elif block[end - 1] == tokens_lib.DEDENT:  # too long: its body's definitions
+          body = next(i for i in range(start, end - 1)
+                      if block[i] == tokens_lib.NEWLINE and block[i + 1] == tokens_lib.INDENT)
+          walk(block[body + 2:end - 1], top=False)
+      elif top:
+        if run and end - run[0][0] > max_tokens + 1:  # + 1: a final NEWLINE is dropped
+          keep(block[run[0][0]:run[-1][1]])
+          run = []
+        run.append((start, end))
+    if run:
+      keep(block[run[0][0]:run[-1][1]])
+
+  walk(sequence, top=True)
+  return out
+
+
 def match_lengths(sequences: Sequence[Sequence[str]], reference_lengths: Sequence[int],
                   rng: np.random.Generator, bucket: int = 10) -> list[Sequence[str]]:
   """A subsample of `sequences` whose length histogram (buckets of `bucket` tokens)

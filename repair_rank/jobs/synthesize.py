@@ -1,7 +1,14 @@
 """The synthesize job: synthetic training pairs for the ranker (issue 4, item 5).
 
 Corrupts valid code with the inverses of the edits humans made on train
-(repair_rank.data.synthetic) and writes, under the workdir:
+(repair_rank.data.synthetic): train's fixed code, the standard library, and/or
+any directories of .py files (`config.corpus_dirs`) cut into snippet-sized
+units like StackOverflow posts (`synthetic.units`), deduplicated, none whose
+text is a valid or test sequence. Corpus files are lexed and cut as a Beam
+pipeline (or a process pool: `config.runner`) in shards under
+corpus_shards/<source>/ (resumable); the corruption itself is one seeded
+sequential draw (about a millisecond a pair), so the pairs are the same
+whatever ran the shards. It writes, under the workdir:
 
   train.jsonl     the pairs, in the StackOverflow pairs format (`read_pairs`)
   summary.json    the settings, attempts by outcome, and statistics of the
@@ -25,22 +32,69 @@ from repair_rank.data import stackoverflow
 from repair_rank.data import synthetic
 from repair_rank.generator import edit_stats as edit_stats_lib
 
-SOURCES = ("train", "stdlib")
+SOURCES = ("train", "stdlib", "corpus")
+
+
+def read_corpus(name: str, files: list, config: ml_collections.ConfigDict, workdir: pathlib.Path,
+                cut: str) -> list[list[list[str]]]:
+  """Each file's sequences, lexed and cut by the Beam pipeline (or pool) of `config.runner`."""
+  return corpora.read_corpus(
+      files, workdir / "corpus_shards" / name, cut=cut, min_tokens=config.unit_tokens[0],
+      max_tokens=config.unit_tokens[1], files_per_shard=config.files_per_shard,
+      runner=config.runner, workers=config.workers, beam_options=config.beam_options,
+      progress=config.progress)
+
+
+def corpus_units(config: ml_collections.ConfigDict, workdir: pathlib.Path
+                 ) -> tuple[list[list[str]], dict]:
+  """The snippet-sized units of `config.corpus_dirs`: deduplicated (first in file order),
+  none whose text is a valid or test sequence (broken or fixed); and their counts."""
+  directories = ((config.corpus_dirs,) if isinstance(config.corpus_dirs, str)
+                 else tuple(config.corpus_dirs))
+  if not directories:
+    raise ValueError("config.sources names 'corpus': set config.corpus_dirs to one or more "
+                     "directories of .py files")
+  files = corpora.python_files(directories)
+  per_file = read_corpus("corpus", files, config, workdir, cut="units")
+  held_out = {" ".join(s) for split in ("valid", "test") for field in ("broken", "fixed")
+              for s in corpora.read_split(split, field)}
+  seen, kept, counts = set(), [], {"files": len(files), "read": sum(map(bool, per_file)),
+                                   "units": 0, "duplicates": 0, "in_valid_or_test": 0}
+  for unit in (u for units in per_file for u in units):
+    text = " ".join(unit)
+    counts["units"] += 1
+    if text in seen:
+      counts["duplicates"] += 1
+    elif text in held_out:
+      counts["in_valid_or_test"] += 1
+    else:
+      kept.append(unit)
+    seen.add(text)
+  counts["kept"] = len(kept)
+  if not kept:
+    raise ValueError(f"no usable unit of {config.unit_tokens[0]}..{config.unit_tokens[1]} "
+                     f"tokens in the .py files of {directories} ({counts})")
+  return kept, counts
 
 
 def load_sources(config: ml_collections.ConfigDict, fixed_lengths: list[int],
-                 max_length: int) -> dict[str, list[list[str]]]:
-  """The valid token sequences of each named source."""
+                 max_length: int, workdir: pathlib.Path
+                 ) -> tuple[dict[str, list[list[str]]], dict]:
+  """The valid token sequences of each named source, and the corpus counts."""
   unknown = set(config.sources) - set(SOURCES)
   if unknown or not config.sources:
     raise ValueError(f"config.sources={config.sources!r}: name one or more of {SOURCES}")
-  sources = {}
+  if config.corpus_dirs and "corpus" not in config.sources:
+    raise ValueError("config.corpus_dirs is set but config.sources does not name 'corpus'")
+  sources, counts = {}, {}
   if "train" in config.sources:
     sources["train"] = corpora.read_split("train", "fixed")
   if "stdlib" in config.sources:
     # Its own generator: the snippets do not depend on the synthesis draws.
     rng = np.random.default_rng([config.seed, 1])
-    files = corpora.stdlib_sequences(max_files=config.stdlib_max_files or None)
+    files = [seqs[0] for seqs in read_corpus("stdlib", corpora.stdlib_files(), config, workdir,
+                                              cut="file") if seqs]
+    files = files[:config.stdlib_max_files or None]
     snippets = []
     for sequence in files:
       snippets += synthetic.snippets(
@@ -48,7 +102,10 @@ def load_sources(config: ml_collections.ConfigDict, fixed_lengths: list[int],
     sources["stdlib"] = synthetic.match_lengths(snippets, fixed_lengths, rng)
     logging.info("stdlib: %d files, %d snippets, %d kept to match train's lengths",
                  len(files), len(snippets), len(sources["stdlib"]))
-  return sources
+  if "corpus" in config.sources:
+    sources["corpus"], counts = corpus_units(config, workdir)
+    logging.info("corpus: %s", counts)
+  return sources, counts
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> None:
@@ -62,7 +119,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   stats = (edit_stats_lib.EditStats.load(config.edit_stats) if config.edit_stats
            else edit_stats_lib.EditStats.fit(near))
   model = synthetic.CorruptionModel.fit(stats, near, positions=config.position_model)
-  sources = load_sources(config, [len(f) for _, f in near], limits.fixed_lengths[1])
+  sources, corpus_counts = load_sources(config, [len(f) for _, f in near],
+                                        limits.fixed_lengths[1], workdir)
   exclude = set()
   if config.exclude_eval_overlap:
     for split in ("valid", "test"):
@@ -89,7 +147,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
                                              limits.distance_probabilities)),
           "broken_lengths": limits.broken_lengths, "fixed_lengths": limits.fixed_lengths},
       "rejected_still_valid": sum(c["still_valid"] for c in attempts) / max(tried, 1),
-      "report": report, "real": real_stats, "synthetic": synthetic_stats}
+      "corpus_units": corpus_counts, "report": report, "real": real_stats,
+      "synthetic": synthetic_stats}
   (workdir / "summary.json").write_text(json.dumps(summary, indent=2))
   (workdir / "README.md").write_text(
       f"# Synthetic pairs\n\n`train.jsonl`: {len(pairs)} synthetic (broken, fixed) pairs "
