@@ -20,6 +20,7 @@ split: `--config.source_dir=<workdir> --config.splits="('train',)"`.
 """
 import json
 import pathlib
+import time
 
 from absl import logging
 import ml_collections
@@ -119,6 +120,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   stats = (edit_stats_lib.EditStats.load(config.edit_stats) if config.edit_stats
            else edit_stats_lib.EditStats.fit(near))
   model = synthetic.CorruptionModel.fit(stats, near, positions=config.position_model)
+  start = time.perf_counter()
   sources, corpus_counts = load_sources(config, [len(f) for _, f in near],
                                         limits.fixed_lengths[1], workdir)
   exclude = set()
@@ -126,11 +128,14 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
     for split in ("valid", "test"):
       exclude.update(" ".join(s) for s in corpora.read_split(split, "broken"))
 
+  sources_seconds = time.perf_counter() - start
   with tqdm.tqdm(total=config.num_pairs, desc="synthesize", unit="pair",
                  disable=not config.progress) as bar:
     pairs, report = synthetic.synthesize(
         sources, model, limits, num_pairs=config.num_pairs, seed=config.seed,
         max_attempts=config.max_attempts, exclude=exclude, progress=bar.update)
+  seconds = {"sources": round(sources_seconds, 1),
+             "synthesis": round(time.perf_counter() - start - sources_seconds, 1)}
   path = workdir / "train.jsonl"
   jsonl.write_jsonl(path, pairs)
   stackoverflow.read_pairs(path)  # The format build_data reads: fail here, not there.
@@ -147,7 +152,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
                                              limits.distance_probabilities)),
           "broken_lengths": limits.broken_lengths, "fixed_lengths": limits.fixed_lengths},
       "rejected_still_valid": sum(c["still_valid"] for c in attempts) / max(tried, 1),
-      "corpus_units": corpus_counts, "report": report, "real": real_stats,
+      "corpus_units": corpus_counts, "seconds": seconds, "report": report, "real": real_stats,
       "synthetic": synthetic_stats}
   (workdir / "summary.json").write_text(json.dumps(summary, indent=2))
   (workdir / "README.md").write_text(
