@@ -2,7 +2,8 @@
 # Throughput of the data jobs' pipelines (BENCHMARKS.md, "Data pipelines on Beam"):
 # build_data on valid pairs and on synthetic pairs, and synthesize from a corpus
 # directory, each with Beam's DirectRunner at 1 and 2 workers (build_data also with
-# the process pool). Prints one line per run: job, runner, workers, pairs, seconds.
+# the process pool). Prints one line per run: job, runner, workers, pairs, wall and CPU
+# seconds (the job with its workers).
 #
 #   launch/benchmark_data_pipelines.sh [OUT]      # PAIRS=64 SYNTHETIC=20000 CORPUS=DIR
 set -euo pipefail
@@ -21,11 +22,10 @@ BUILD=(--config.time_budget=0 --config.max_expansions=300 --config.keep=128
 
 timed() {  # NAME RUNNER WORKERS PAIRS -- COMMAND...: runs it, prints the line
   local name=$1 runner=$2 workers=$3 pairs=$4; shift 5
-  local start end
-  start=$(date +%s.%N)
-  "$@" > "$OUT/$name.log" 2>&1
-  end=$(date +%s.%N)
-  echo "$name $runner $workers $pairs $(echo "$end - $start" | bc)"
+  # Wall seconds, and CPU seconds (user + system) of the job and its worker processes.
+  /usr/bin/time -f "%e %U %S" -o "$OUT/$name.time" "$@" > "$OUT/$name.log" 2>&1
+  read -r wall user system < "$OUT/$name.time"
+  echo "$name $runner $workers $pairs wall=$wall cpu=$(echo "$user + $system" | bc)"
 }
 
 for runner in beam pool; do
