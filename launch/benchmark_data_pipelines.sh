@@ -5,19 +5,19 @@
 # the process pool). Prints one line per run: job, runner, workers, pairs, wall and CPU
 # seconds (the job with its workers).
 #
-#   launch/benchmark_data_pipelines.sh [OUT]      # PAIRS=64 SYNTHETIC=20000 CORPUS=DIR
+#   launch/benchmark_data_pipelines.sh [OUT]      # PAIRS=32 SYNTHETIC=10000 CORPUS=DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-workdir/benchmark_data_pipelines}
 PY=${PY:-.venv/bin/python}
-PAIRS=${PAIRS:-64}            # pairs per build_data run
-SYNTHETIC=${SYNTHETIC:-20000} # pairs per synthesize run
-CORPUS=${CORPUS:-$($PY -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')}
+PAIRS=${PAIRS:-32}            # pairs per build_data run
+SYNTHETIC=${SYNTHETIC:-10000} # pairs per synthesize run
+CORPUS=${CORPUS:-$($PY -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')/idlelib}  # 125 files
 rm -rf "$OUT" && mkdir -p "$OUT"
 
 # The ranker's load-independent budget (configs/build_data.py:ranker) on PAIRS pairs.
 BUILD=(--config.time_budget=0 --config.max_expansions=300 --config.keep=128
-       --config.max_pair_distance=3 --config.limit="$PAIRS" --config.shard_size=8
+       --config.max_pair_distance=3 --config.limit="$PAIRS" --config.shard_size=4
        --config.tfds=False --config.progress=False)
 
 timed() {  # NAME RUNNER WORKERS PAIRS -- COMMAND...: runs it, prints the line
