@@ -385,6 +385,26 @@ def units(sequence: Sequence[str], min_tokens: int = 4, max_tokens: int = 80
   return out
 
 
+def distinct_units(units_in_order: Iterable[Sequence[str]], held_out: set[str]
+                   ) -> tuple[list[Sequence[str]], dict[str, int]]:
+  """The units, each text once (its first occurrence), none whose text is in `held_out`
+  (e.g. valid and test code); and counts of units, duplicates, held-out and kept ones."""
+  seen, kept = set(), []
+  counts = {"units": 0, "duplicates": 0, "in_valid_or_test": 0}
+  for unit in units_in_order:
+    text = " ".join(unit)
+    counts["units"] += 1
+    if text in seen:
+      counts["duplicates"] += 1
+    elif text in held_out:
+      counts["in_valid_or_test"] += 1
+    else:
+      kept.append(unit)
+    seen.add(text)
+  counts["kept"] = len(kept)
+  return kept, counts
+
+
 def match_lengths(sequences: Sequence[Sequence[str]], reference_lengths: Sequence[int],
                   rng: np.random.Generator, bucket: int = 10) -> list[Sequence[str]]:
   """A subsample of `sequences` whose length histogram (buckets of `bucket` tokens)

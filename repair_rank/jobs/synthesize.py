@@ -59,19 +59,8 @@ def corpus_units(config: ml_collections.ConfigDict, workdir: pathlib.Path
   per_file = read_corpus("corpus", files, config, workdir, cut="units")
   held_out = {" ".join(s) for split in ("valid", "test") for field in ("broken", "fixed")
               for s in corpora.read_split(split, field)}
-  seen, kept, counts = set(), [], {"files": len(files), "read": sum(map(bool, per_file)),
-                                   "units": 0, "duplicates": 0, "in_valid_or_test": 0}
-  for unit in (u for units in per_file for u in units):
-    text = " ".join(unit)
-    counts["units"] += 1
-    if text in seen:
-      counts["duplicates"] += 1
-    elif text in held_out:
-      counts["in_valid_or_test"] += 1
-    else:
-      kept.append(unit)
-    seen.add(text)
-  counts["kept"] = len(kept)
+  kept, counts = synthetic.distinct_units([u for units in per_file for u in units], held_out)
+  counts = {"files": len(files), "read": sum(map(bool, per_file)), **counts}
   if not kept:
     raise ValueError(f"no usable unit of {config.unit_tokens[0]}..{config.unit_tokens[1]} "
                      f"tokens in the .py files of {directories} ({counts})")
