@@ -131,6 +131,13 @@ def test_beam_options_choose_the_runner():
   assert pipelines.worker_count(0) == os.cpu_count()
 
 
+def test_a_shard_a_worker_wrote_elsewhere_is_an_error(tmp_path):
+  (tmp_path / "00000.jsonl").write_text("")
+  pipelines.check_written([tmp_path / "00000.jsonl"])
+  with pytest.raises(RuntimeError, match="1 shards missing.*00001.jsonl"):
+    pipelines.check_written([tmp_path / "00000.jsonl", tmp_path / "00001.jsonl"])
+
+
 def test_missing_beam_names_the_extra(monkeypatch):
   monkeypatch.setitem(sys.modules, "apache_beam", None)  # import fails
   with pytest.raises(ImportError, match=r"\.\[beam\].*runner=pool"):

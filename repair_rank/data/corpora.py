@@ -131,6 +131,7 @@ def read_corpus(files: Sequence[pathlib.Path], shard_dir: pathlib.Path, *, cut: 
   pipelines.run_shards(work, [s for s in shards if not s[0].exists()], runner=runner,
                        workers=workers, beam_options=beam_options, progress=progress,
                        desc="corpus", name=f"corpus {shard_dir.name}")
+  pipelines.check_written([path for path, _ in shards])
   out = []
   for shard_path, _ in shards:
     for _, record in jsonl.read_jsonl(shard_path):

@@ -159,10 +159,7 @@ def build_split(split: str, output_dir: pathlib.Path, config: ml_collections.Con
                        progress=config.progress, desc=f"build_data {split}",
                        name=f"build_data {split}")
   wall_seconds = time.perf_counter() - start
-  missing = [str(path) for path, _, _ in shards if not path.exists()]
-  if missing:
-    raise RuntimeError(f"{len(missing)} shards missing after the build, e.g. "
-                       f"{missing[0]}: is output_dir a path every worker writes to?")
+  pipelines.check_written([path for path, _, _ in shards])
 
   instances, stats = [], []
   for shard_path, _, _ in shards:

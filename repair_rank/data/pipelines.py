@@ -66,6 +66,14 @@ def check_manifest(directory: pathlib.Path, manifest: dict) -> None:
   path.write_text(json.dumps(manifest))
 
 
+def check_written(shard_paths: Sequence[pathlib.Path]) -> None:
+  """Raises unless every shard's output exists (a runner whose workers wrote elsewhere)."""
+  missing = [str(path) for path in shard_paths if not path.exists()]
+  if missing:
+    raise RuntimeError(f"{len(missing)} shards missing after the pipeline, e.g. {missing[0]}: "
+                       "is the output directory a path every worker writes to?")
+
+
 def run_shards(work: Callable[[Any], Any], shards: Sequence[Any], *, runner: str,
                workers: int, beam_options: str = "", progress: bool = False,
                desc: str = "shards", name: str = "shards") -> None:
