@@ -123,7 +123,7 @@ def test_a_shard_already_written_is_not_rebuilt(source_dir, tmp_path):
 def test_beam_options_choose_the_runner():
   assert pipelines.pipeline_args("", 3) == [
       "--runner=DirectRunner", "--direct_num_workers=3",
-      "--direct_running_mode=multi_processing"]
+      "--direct_running_mode=multi_processing", "--default_sdk_harness_log_level=WARNING"]
   assert pipelines.pipeline_args("", 1)[2] == "--direct_running_mode=in_memory"
   assert pipelines.pipeline_args("--direct_num_workers=4", 1)[-1] == "--direct_num_workers=4"
   flink = "--runner=FlinkRunner --flink_master=host:8081 --environment_type=LOOPBACK"

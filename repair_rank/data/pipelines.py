@@ -51,8 +51,10 @@ def pipeline_args(beam_options: str, workers: int) -> list[str]:
     return args
   workers = worker_count(workers)
   mode = "multi_processing" if workers > 1 else "in_memory"
+  # The worker processes' own INFO lines (one set per worker and bundle) would drown the
+  # job's output; beam_options can ask for them back.
   return ["--runner=DirectRunner", f"--direct_num_workers={workers}",
-          f"--direct_running_mode={mode}", *args]
+          f"--direct_running_mode={mode}", "--default_sdk_harness_log_level=WARNING", *args]
 
 
 def check_manifest(directory: pathlib.Path, manifest: dict) -> None:
