@@ -220,7 +220,7 @@ def show_repair(query: Sequence[str], query_texts: Sequence[Optional[str]],
     pending += deletions(j)
     kept = j in source_of
     if tok in LAYOUT:
-      if not kept:
+      if not kept and style != "plain":  # the rendered text already breaks the line
         pending.append(_mark(tok, True, style))
       continue
     if kept:
@@ -484,3 +484,411 @@ def _repair_file(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
     fixed += 1
     # The chunk that failed starts at a top-level statement: parse again from it.
     offset = error.chunk_start if window.first_line >= error.chunk_start else 0
+
+
+# --- Repairs as text edits (the page and the editor server) -----------------------
+# A repair is a token sequence; an editor wants the user's own text back with the
+# fewest characters changed. `_text_edits` aligns the candidate to the source's
+# lexemes (Levenshtein opcodes, as `show_repair` does) and edits only where the
+# tokens differ: deleted tokens are cut, inserted ones written in (names,
+# numbers and strings as the placeholders x, 1 and 's'), a line whose block
+# level changed is re-indented with the file's own indentation. The result is
+# lexed again and must give exactly the candidate; where it does not (a rare
+# layout edit), the repaired region is laid out afresh as `show_repair` does.
+
+
+@dataclasses.dataclass(frozen=True)
+class TextEdit:
+  """Characters [start, end) of the (newline-normalised) source become `text`."""
+  start: int
+  end: int
+  text: str
+
+
+def normalize_newlines(source: str) -> str:
+  """`source` with \\r\\n and \\r line breaks as \\n (the offsets every edit uses)."""
+  return source.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def apply_edits(text: str, edits: Sequence[TextEdit]) -> str:
+  """`text` with non-overlapping `edits` applied (an insertion before a deletion at one offset)."""
+  out, cursor = [], 0
+  for edit in sorted(edits, key=lambda e: (e.start, e.end)):
+    out += [text[cursor:edit.start], edit.text]
+    cursor = max(cursor, edit.end)
+  out.append(text[cursor:])
+  return "".join(out)
+
+
+def _line_starts(text: str) -> list[int]:
+  starts = [0]
+  for line in text.split("\n"):
+    starts.append(starts[-1] + len(line) + 1)
+  return starts
+
+
+def _first_on_line(tokens: Sequence[str], i: int, start: int = 0) -> bool:
+  """Whether token i (not layout) begins a logical line: only INDENT/DEDENT since a NEWLINE."""
+  j = i - 1
+  while j >= start and tokens[j] in (tokens_lib.INDENT, tokens_lib.DEDENT):
+    j -= 1
+  return j < start or tokens[j] == tokens_lib.NEWLINE
+
+
+def _levels(tokens: Sequence[str]) -> list[int]:
+  """The block level (INDENTs minus DEDENTs) before each token."""
+  out, level = [], 0
+  for tok in tokens:
+    out.append(level)
+    level += (tok == tokens_lib.INDENT) - (tok == tokens_lib.DEDENT)
+  return out
+
+
+def _text_edits(text: str, lexemes: Sequence[tokens_lib.Lexeme], candidate: Sequence[str]
+                ) -> Optional[list[TextEdit]]:
+  """Minimal edits turning the lexemes' stretch of `text` into `candidate`; None where
+  a layout edit has no obvious textual form (the caller lays the region out afresh)."""
+  query = [lexeme.token for lexeme in lexemes]
+  line_starts = _line_starts(text)
+  starts, ends, anchor = [], [], None
+  for lexeme in lexemes:  # a layout token sits at the end of the token before it
+    if lexeme.token in LAYOUT:
+      position = anchor if anchor is not None else (
+          line_starts[lexeme.line - 1] if lexeme.line - 1 < len(line_starts) else len(text))
+      starts.append(position)
+      ends.append(position)
+    else:
+      start = line_starts[lexeme.line - 1] + lexeme.column
+      starts.append(start)
+      ends.append(start + len(lexeme.text))
+      anchor = ends[-1]
+  visible = [i for i, tok in enumerate(query) if tok not in LAYOUT]
+  if not visible:
+    return None
+  base = line_starts[lexemes[visible[0]].line - 1]
+  indents: dict[int, str] = {}  # block level -> the file's indentation of it
+  query_levels = _levels(query)
+  for i in visible:
+    if _first_on_line(query, i):
+      line_start = line_starts[lexemes[i].line - 1]
+      indents.setdefault(query_levels[i], text[line_start:starts[i]])
+  unit = (indents[1][len(indents[0]):] if 0 in indents and 1 in indents
+          and indents[1].startswith(indents[0]) and len(indents[1]) > len(indents[0])
+          else tokens_lib.INDENT_UNIT)
+
+  def indent(level: int) -> str:
+    if level in indents:
+      return indents[level]
+    known = max((k for k in indents if k <= level), default=0)
+    return indents.get(known, text[base:starts[visible[0]]]) + unit * (level - known)
+
+  def left_end(i: int) -> int:  # end of the last non-layout query token before index i
+    j = i - 1
+    while j >= 0 and query[j] in LAYOUT:
+      j -= 1
+    return ends[j] if j >= 0 else starts[visible[0]]
+
+  def next_start(i: int) -> Optional[int]:  # start of the first non-layout token at or after i
+    j = i
+    while j < len(query) and query[j] in LAYOUT:
+      j += 1
+    return starts[j] if j < len(query) else None
+
+  candidate = list(candidate)
+  candidate_levels = _levels(candidate)
+  edits: list[TextEdit] = []
+  for op in Levenshtein.opcodes(query, candidate):
+    if op.tag == "equal":
+      for i, j in zip(range(op.src_start, op.src_end), range(op.dest_start, op.dest_end)):
+        # A kept line whose block level changed: re-indent it.
+        if (query[i] not in LAYOUT and _first_on_line(query, i) and _first_on_line(candidate, j)
+            and query_levels[i] != candidate_levels[j]):
+          line_start = line_starts[lexemes[i].line - 1]
+          edits.append(TextEdit(line_start, starts[i], indent(candidate_levels[j])))
+      continue
+    for i in range(op.src_start, op.src_end):
+      if query[i] == tokens_lib.NEWLINE:  # join the next line onto this one
+        after = next_start(i + 1)
+        gap_start = left_end(i)
+        if after is None or "#" in text[gap_start:after] or "\\" in text[gap_start:after]:
+          return None
+        edits.append(TextEdit(gap_start, after, " "))
+      elif query[i] not in LAYOUT:
+        end = ends[i]
+        if starts[i] == 0 or text[starts[i] - 1] in " \t\n":
+          while end < len(text) and text[end] in " \t":
+            end += 1  # no double space where a token was
+        edits.append(TextEdit(starts[i], end, ""))
+    run = candidate[op.dest_start:op.dest_end]
+    if not any(tok not in (tokens_lib.INDENT, tokens_lib.DEDENT) for tok in run):
+      continue
+    pieces, previous = [], None
+    for offset, tok in enumerate(run):
+      if tok == tokens_lib.NEWLINE:
+        j = op.dest_start + offset + 1
+        while j < len(candidate) and candidate[j] in LAYOUT:
+          j += 1
+        pieces.append("\n" + (indent(candidate_levels[j]) if j < len(candidate) else ""))
+        previous = None
+      elif tok not in LAYOUT:
+        if previous is not None and tokens_lib.spaced(previous, tok):
+          pieces.append(" ")
+        pieces.append(tokens_lib.PLAIN_TEXT[tok])
+        previous = tok
+    if (pieces and pieces[-1].startswith("\n") and not text[left_end(op.src_start):].strip()
+        and all(t in LAYOUT for t in candidate[op.dest_end:])):
+      pieces.pop()  # the file's own last line break ends the repaired last line
+    elif pieces and pieces[-1].startswith("\n") and run[-1] == tokens_lib.NEWLINE:
+      gap = text[left_end(op.src_start):next_start(op.src_end) or len(text)]
+      if "\n" in gap and not gap.strip():
+        pieces.pop()  # a line break is already there (inside the unclosed brackets)
+    inserted = "".join(pieces)
+    shown = [t for t in run if t not in LAYOUT]
+    if not inserted:
+      continue
+    left = next((t for t in reversed(candidate[:op.dest_start]) if t not in LAYOUT), None)
+    right = next((t for t in candidate[op.dest_end:] if t not in LAYOUT), None)
+    position = left_end(op.src_start)
+    if position == starts[visible[0]] and not any(query[k] not in LAYOUT
+                                                  for k in range(op.src_start)):
+      position = starts[visible[0]]  # before the first token
+      left = None
+    end = position
+    if run[-1] == tokens_lib.NEWLINE or (shown and shown[-1] in tokens_lib.OPENERS):
+      while end < len(text) and text[end] in " \t":
+        end += 1  # a line break or an opening bracket goes right before the next token
+      if run[-1] != tokens_lib.NEWLINE:
+        position = end
+    # A space where readable Python has one; in place of deleted tokens, only where
+    # words would run together (the replaced tokens' spacing stays).
+    replacing = op.tag == "replace"
+    if shown and left is not None and not inserted.startswith("\n") and position > 0 and (
+        text[position - 1] not in " \t\n") and (
+            _word_joins(text[position - 1], inserted[0]) if replacing
+            else tokens_lib.spaced(left, shown[0])):
+      inserted = " " + inserted
+    after = ends[op.src_end - 1] if replacing and query[op.src_end - 1] not in LAYOUT else end
+    if (shown and right is not None and run[-1] != tokens_lib.NEWLINE and after < len(text)
+        and text[after] not in " \t\n" and (
+            _word_joins(inserted[-1], text[after]) if replacing
+            else tokens_lib.spaced(shown[-1], right))):
+      inserted += " "
+    edits.append(TextEdit(position, end if run[-1] == tokens_lib.NEWLINE else position,
+                          inserted))
+  return edits
+
+
+def _word_joins(left: str, right: str) -> bool:
+  """Whether two characters side by side would run into one token (x in y, 1 if)."""
+  return (left.isalnum() or left == "_") and (right.isalnum() or right in "_'\"")
+
+
+def _strip_layout_end(tokens: Sequence[str]) -> list[str]:
+  out = list(tokens)
+  while out and out[-1] in LAYOUT:
+    out.pop()
+  return out
+
+
+def _same_tokens(text: str, candidate: Sequence[str]) -> bool:
+  """Whether `text` lexes to `candidate`, up to the layout tokens at its very end
+  (a last line break present or not), and parses."""
+  if _strip_layout_end(tokens_lib.lex(text)) != _strip_layout_end(candidate):
+    return False
+  try:
+    ast.parse(text)
+  except (SyntaxError, ValueError, MemoryError, RecursionError):
+    return False
+  return True
+
+
+def repair_edits(source: str, candidate: Sequence[str]) -> list[TextEdit]:
+  """Edits of `normalize_newlines(source)` that turn its tokens into `candidate`.
+
+  The fewest characters change, names, literals, comments and layout kept
+  (`_text_edits`); where no such edit lexes to exactly `candidate`, one edit
+  replaces the whole text with the repair laid out afresh (`show_repair`).
+  """
+  text = normalize_newlines(source)
+  edits = _text_edits(text, tokens_lib.lex_lexemes(text), candidate)
+  if edits is not None and _same_tokens(apply_edits(text, edits), candidate):
+    return edits
+  query = tokens_lib.lex(text)
+  texts, _ = token_texts(text, query)
+  return [diff_edit(text, show_repair(query, texts, candidate, "plain"))]
+
+
+def diff_edit(old: str, new: str) -> TextEdit:
+  """The one edit of `old` that gives `new`: all but their common prefix and suffix."""
+  prefix = 0
+  limit = min(len(old), len(new))
+  while prefix < limit and old[prefix] == new[prefix]:
+    prefix += 1
+  suffix = 0
+  while suffix < limit - prefix and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]:
+    suffix += 1
+  return TextEdit(prefix, len(old) - suffix, new[prefix:len(new) - suffix])
+
+
+def apply_repair(source: str, repair: "Repair | Sequence[str]") -> str:
+  """The whole source with `repair` (a Repair of its tokens, or the tokens) applied, as
+  text: the user's names, literals, comments and layout kept wherever the tokens are."""
+  candidate = repair.tokens if isinstance(repair, Repair) else repair
+  text = normalize_newlines(source)
+  return apply_edits(text, repair_edits(text, candidate))
+
+
+# --- The first error of a source and its repairs, as data -----------------------
+
+
+def confidence_of(repair: Repair) -> Optional[float]:
+  """The probability that `repair` is the human's fix, or None where the scorer gives none.
+
+  The one place the page and the editor server read it; with no confidence
+  every repair is offered.
+  """
+  value = getattr(repair, "confidence", None)
+  return None if value is None else float(value)
+
+
+def confident(repairs: Sequence[Repair], min_confidence: float) -> list[Repair]:
+  """The repairs at or above `min_confidence` (all of them where none has a confidence)."""
+  return [r for r in repairs
+          if (confidence := confidence_of(r)) is None or confidence >= min_confidence]
+
+
+@dataclasses.dataclass(frozen=True)
+class Fix:
+  """One repair of a source as text.
+
+  text: the whole repaired source (newlines normalised to \n).
+  edits: the edits of the source that give it (`TextEdit`s, ascending, non-overlapping).
+  description: the edits in words, lines as in the source ("line 2: insert ')'").
+  """
+  repair: Repair
+  text: str
+  edits: tuple[TextEdit, ...]
+  description: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Diagnosis:
+  """The first syntax error of a source and its best repairs.
+
+  status: "repaired" (fixes found), "no_repair" (none within the distance),
+    "parses", "no_tokens", "in_token" (the error is inside a literal, or a character
+    outside Python: token edits cannot reach it) or "stuck" (Python names no line,
+    or the window around the error parses on its own).
+  message: Python's message for the error, or why there is nothing to repair.
+  line, column: 0-based position of the error Python reports (None if it names none).
+  fixes: best first.
+  """
+  status: str
+  message: str
+  line: Optional[int] = None
+  column: Optional[int] = None
+  fixes: tuple[Fix, ...] = ()
+
+
+def _window_lexemes(lexemes: Sequence[tokens_lib.Lexeme], window: regions.Window
+                    ) -> Optional[tuple[int, list[tokens_lib.Lexeme]]]:
+  """(index of the window's first lexeme, a lexeme per window token); the DEDENTs or
+  NEWLINE the window adds to close itself sit at the end of its last token."""
+  start = next((k for k, x in enumerate(lexemes)
+                if x.line - 1 == window.first_line and x.token not in LAYOUT), None)
+  if start is None:
+    return None
+  picked = []
+  for lexeme, tok in zip(lexemes[start:], window.tokens):
+    if lexeme.token != tok:
+      break
+    picked.append(lexeme)
+  added = window.tokens[len(picked):]
+  if not picked or any(tok not in LAYOUT for tok in added):
+    return None
+  return start, picked + [tokens_lib.Lexeme(tok, "", picked[-1].line) for tok in added]
+
+
+def _window_fix(text: str, lines: Sequence[str], lexemes: Sequence[tokens_lib.Lexeme],
+                window: regions.Window, candidate: Sequence[str]) -> str:
+  """The whole file with the window repaired to `candidate`: minimal edits where they
+  lex right, else the window's lines laid out afresh (`regions.splice`)."""
+  found = _window_lexemes(lexemes, window)
+  if found is not None:
+    start, window_lexemes = found
+    edits = _text_edits(text, window_lexemes, candidate)
+    if edits is not None:
+      repaired = apply_edits(text, edits)
+      core = _strip_layout_end(candidate)
+      if tokens_lib.lex(repaired)[start:start + len(core)] == core:
+        return repaired
+  shown = show_repair(window.tokens, window.texts, candidate, "plain")
+  return "\n".join(regions.splice(lines, window, shown))
+
+
+def diagnose(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
+             max_distance: int = 3, k: int = 1000,
+             time_budget: Optional[float] = search.DEFAULT_TIME_BUDGET,
+             max_expansions: Optional[int] = None, window_tokens: int = 120) -> Diagnosis:
+  """The first syntax error of `source` and its `top_k` best repairs, each as the whole
+  repaired text and its edits.
+
+  As `repair_source`: a snippet of at most `window_tokens` tokens is repaired
+  whole, a longer file in a window around its first error (`regions`), so an
+  editor can send whole files. Python reports one error at a time; once a fix is
+  applied, the next call finds the next error.
+  """
+  text = normalize_newlines(source)
+  lexemes = tokens_lib.lex_lexemes(text)
+  if not lexemes:
+    return Diagnosis("no_tokens", "nothing to repair: the source has no tokens")
+  lines = text.split("\n")
+  logical = regions.logical_lines(lexemes)
+  error = regions.first_error(lines, lexemes, logical)
+  if error is None:
+    return Diagnosis("parses", "the source parses; nothing to repair")
+  where = dict(line=error.line, column=error.column)
+  if error.line is None:
+    return Diagnosis("stuck", error.message, **where)
+  query = [x.token for x in lexemes]
+  # Twice as many: repairs that differ only in the layout at the very end give one text.
+  options = dict(top_k=2 * top_k, max_distance=max_distance, k=k, time_budget=time_budget,
+                 max_expansions=max_expansions)
+  if len(query) <= window_tokens:
+    if tokens_lib.is_valid(query):
+      return Diagnosis("in_token", f"{error.message} (inside a string or number literal, or a "
+                       "character outside Python's grammar: token edits cannot fix it)", **where)
+    texts, token_lines = token_texts(text, query)
+    dropped = describe_dropped(dropped_characters(text))
+    fixes = []
+    for repair in rank_repairs(query, score_fn, **options):
+      if len(fixes) == top_k:
+        break
+      edits = tuple(repair_edits(text, repair.tokens))
+      description = "; ".join(filter(None, [
+          dropped, describe_edits(query, texts, token_lines, repair.tokens)]))
+      repaired = apply_edits(text, edits)
+      if all(fix.text != repaired for fix in fixes):
+        fixes.append(Fix(repair, repaired, edits, description))
+  else:
+    window = regions.error_window(lexemes, logical, len(lines), error.line,
+                                  max_tokens=window_tokens)
+    if tokens_lib.is_valid(window.tokens):
+      return Diagnosis("stuck", f"{error.message} (lines {window.first_line + 1}-"
+                       f"{window.end_line} parse on their own: the error depends on code "
+                       "around them)", **where)
+    window_lines = [line + 1 for line in window.lines]
+    fixes = []
+    for repair in rank_repairs(window.tokens, score_fn, **options):
+      if len(fixes) == top_k:
+        break
+      repaired = _window_fix(text, lines, lexemes, window, repair.tokens)
+      if any(fix.text == repaired for fix in fixes):
+        continue
+      fixes.append(Fix(repair, repaired, (diff_edit(text, repaired),),
+                       describe_edits(window.tokens, window.texts, window_lines,
+                                      repair.tokens)))
+  if not fixes:
+    return Diagnosis("no_repair", f"{error.message} (no repair within {max_distance} "
+                     "token edits)", **where)
+  return Diagnosis("repaired", error.message, fixes=tuple(fixes), **where)

@@ -50,10 +50,12 @@ class FileError:
   line: 0-based physical line Python blamed (None: the parser gave up without one).
   message: Python's message.
   chunk_start: 0-based first line of the chunk that failed; the lines before it parse.
+  column: 0-based column Python blamed on that line (None if it named none).
   """
   line: Optional[int]
   message: str
   chunk_start: int
+  column: Optional[int] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,7 +129,8 @@ def first_error(lines: Sequence[str], lexemes: Sequence[tokens_lib.Lexeme],
       compile(text, "<file>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError as e:
       line = None if e.lineno is None else min(begin + e.lineno - 1, len(lines) - 1)
-      return FileError(line, e.msg, begin)
+      column = None if line is None or not e.offset else max(e.offset - 1, 0)
+      return FileError(line, e.msg, begin, column)
     except (ValueError, MemoryError, RecursionError) as e:
       message = str(e) or type(e).__name__
       return FileError(None, f"the parser gave up: {type(e).__name__}: {message}", begin)

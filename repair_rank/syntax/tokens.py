@@ -112,6 +112,13 @@ _NO_SPACE_BEFORE = frozenset(("(", ")", "[", "]", "}", ",", ":", ".", ";"))
 _NO_SPACE_AFTER = frozenset(("(", "[", "{", ".", "~"))
 
 
+def spaced(previous: str, tok: str) -> bool:
+  """Whether readable Python puts a space between tokens `previous` and `tok`
+  (`render(pretty=True)`'s rule: none around brackets and dots, except `if (`)."""
+  return not ((tok in _NO_SPACE_BEFORE or previous in _NO_SPACE_AFTER)
+              and not (tok in ("(", "[") and previous in KEYWORDS_AND_OPERATORS))
+
+
 class LayoutError(ValueError):
   """NEWLINE/INDENT/DEDENT where the data's lexer never puts them."""
 
@@ -151,8 +158,7 @@ def render(tokens: Sequence[str], *, pretty: bool = False) -> str:
       text = PLACEHOLDERS.get(tok, tok)
       if tok not in TOKEN_TO_CHAR:
         raise UnknownTokenError(f"unknown token {tok!r} at position {position}")
-      if line and not (pretty and (tok in _NO_SPACE_BEFORE or previous in _NO_SPACE_AFTER)
-                       and not (tok in ("(", "[") and previous in KEYWORDS_AND_OPERATORS)):
+      if line and (not pretty or spaced(previous, tok)):
         line.append(" ")
       line.append(text)
       if tok in _OPENERS:
