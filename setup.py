@@ -11,7 +11,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=["repair_rank", "repair_rank.*"])
     + ["repair_rank.configs"],
     package_dir={"repair_rank.configs": "configs"},
-    package_data={"repair_rank": ["assets/*", "assets/**/*"]},
+    package_data={"repair_rank": ["assets/*", "assets/**/*", "serving/page.html"]},
     entry_points={"console_scripts": ["repair-rank = repair_rank.cli:main"]},
     python_requires=">=3.10",
     install_requires=[

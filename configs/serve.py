@@ -1,4 +1,5 @@
-"""The scoring endpoint (repair_rank.jobs.serve): POST /rerank, /rerank.json; GET /healthz.
+"""The scoring endpoint (repair_rank.jobs.serve): POST /rerank, /rerank.json, /repair.json;
+GET /healthz, and GET / (a page to try it in a browser).
 
   python -m repair_rank.main --config configs/serve.py --config.port=8080
   python -m repair_rank.main --config configs/serve.py --config.scorer=markov_distance
@@ -41,6 +42,19 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.reserve_connections = 8
   # On SIGTERM/SIGINT, longest wait for requests in flight before closing them (seconds).
   config.shutdown_grace_s = 10.0
+  # POST /repair.json (and the page): largest source (bytes, UTF-8); larger ones get 413.
+  config.max_source_bytes = 256 << 10
+  # Most repairs one /repair.json request may ask for (count; its "top_k").
+  config.max_top_k = 20
+  # Largest token edit distance searched for repairs of a source.
+  config.max_distance = 3
+  # Most candidates generated and scored per repaired source or window (count).
+  config.k = 1000
+  # Seconds the generator may spend on distances 2..max per source (0 = no limit).
+  config.time_budget = 2.0
+  # A source of more tokens than this is repaired in a window of about this many
+  # tokens around its first error (count; snippets are repaired whole).
+  config.window_tokens = 120
   # Log one line per request (bool).
   config.access_log = False
   # Log JAX devices at start-up (bool).

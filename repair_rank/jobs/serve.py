@@ -33,8 +33,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
 
   previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
   try:
-    print(f"Serving {server.name} on {server.url} (POST /rerank, /rerank.json; GET /healthz)",
-          flush=True)
+    print(f"Serving {server.name} on {server.url} (a page to try it at {server.url}/; "
+          "POST /rerank, /rerank.json, /repair.json; GET /healthz)", flush=True)
     server.serve_forever()
   finally:
     server.shutdown(grace_s=config.get("shutdown_grace_s", 10.0))

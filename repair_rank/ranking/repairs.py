@@ -615,7 +615,7 @@ def _text_edits(text: str, lexemes: Sequence[tokens_lib.Lexeme], candidate: Sequ
         edits.append(TextEdit(gap_start, after, " "))
       elif query[i] not in LAYOUT:
         end = ends[i]
-        if starts[i] == 0 or text[starts[i] - 1] in " \t\n":
+        if op.tag == "delete" and (starts[i] == 0 or text[starts[i] - 1] in " \t\n"):
           while end < len(text) and text[end] in " \t":
             end += 1  # no double space where a token was
         edits.append(TextEdit(starts[i], end, ""))
@@ -648,17 +648,28 @@ def _text_edits(text: str, lexemes: Sequence[tokens_lib.Lexeme], candidate: Sequ
       continue
     left = next((t for t in reversed(candidate[:op.dest_start]) if t not in LAYOUT), None)
     right = next((t for t in candidate[op.dest_end:] if t not in LAYOUT), None)
-    position = left_end(op.src_start)
+    replaced = [k for k in range(op.src_start, op.src_end) if query[k] not in LAYOUT]
+    position = starts[replaced[0]] if replaced else left_end(op.src_start)
     if position == starts[visible[0]] and not any(query[k] not in LAYOUT
                                                   for k in range(op.src_start)):
       position = starts[visible[0]]  # before the first token
       left = None
+    # A line break goes right before the next token, the spaces before it gone; so does
+    # an opening bracket, glued to the token before where readable Python glues it.
+    breaks = run[-1] == tokens_lib.NEWLINE
     end = position
-    if run[-1] == tokens_lib.NEWLINE or (shown and shown[-1] in tokens_lib.OPENERS):
+    if breaks or (shown and shown[-1] in tokens_lib.OPENERS):
       while end < len(text) and text[end] in " \t":
-        end += 1  # a line break or an opening bracket goes right before the next token
-      if run[-1] != tokens_lib.NEWLINE:
-        position = end
+        end += 1
+    glued = not breaks and end > position and left is not None and not tokens_lib.spaced(
+        left, shown[0])
+    if end > position and not breaks and not glued:
+      position = end
+    elif (op.tag == "insert" and not breaks and shown and left is not None
+          and tokens_lib.spaced(left, shown[0])):
+      while position < len(text) and text[position] in " \t":
+        position += 1  # after the spaces that are there: a + x), for x in items
+      end = position
     # A space where readable Python has one; in place of deleted tokens, only where
     # words would run together (the replaced tokens' spacing stays).
     replacing = op.tag == "replace"
@@ -668,13 +679,12 @@ def _text_edits(text: str, lexemes: Sequence[tokens_lib.Lexeme], candidate: Sequ
             else tokens_lib.spaced(left, shown[0])):
       inserted = " " + inserted
     after = ends[op.src_end - 1] if replacing and query[op.src_end - 1] not in LAYOUT else end
-    if (shown and right is not None and run[-1] != tokens_lib.NEWLINE and after < len(text)
+    if (shown and right is not None and not breaks and after < len(text)
         and text[after] not in " \t\n" and (
             _word_joins(inserted[-1], text[after]) if replacing
             else tokens_lib.spaced(shown[-1], right))):
       inserted += " "
-    edits.append(TextEdit(position, end if run[-1] == tokens_lib.NEWLINE else position,
-                          inserted))
+    edits.append(TextEdit(position, end if breaks or glued else position, inserted))
   return edits
 
 

@@ -9,6 +9,10 @@
                      list of tokens; a candidate may be empty ("" or []), as in-process
                      (the text protocol has no empty candidate line). Answer: {"scores": [...], "order": [...]}, `order`
                      being candidate indices best first.
+  POST /repair.json  JSON {"source": "<Python that does not parse>", "top_k": 5}: the first
+                     syntax error and the best repairs as text (`repair_answer`). A source
+                     that is empty, already parses, is not a string or is over
+                     `max_source_bytes` gets a 4xx.
 
 Every bad request is a `RequestError` carrying its 4xx status and a one-line message.
 """
@@ -18,6 +22,7 @@ from typing import Any, Optional
 
 import ml_collections
 
+from repair_rank.ranking import repairs as repairs_lib
 from repair_rank.syntax import tokens as tokens_lib
 
 # Longest token name ("continue", "nonlocal") plus a separator: a line longer than
@@ -33,6 +38,8 @@ class Limits:
   max_tokens_per_line: int = 1024
   request_timeout_s: float = 10.0
   idle_timeout_s: float = 10.0
+  max_source_bytes: int = 256 << 10
+  max_top_k: int = 20
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict) -> "Limits":
@@ -40,7 +47,9 @@ class Limits:
                max_candidates=int(config.max_candidates),
                max_tokens_per_line=int(config.max_tokens_per_line),
                request_timeout_s=float(config.request_timeout_s),
-               idle_timeout_s=float(config.get("idle_timeout_s", 10.0)))
+               idle_timeout_s=float(config.get("idle_timeout_s", 10.0)),
+               max_source_bytes=int(config.get("max_source_bytes", 256 << 10)),
+               max_top_k=int(config.get("max_top_k", 20)))
 
 
 class RequestError(Exception):
@@ -127,19 +136,24 @@ def _json_sequence(value: Any, limits: Limits, where: str, may_be_empty: bool = 
   raise RequestError(400, f"{where} must be a string or a list of token strings")
 
 
-def parse_json_request(body: bytes, limits: Limits) -> tuple[list[str], list[list[str]]]:
-  """(query tokens, candidate token lists) of a /rerank.json body."""
+def _json_body(body: bytes, expected: str) -> Any:
+  """The JSON value of a UTF-8 body; 400 naming the `expected` shape if there is none."""
   text = _decode(body)
   if not text.strip():
-    raise RequestError(400, 'empty body: expected {"query": ..., "candidates": [...]}')
+    raise RequestError(400, f"empty body: expected {expected}")
   try:
-    request = json.loads(text)
+    return json.loads(text)
   except json.JSONDecodeError as e:
     raise RequestError(400, f"body is not JSON: {e}") from None
   except RecursionError:
     raise RequestError(400, "body is JSON nested too deeply") from None
   except ValueError as e:  # e.g. an integer of more than 4300 digits
     raise RequestError(400, f"body is not usable JSON: {e}") from None
+
+
+def parse_json_request(body: bytes, limits: Limits) -> tuple[list[str], list[list[str]]]:
+  """(query tokens, candidate token lists) of a /rerank.json body."""
+  request = _json_body(body, '{"query": ..., "candidates": [...]}')
   if not isinstance(request, dict) or "query" not in request or "candidates" not in request:
     raise RequestError(400, 'expected a JSON object {"query": ..., "candidates": [...]}')
   candidates = request["candidates"]
@@ -149,3 +163,55 @@ def parse_json_request(body: bytes, limits: Limits) -> tuple[list[str], list[lis
   query = _json_sequence(request["query"], limits, "'query'")
   return query, [_json_sequence(c, limits, f"'candidates'[{i}]", may_be_empty=True)
                  for i, c in enumerate(candidates)]
+
+
+def parse_repair_request(body: bytes, limits: Limits) -> tuple[str, int]:
+  """(source, top_k) of a /repair.json body; top_k defaults to 5."""
+  request = _json_body(body, '{"source": "...", "top_k": 5}')
+  if not isinstance(request, dict) or "source" not in request:
+    raise RequestError(400, 'expected a JSON object {"source": "...", "top_k": 5}')
+  source, top_k = request["source"], request.get("top_k", 5)
+  if not isinstance(source, str):
+    raise RequestError(400, "'source' must be a string of Python source")
+  if not source.strip():
+    raise RequestError(400, "'source' is empty: paste the Python that does not parse")
+  size = len(source.encode("utf-8", "surrogatepass"))
+  if size > limits.max_source_bytes:
+    raise RequestError(413, f"'source' of {size} bytes is over the limit of "
+                       f"{limits.max_source_bytes} (max_source_bytes)")
+  if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= limits.max_top_k:
+    raise RequestError(400, f"'top_k' must be an integer from 1 to {limits.max_top_k} (max_top_k)")
+  return source, top_k
+
+
+def repair_answer(diagnosis: repairs_lib.Diagnosis, source: str) -> dict[str, Any]:
+  """The /repair.json answer for a `repairs.Diagnosis` of `source`.
+
+  {"status", "message", "line", "column" (1-based; null where Python names none),
+   "repairs": [{"text": the whole repaired source, "segments": [[kind, text], ...] the
+   source with each edit marked (kind "keep", "delete" or "insert"), "edits":
+   [{"start", "end", "text"}] (character offsets of the source, newlines as \\n),
+   "description", "score", "distance", "confidence" (null where the scorer gives none)}]}
+  """
+  text = repairs_lib.normalize_newlines(source)
+  repairs = []
+  for fix in diagnosis.fixes:
+    segments, cursor = [], 0
+    for edit in sorted(fix.edits, key=lambda e: (e.start, e.end)):
+      segments += [["keep", text[cursor:edit.start]],
+                   ["delete", text[max(cursor, edit.start):edit.end]], ["insert", edit.text]]
+      cursor = max(cursor, edit.end)
+    segments.append(["keep", text[cursor:]])
+    confidence = repairs_lib.confidence_of(fix.repair)
+    repairs.append({
+        "text": fix.text,
+        "segments": [segment for segment in segments if segment[1]],
+        "edits": [{"start": e.start, "end": e.end, "text": e.text} for e in fix.edits],
+        "description": fix.description,
+        "score": float(fix.repair.score),
+        "distance": int(fix.repair.distance),
+        "confidence": confidence})
+  return {"status": diagnosis.status, "message": diagnosis.message,
+          "line": None if diagnosis.line is None else diagnosis.line + 1,
+          "column": None if diagnosis.column is None else diagnosis.column + 1,
+          "repairs": repairs}

@@ -8,6 +8,9 @@
 Routes:
   GET  /healthz      200 with JSON {"status": "ok", "scorer": ..., request counters}.
   POST /rerank       text/plain, POST /rerank.json: see `serving.protocol`.
+  GET  /             a page to try it: paste broken Python, see its repairs (page.html).
+  POST /repair.json  JSON {"source": ..., "top_k": ...}: the error and its repairs as text
+                     (`serving.protocol.parse_repair_request`, `ranking.repairs.diagnose`).
 
 Standard library only: `ThreadingHTTPServer`, one thread per connection, HTTP/1.1
 keep-alive. Every bad request gets a 4xx with a one-line message and a scorer
@@ -16,7 +19,9 @@ CPU two concurrent jit calls only fight over the same cores, and the `ScoreFn`
 interface (one query per call) leaves nothing to batch across requests.
 """
 import dataclasses
+import functools
 import http.server
+import importlib.resources
 import json
 import socket
 import threading
@@ -31,19 +36,30 @@ import numpy as np
 from repair_rank.ranking import confidence
 from repair_rank.ranking import evaluate
 from repair_rank.ranking import registry
+from repair_rank.ranking import repairs
 from repair_rank.ranking.metrics import best_first
 from repair_rank.serving.protocol import Limits
 from repair_rank.serving.protocol import RequestError
 from repair_rank.serving.protocol import parse_json_request
+from repair_rank.serving.protocol import parse_repair_request
 from repair_rank.serving.protocol import parse_text_request
+from repair_rank.serving.protocol import repair_answer
 
 ROUTES = ("/healthz", "/rerank", "/rerank.json")
+PAGE_ROUTES = ("/", "/repair.json")  # the page and the source-text route behind it
+_JSON_ROUTES = ("/rerank.json", "/repair.json")  # errors answered as {"error": message}
 # Seconds a connection over the cap has to send its request (it may only ask /healthz).
 _RESERVE_TIMEOUT_S = 2.0
 # A query and candidates scored once at start-up when the scorer has no `warmup()`.
 _WARMUP_QUERY = ["NAME", "=", "(", "NUMBER", "NEWLINE"]
 _WARMUP_CANDIDATES = [["NAME", "=", "(", "NUMBER", ")", "NEWLINE"], ["NAME", "=", "NUMBER", "NEWLINE"]]
 _TEXT_CHARSETS = frozenset(("utf-8", "utf8", "us-ascii", "ascii"))
+
+
+@functools.cache
+def page() -> bytes:
+  """The page (`page.html`, self-contained: inline CSS and script, nothing fetched)."""
+  return importlib.resources.files("repair_rank.serving").joinpath("page.html").read_bytes()
 
 
 def warm_up(scorer: Any) -> float:
@@ -202,13 +218,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
   def _get(self, path: str) -> None:
     if path == "/healthz":
       self._send_json(200, self.app.health())
-    elif path in ROUTES:
+    elif path == "/":
+      self._send(200, page(), "text/html; charset=utf-8")
+    elif path in ROUTES + PAGE_ROUTES:
       self._method_not_allowed("POST")
     else:
       raise RequestError(404, f"no route {path!r}; routes: {', '.join(ROUTES)}")
 
   def _post(self, path: str) -> None:
-    if path == "/rerank":
+    if path == "/repair.json":
+      self._repair()
+    elif path == "/rerank":
       self._check_content_type("text/plain")
       body = self._read_body()
       self._set_deadline(None)  # read in time; scoring is the server's own time
@@ -226,14 +246,25 @@ class _Handler(http.server.BaseHTTPRequestHandler):
           "scores": [float(s) for s in scores],
           "order": [int(i) for i in best_first(scores)],
           **self.app.confidence(scores)})
-    elif path in ROUTES:
+    elif path in ROUTES + PAGE_ROUTES:
       self._method_not_allowed("GET")
     else:
-      raise RequestError(404, f"no route {path!r}; routes: {', '.join(ROUTES)}")
+      raise RequestError(404, f"no route {path!r}; routes: {', '.join(ROUTES + PAGE_ROUTES)}")
+
+  def _repair(self) -> None:
+    """POST /repair.json: source text in, the first error and its best repairs out."""
+    self._check_content_type("application/json")
+    body = self._read_body()
+    self._set_deadline(None)
+    source, top_k = parse_repair_request(body, self.app.limits)
+    diagnosis = repairs.diagnose(source, self.app.score, top_k=top_k, **self.app.repair_options)
+    if diagnosis.status in ("parses", "no_tokens"):
+      raise RequestError(422, f"nothing to repair: {diagnosis.message}")
+    self._send_json(200, repair_answer(diagnosis, source))
 
   def _other(self, path: str) -> None:
-    allowed = "GET, HEAD" if path == "/healthz" else "POST"
-    self._method_not_allowed(allowed if path in ROUTES else "GET, HEAD, POST")
+    allowed = "GET, HEAD" if path in ("/healthz", "/") else "POST"
+    self._method_not_allowed(allowed if path in ROUTES + PAGE_ROUTES else "GET, HEAD, POST")
 
   def _method_not_allowed(self, allowed: str) -> None:
     raise RequestError(405, f"method {self.command} not allowed here; use {allowed}",
@@ -306,7 +337,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
   def _send_error(self, status: int, message: str, path: str,
                   extra: Optional[dict[str, str]] = None) -> None:
-    if path == "/rerank.json":
+    if path in _JSON_ROUTES:
       body, content_type = json.dumps({"error": message}).encode(), "application/json"
     else:
       body, content_type = message.encode() + b"\n", "text/plain; charset=utf-8"
@@ -454,9 +485,12 @@ class RerankServer:
 
   def __init__(self, scorer: Any, *, host: str = "127.0.0.1", port: int = 0,
                limits: Limits = Limits(), name: str = "", access_log: bool = False,
-               max_connections: int = 64, reserve_connections: int = 8):
+               max_connections: int = 64, reserve_connections: int = 8,
+               repair_options: Optional[dict[str, Any]] = None):
     self.score_fn = evaluate.as_score_fn(scorer)
     self.calibration = confidence.calibration_of(scorer)  # None: no confidence to report
+    # Options of `repairs.diagnose` for POST /repair.json (max_distance, k, time_budget, ...).
+    self.repair_options = dict(repair_options or {})
     self.name = name or getattr(scorer, "__name__", type(scorer).__name__)
     self.limits = limits
     self.access_log = access_log
@@ -587,4 +621,16 @@ def server_from_config(config: ml_collections.ConfigDict, scorer: Any = None,
                       limits=Limits.from_config(config), name=config.scorer,
                       access_log=config.get("access_log", False),
                       max_connections=config.get("max_connections", 64),
-                      reserve_connections=config.get("reserve_connections", 8))
+                      reserve_connections=config.get("reserve_connections", 8),
+                      repair_options=repair_options(config))
+
+
+def repair_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """`repairs.diagnose` options of a serve (or lsp) config; missing fields keep its defaults."""
+  options = {}
+  for field in ("max_distance", "k", "window_tokens"):
+    if field in config:
+      options[field] = int(config[field])
+  if "time_budget" in config:
+    options["time_budget"] = float(config.time_budget) or None
+  return options
