@@ -34,10 +34,13 @@ setuptools.setup(
         "matplotlib>=3.7",  # loss / metric plots written to the workdir
         "tensorboardX>=2.6",  # TensorBoard event files without TensorFlow
         "scipy>=1.10",  # the confidence calibration's fit (ranking/confidence.py)
+        "pygls>=2.0,<3",  # the editor server (Language Server Protocol); small, pure Python
     ],
     extras_require={
-        # nbclient/nbformat/ipykernel execute notebooks/ in the tests.
-        "test": ["pytest>=8", "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29"],
+        # nbclient/nbformat/ipykernel execute notebooks/ in the tests; playwright drives
+        # Debian's chromium (apt-get install chromium; no browser download) in tests/test_page.py.
+        "test": ["pytest>=8", "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29",
+                 "playwright>=1.40"],
         # The data jobs' Apache Beam pipelines (build_data, synthesize; runner="beam", their
         # default; runner="pool" needs none of it). An extra: it adds ~180 MB and pins
         # protobuf < 7 and pyarrow < 26 (BENCHMARKS.md, issue 15).

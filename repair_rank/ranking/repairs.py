@@ -856,7 +856,7 @@ def diagnose(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
   logical = regions.logical_lines(lexemes)
   error = regions.first_error(lines, lexemes, logical)
   if error is None:
-    return Diagnosis("parses", "the source parses; nothing to repair")
+    return Diagnosis("parses", "the source already parses; nothing to repair")
   where = dict(line=error.line, column=error.column)
   if error.line is None:
     return Diagnosis("stuck", error.message, **where)

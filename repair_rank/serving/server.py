@@ -259,7 +259,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     source, top_k = parse_repair_request(body, self.app.limits)
     diagnosis = repairs.diagnose(source, self.app.score, top_k=top_k, **self.app.repair_options)
     if diagnosis.status in ("parses", "no_tokens"):
-      raise RequestError(422, f"nothing to repair: {diagnosis.message}")
+      raise RequestError(422, diagnosis.message)
     self._send_json(200, repair_answer(diagnosis, source))
 
   def _other(self, path: str) -> None:
