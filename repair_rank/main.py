@@ -33,6 +33,7 @@ JOBS = {
     "serve": "repair_rank.jobs.serve",
     "evaluate_end_to_end": "repair_rank.jobs.evaluate_end_to_end",
     "repair": "repair_rank.jobs.repair",
+    "lsp": "repair_rank.jobs.lsp",
 }
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for outputs (metrics, checkpoints, plots).")

@@ -1,0 +1,147 @@
+"""The editor server: repairs of broken Python over the Language Server Protocol (pygls).
+
+  python -m repair_rank.main --config configs/lsp.py    # speaks LSP on stdin/stdout
+
+When an open Python document does not parse (didOpen, didChange, didSave), the
+server publishes one diagnostic at the error Python reports, and offers the best
+repairs at or above `min_confidence` (`repairs.confident`) as quick-fix code
+actions. Each rewrites the document with the user's names, literals, comments and
+layout kept (`repairs.diagnose`: whole files are repaired in a window around the
+first error; once a fix is applied the next error shows). Positions follow the
+encoding the client negotiated (UTF-16 by default). Nothing may be printed to
+stdout: it carries the protocol.
+"""
+import threading
+from typing import Any, Optional, Sequence
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from repair_rank.ranking import evaluate
+from repair_rank.ranking import repairs
+
+NAME = "repair-rank"
+SOURCE = "repair_rank"  # the diagnostics' `source`, shown by editors beside the message
+
+
+def _position(text_lines: Sequence[str], offset: int) -> types.Position:
+  """The 0-based (line, code point) of character `offset` of "\\n".join(text_lines)."""
+  line = 0
+  while line < len(text_lines) - 1 and offset > len(text_lines[line]):
+    offset -= len(text_lines[line]) + 1
+    line += 1
+  return types.Position(line=line, character=offset)
+
+
+def _error_range(text_lines: Sequence[str], diagnosis: repairs.Diagnosis) -> types.Range:
+  """The character Python blamed, or its whole line where it names no column."""
+  line = min(diagnosis.line or 0, len(text_lines) - 1)
+  width = len(text_lines[line])
+  if diagnosis.column is None:
+    return types.Range(types.Position(line, 0), types.Position(line, width))
+  column = min(diagnosis.column, width)
+  return types.Range(types.Position(line, column), types.Position(line, min(column + 1, width)))
+
+
+def _confidence_words(repair: repairs.Repair) -> str:
+  confidence = repairs.confidence_of(repair)
+  return "" if confidence is None else f" ({confidence:.0%} sure)"
+
+
+class RepairServer(LanguageServer):
+  """A pygls server that diagnoses and repairs Python documents with one scorer."""
+
+  def __init__(self, score_fn: evaluate.ScoreFn, *, top_k: int = 3, min_confidence: float = 0.0,
+               options: Optional[dict[str, Any]] = None):
+    super().__init__(NAME, "0.1.0")
+    self.score_fn = score_fn
+    self.top_k = top_k
+    self.min_confidence = min_confidence
+    self.options = dict(options or {})  # repairs.diagnose options (max_distance, k, ...)
+    self._lock = threading.Lock()  # one repair at a time: the scorer is not re-entrant
+    self._diagnoses: dict[str, tuple[str, repairs.Diagnosis]] = {}  # uri -> (text, diagnosis)
+
+  def diagnosis(self, uri: str) -> tuple[str, repairs.Diagnosis]:
+    """(normalised text, diagnosis) of the document now, computed once per text."""
+    text = repairs.normalize_newlines(self.workspace.get_text_document(uri).source)
+    with self._lock:
+      cached = self._diagnoses.get(uri)
+      if cached is None or cached[0] != text:
+        cached = (text, repairs.diagnose(text, self.score_fn, top_k=self.top_k, **self.options))
+        self._diagnoses[uri] = cached
+    return cached
+
+  def client_range(self, uri: str, server_range: types.Range) -> types.Range:
+    document = self.workspace.get_text_document(uri)
+    return document.position_codec.range_to_client_units(document.lines, server_range)
+
+  def diagnostics(self, uri: str) -> list[types.Diagnostic]:
+    text, diagnosis = self.diagnosis(uri)
+    if diagnosis.status in ("parses", "no_tokens"):
+      return []
+    offered = repairs.confident([fix.repair for fix in diagnosis.fixes], self.min_confidence)
+    note = (f"; {len(offered)} repair{'s' if len(offered) != 1 else ''} offered"
+            if offered else "")
+    return [types.Diagnostic(
+        range=self.client_range(uri, _error_range(text.split("\n"), diagnosis)),
+        message=f"SyntaxError: {diagnosis.message}{note}",
+        severity=types.DiagnosticSeverity.Error, source=SOURCE)]
+
+  def code_actions(self, uri: str) -> list[types.CodeAction]:
+    text, diagnosis = self.diagnosis(uri)
+    text_lines = text.split("\n")
+    offered = {id(r) for r in repairs.confident([f.repair for f in diagnosis.fixes],
+                                                 self.min_confidence)}
+    related = self.diagnostics(uri)
+    actions = []
+    for fix in diagnosis.fixes:
+      if id(fix.repair) not in offered:
+        continue
+      edit = repairs.diff_edit(text, fix.text)
+      server_range = types.Range(_position(text_lines, edit.start), _position(text_lines, edit.end))
+      actions.append(types.CodeAction(
+          title=f"Repair: {fix.description}{_confidence_words(fix.repair)}",
+          kind=types.CodeActionKind.QuickFix, diagnostics=related,
+          is_preferred=not actions,
+          edit=types.WorkspaceEdit(changes={uri: [types.TextEdit(
+              range=self.client_range(uri, server_range), new_text=edit.text)]})))
+    return actions
+
+
+def build_server(score_fn: evaluate.ScoreFn, *, top_k: int = 3, min_confidence: float = 0.0,
+                 options: Optional[dict[str, Any]] = None) -> RepairServer:
+  """The editor server around `score_fn`, its handlers registered; `.start_io()` serves."""
+  server = RepairServer(score_fn, top_k=top_k, min_confidence=min_confidence, options=options)
+
+  def publish(uri: str) -> None:
+    server.text_document_publish_diagnostics(
+        types.PublishDiagnosticsParams(uri=uri, diagnostics=server.diagnostics(uri)))
+
+  @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+  @server.thread()
+  def did_open(params: types.DidOpenTextDocumentParams) -> None:
+    publish(params.text_document.uri)
+
+  @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+  @server.thread()
+  def did_change(params: types.DidChangeTextDocumentParams) -> None:
+    publish(params.text_document.uri)
+
+  @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+  @server.thread()
+  def did_save(params: types.DidSaveTextDocumentParams) -> None:
+    publish(params.text_document.uri)
+
+  @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+  def did_close(params: types.DidCloseTextDocumentParams) -> None:
+    server._diagnoses.pop(params.text_document.uri, None)  # pylint: disable=protected-access
+    server.text_document_publish_diagnostics(
+        types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
+
+  @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
+                  types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
+  @server.thread()
+  def code_action(params: types.CodeActionParams) -> list[types.CodeAction]:
+    return server.code_actions(params.text_document.uri)
+
+  return server
