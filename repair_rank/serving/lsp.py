@@ -12,6 +12,7 @@ encoding the client negotiated (UTF-16 by default). Nothing may be printed to
 stdout: it carries the protocol.
 """
 import threading
+import time
 from typing import Any, Optional, Sequence
 
 from lsprotocol import types
@@ -22,6 +23,9 @@ from repair_rank.ranking import repairs
 
 NAME = "repair-rank"
 SOURCE = "repair_rank"  # the diagnostics' `source`, shown by editors beside the message
+# Seconds a change waits before it is diagnosed; a newer change in the meantime replaces
+# it, so typing does not queue one repair search per keystroke.
+DEBOUNCE_S = 0.3
 
 
 def _position(text_lines: Sequence[str], offset: int) -> types.Position:
@@ -60,6 +64,8 @@ class RepairServer(LanguageServer):
     self.options = dict(options or {})  # repairs.diagnose options (max_distance, k, ...)
     self._lock = threading.Lock()  # one repair at a time: the scorer is not re-entrant
     self._diagnoses: dict[str, tuple[str, repairs.Diagnosis]] = {}  # uri -> (text, diagnosis)
+    self.changes: dict[str, int] = {}  # uri -> how many changes it has had
+    self.changes_lock = threading.Lock()
 
   def diagnosis(self, uri: str) -> tuple[str, repairs.Diagnosis]:
     """(normalised text, diagnosis) of the document now, computed once per text."""
@@ -125,7 +131,12 @@ def build_server(score_fn: evaluate.ScoreFn, *, top_k: int = 3, min_confidence: 
   @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
   @server.thread()
   def did_change(params: types.DidChangeTextDocumentParams) -> None:
-    publish(params.text_document.uri)
+    uri = params.text_document.uri
+    with server.changes_lock:
+      count = server.changes[uri] = server.changes.get(uri, 0) + 1
+    time.sleep(DEBOUNCE_S)
+    if server.changes.get(uri) == count:  # else a newer change will publish
+      publish(uri)
 
   @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
   @server.thread()
@@ -135,6 +146,7 @@ def build_server(score_fn: evaluate.ScoreFn, *, top_k: int = 3, min_confidence: 
   @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
   def did_close(params: types.DidCloseTextDocumentParams) -> None:
     server._diagnoses.pop(params.text_document.uri, None)  # pylint: disable=protected-access
+    server.changes.pop(params.text_document.uri, None)
     server.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
 
