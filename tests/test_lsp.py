@@ -16,8 +16,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 URI = "file:///tmp/broken.py"
 # test-00078 of the bundled StackOverflow pairs: the human closed the list with ']'; the
 # bundled scorer ranks that first. A comment and odd spacing show that layout is kept.
-BROKEN = "result = cache.get_multi(keys)  # all at once\nvalues = [result.get(key) for key in  keys)\n"
-FIXED = "result = cache.get_multi(keys)  # all at once\nvalues = [result.get(key) for key in  keys]\n"
+BROKEN = ("result = cache.get_multi(keys)  # all at once\n"
+          "values = [result.get(key) for key in  keys)\n")
+FIXED = ("result = cache.get_multi(keys)  # all at once\n"
+         "values = [result.get(key) for key in  keys]\n")
 
 
 def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:

@@ -544,57 +544,165 @@ def _levels(tokens: Sequence[str]) -> list[int]:
   return out
 
 
+class _Layout:
+  """Where each lexeme of a stretch of `text` is, and the file's indentation per block level."""
+
+  def __init__(self, text: str, lexemes: Sequence[tokens_lib.Lexeme]):
+    self.text = text
+    self.query = [lexeme.token for lexeme in lexemes]
+    line_starts = _line_starts(text)
+    self.starts, self.ends, anchor = [], [], None
+    for lexeme in lexemes:  # a layout token sits at the end of the token before it
+      if lexeme.token in LAYOUT:
+        position = anchor if anchor is not None else (
+            line_starts[lexeme.line - 1] if lexeme.line - 1 < len(line_starts) else len(text))
+        self.starts.append(position)
+        self.ends.append(position)
+      else:
+        start = line_starts[lexeme.line - 1] + lexeme.column
+        self.starts.append(start)
+        self.ends.append(start + len(lexeme.text))
+        anchor = self.ends[-1]
+    self.line_start = [line_starts[lexeme.line - 1] for lexeme in lexemes]
+    self.visible = [i for i, tok in enumerate(self.query) if tok not in LAYOUT]
+    self.levels = _levels(self.query)
+    self.indents: dict[int, str] = {}  # block level -> the file's indentation of it
+    for i in self.visible:
+      if _first_on_line(self.query, i):
+        self.indents.setdefault(self.levels[i], text[self.line_start[i]:self.starts[i]])
+    first, second = self.indents.get(0), self.indents.get(1)
+    self.unit = (second[len(first):] if first is not None and second is not None
+                 and second.startswith(first) and len(second) > len(first)
+                 else tokens_lib.INDENT_UNIT)
+
+  def indent(self, level: int) -> str:
+    """The indentation of block `level`: the file's own, or one more unit per level."""
+    if level in self.indents:
+      return self.indents[level]
+    known = max((k for k in self.indents if k <= level), default=0)
+    first = self.visible[0]
+    return (self.indents.get(known, self.text[self.line_start[first]:self.starts[first]])
+            + self.unit * (level - known))
+
+  def left_end(self, i: int) -> int:
+    """End of the last non-layout token before index i (the first token's start if none)."""
+    j = i - 1
+    while j >= 0 and self.query[j] in LAYOUT:
+      j -= 1
+    return self.ends[j] if j >= 0 else self.starts[self.visible[0]]
+
+  def next_start(self, i: int) -> Optional[int]:
+    """Start of the first non-layout token at or after index i (None at the end)."""
+    j = i
+    while j < len(self.query) and self.query[j] in LAYOUT:
+      j += 1
+    return self.starts[j] if j < len(self.query) else None
+
+
+def _deletions(layout: _Layout, op) -> Optional[list[TextEdit]]:
+  """Edits cutting the query tokens of a Levenshtein opcode; None for a line join that
+  would swallow a comment or a line continuation."""
+  text, query, edits = layout.text, layout.query, []
+  for i in range(op.src_start, op.src_end):
+    if query[i] == tokens_lib.NEWLINE:  # join the next line onto this one
+      after, gap_start = layout.next_start(i + 1), layout.left_end(i)
+      if after is None or "#" in text[gap_start:after] or "\\" in text[gap_start:after]:
+        return None
+      edits.append(TextEdit(gap_start, after, " "))
+    elif query[i] not in LAYOUT:
+      end = layout.ends[i]
+      start = layout.starts[i]
+      if op.tag == "delete" and (start == 0 or text[start - 1] in " \t\n"):
+        while end < len(text) and text[end] in " \t":
+          end += 1  # no double space where a token was
+      edits.append(TextEdit(start, end, ""))
+  return edits
+
+
+def _inserted_text(layout: _Layout, op, candidate: Sequence[str],
+                   candidate_levels: Sequence[int]) -> str:
+  """The candidate tokens of an opcode as text: placeholders, readable spacing, and line
+  breaks indented as the file indents that block (one the file already has is left out)."""
+  run = candidate[op.dest_start:op.dest_end]
+  pieces, previous = [], None
+  for offset, tok in enumerate(run):
+    if tok == tokens_lib.NEWLINE:
+      j = op.dest_start + offset + 1
+      while j < len(candidate) and candidate[j] in LAYOUT:
+        j += 1
+      pieces.append("\n" + (layout.indent(candidate_levels[j]) if j < len(candidate) else ""))
+      previous = None
+    elif tok not in LAYOUT:
+      if previous is not None and tokens_lib.spaced(previous, tok):
+        pieces.append(" ")
+      pieces.append(tokens_lib.PLAIN_TEXT[tok])
+      previous = tok
+  text = layout.text
+  if (pieces and pieces[-1].startswith("\n") and not text[layout.left_end(op.src_start):].strip()
+      and all(t in LAYOUT for t in candidate[op.dest_end:])):
+    pieces.pop()  # the file's own last line break ends the repaired last line
+  elif pieces and pieces[-1].startswith("\n") and run[-1] == tokens_lib.NEWLINE:
+    gap = text[layout.left_end(op.src_start):layout.next_start(op.src_end) or len(text)]
+    if "\n" in gap and not gap.strip():
+      pieces.pop()  # a line break is already there (inside the unclosed brackets)
+  return "".join(pieces)
+
+
+def _insertion(layout: _Layout, op, candidate: Sequence[str],
+               candidate_levels: Sequence[int]) -> Optional[TextEdit]:
+  """The edit writing in the candidate tokens of an opcode, placed and spaced as a
+  person would: `for x in items`, `print('hi')`, `(a + x)`."""
+  run = candidate[op.dest_start:op.dest_end]
+  inserted = _inserted_text(layout, op, candidate, candidate_levels)
+  shown = [t for t in run if t not in LAYOUT]
+  if not inserted:
+    return None
+  text, query = layout.text, layout.query
+  left = next((t for t in reversed(candidate[:op.dest_start]) if t not in LAYOUT), None)
+  right = next((t for t in candidate[op.dest_end:] if t not in LAYOUT), None)
+  replaced = [k for k in range(op.src_start, op.src_end) if query[k] not in LAYOUT]
+  position = layout.starts[replaced[0]] if replaced else layout.left_end(op.src_start)
+  # A line break goes right before the next token, the spaces before it gone; so does
+  # an opening bracket, glued to the token before where readable Python glues it.
+  breaks = run[-1] == tokens_lib.NEWLINE
+  end = position
+  if breaks or (shown and shown[-1] in tokens_lib.OPENERS):
+    while end < len(text) and text[end] in " \t":
+      end += 1
+  glued = not breaks and end > position and left is not None and not tokens_lib.spaced(
+      left, shown[0])
+  if end > position and not breaks and not glued:
+    position = end
+  elif (op.tag == "insert" and not breaks and shown and left is not None
+        and tokens_lib.spaced(left, shown[0])):
+    while position < len(text) and text[position] in " \t":
+      position += 1  # after the spaces that are there: a + x), for x in items
+    end = position
+  # A space where readable Python has one; in place of deleted tokens, only where
+  # words would run together (the replaced tokens' spacing stays).
+  replacing = op.tag == "replace"
+  if shown and left is not None and not inserted.startswith("\n") and position > 0 and (
+      text[position - 1] not in " \t\n") and (
+          _word_joins(text[position - 1], inserted[0]) if replacing
+          else tokens_lib.spaced(left, shown[0])):
+    inserted = " " + inserted
+  after = layout.ends[op.src_end - 1] if replacing and query[op.src_end - 1] not in LAYOUT else end
+  if (shown and right is not None and not breaks and after < len(text)
+      and text[after] not in " \t\n" and (
+          _word_joins(inserted[-1], text[after]) if replacing
+          else tokens_lib.spaced(shown[-1], right))):
+    inserted += " "
+  return TextEdit(position, end if breaks or glued else position, inserted)
+
+
 def _text_edits(text: str, lexemes: Sequence[tokens_lib.Lexeme], candidate: Sequence[str]
                 ) -> Optional[list[TextEdit]]:
   """Minimal edits turning the lexemes' stretch of `text` into `candidate`; None where
   a layout edit has no obvious textual form (the caller lays the region out afresh)."""
-  query = [lexeme.token for lexeme in lexemes]
-  line_starts = _line_starts(text)
-  starts, ends, anchor = [], [], None
-  for lexeme in lexemes:  # a layout token sits at the end of the token before it
-    if lexeme.token in LAYOUT:
-      position = anchor if anchor is not None else (
-          line_starts[lexeme.line - 1] if lexeme.line - 1 < len(line_starts) else len(text))
-      starts.append(position)
-      ends.append(position)
-    else:
-      start = line_starts[lexeme.line - 1] + lexeme.column
-      starts.append(start)
-      ends.append(start + len(lexeme.text))
-      anchor = ends[-1]
-  visible = [i for i, tok in enumerate(query) if tok not in LAYOUT]
-  if not visible:
+  layout = _Layout(text, lexemes)
+  if not layout.visible:
     return None
-  base = line_starts[lexemes[visible[0]].line - 1]
-  indents: dict[int, str] = {}  # block level -> the file's indentation of it
-  query_levels = _levels(query)
-  for i in visible:
-    if _first_on_line(query, i):
-      line_start = line_starts[lexemes[i].line - 1]
-      indents.setdefault(query_levels[i], text[line_start:starts[i]])
-  unit = (indents[1][len(indents[0]):] if 0 in indents and 1 in indents
-          and indents[1].startswith(indents[0]) and len(indents[1]) > len(indents[0])
-          else tokens_lib.INDENT_UNIT)
-
-  def indent(level: int) -> str:
-    if level in indents:
-      return indents[level]
-    known = max((k for k in indents if k <= level), default=0)
-    return indents.get(known, text[base:starts[visible[0]]]) + unit * (level - known)
-
-  def left_end(i: int) -> int:  # end of the last non-layout query token before index i
-    j = i - 1
-    while j >= 0 and query[j] in LAYOUT:
-      j -= 1
-    return ends[j] if j >= 0 else starts[visible[0]]
-
-  def next_start(i: int) -> Optional[int]:  # start of the first non-layout token at or after i
-    j = i
-    while j < len(query) and query[j] in LAYOUT:
-      j += 1
-    return starts[j] if j < len(query) else None
-
-  candidate = list(candidate)
+  query, candidate = layout.query, list(candidate)
   candidate_levels = _levels(candidate)
   edits: list[TextEdit] = []
   for op in Levenshtein.opcodes(query, candidate):
@@ -602,89 +710,19 @@ def _text_edits(text: str, lexemes: Sequence[tokens_lib.Lexeme], candidate: Sequ
       for i, j in zip(range(op.src_start, op.src_end), range(op.dest_start, op.dest_end)):
         # A kept line whose block level changed: re-indent it.
         if (query[i] not in LAYOUT and _first_on_line(query, i) and _first_on_line(candidate, j)
-            and query_levels[i] != candidate_levels[j]):
-          line_start = line_starts[lexemes[i].line - 1]
-          edits.append(TextEdit(line_start, starts[i], indent(candidate_levels[j])))
+            and layout.levels[i] != candidate_levels[j]):
+          edits.append(TextEdit(layout.line_start[i], layout.starts[i],
+                                layout.indent(candidate_levels[j])))
       continue
-    for i in range(op.src_start, op.src_end):
-      if query[i] == tokens_lib.NEWLINE:  # join the next line onto this one
-        after = next_start(i + 1)
-        gap_start = left_end(i)
-        if after is None or "#" in text[gap_start:after] or "\\" in text[gap_start:after]:
-          return None
-        edits.append(TextEdit(gap_start, after, " "))
-      elif query[i] not in LAYOUT:
-        end = ends[i]
-        if op.tag == "delete" and (starts[i] == 0 or text[starts[i] - 1] in " \t\n"):
-          while end < len(text) and text[end] in " \t":
-            end += 1  # no double space where a token was
-        edits.append(TextEdit(starts[i], end, ""))
-    run = candidate[op.dest_start:op.dest_end]
-    if not any(tok not in (tokens_lib.INDENT, tokens_lib.DEDENT) for tok in run):
-      continue
-    pieces, previous = [], None
-    for offset, tok in enumerate(run):
-      if tok == tokens_lib.NEWLINE:
-        j = op.dest_start + offset + 1
-        while j < len(candidate) and candidate[j] in LAYOUT:
-          j += 1
-        pieces.append("\n" + (indent(candidate_levels[j]) if j < len(candidate) else ""))
-        previous = None
-      elif tok not in LAYOUT:
-        if previous is not None and tokens_lib.spaced(previous, tok):
-          pieces.append(" ")
-        pieces.append(tokens_lib.PLAIN_TEXT[tok])
-        previous = tok
-    if (pieces and pieces[-1].startswith("\n") and not text[left_end(op.src_start):].strip()
-        and all(t in LAYOUT for t in candidate[op.dest_end:])):
-      pieces.pop()  # the file's own last line break ends the repaired last line
-    elif pieces and pieces[-1].startswith("\n") and run[-1] == tokens_lib.NEWLINE:
-      gap = text[left_end(op.src_start):next_start(op.src_end) or len(text)]
-      if "\n" in gap and not gap.strip():
-        pieces.pop()  # a line break is already there (inside the unclosed brackets)
-    inserted = "".join(pieces)
-    shown = [t for t in run if t not in LAYOUT]
-    if not inserted:
-      continue
-    left = next((t for t in reversed(candidate[:op.dest_start]) if t not in LAYOUT), None)
-    right = next((t for t in candidate[op.dest_end:] if t not in LAYOUT), None)
-    replaced = [k for k in range(op.src_start, op.src_end) if query[k] not in LAYOUT]
-    position = starts[replaced[0]] if replaced else left_end(op.src_start)
-    if position == starts[visible[0]] and not any(query[k] not in LAYOUT
-                                                  for k in range(op.src_start)):
-      position = starts[visible[0]]  # before the first token
-      left = None
-    # A line break goes right before the next token, the spaces before it gone; so does
-    # an opening bracket, glued to the token before where readable Python glues it.
-    breaks = run[-1] == tokens_lib.NEWLINE
-    end = position
-    if breaks or (shown and shown[-1] in tokens_lib.OPENERS):
-      while end < len(text) and text[end] in " \t":
-        end += 1
-    glued = not breaks and end > position and left is not None and not tokens_lib.spaced(
-        left, shown[0])
-    if end > position and not breaks and not glued:
-      position = end
-    elif (op.tag == "insert" and not breaks and shown and left is not None
-          and tokens_lib.spaced(left, shown[0])):
-      while position < len(text) and text[position] in " \t":
-        position += 1  # after the spaces that are there: a + x), for x in items
-      end = position
-    # A space where readable Python has one; in place of deleted tokens, only where
-    # words would run together (the replaced tokens' spacing stays).
-    replacing = op.tag == "replace"
-    if shown and left is not None and not inserted.startswith("\n") and position > 0 and (
-        text[position - 1] not in " \t\n") and (
-            _word_joins(text[position - 1], inserted[0]) if replacing
-            else tokens_lib.spaced(left, shown[0])):
-      inserted = " " + inserted
-    after = ends[op.src_end - 1] if replacing and query[op.src_end - 1] not in LAYOUT else end
-    if (shown and right is not None and not breaks and after < len(text)
-        and text[after] not in " \t\n" and (
-            _word_joins(inserted[-1], text[after]) if replacing
-            else tokens_lib.spaced(shown[-1], right))):
-      inserted += " "
-    edits.append(TextEdit(position, end if breaks or glued else position, inserted))
+    deletions = _deletions(layout, op)
+    if deletions is None:
+      return None
+    edits += deletions
+    if any(tok not in (tokens_lib.INDENT, tokens_lib.DEDENT)
+           for tok in candidate[op.dest_start:op.dest_end]):
+      insertion = _insertion(layout, op, candidate, candidate_levels)
+      if insertion is not None:
+        edits.append(insertion)
   return edits
 
 
