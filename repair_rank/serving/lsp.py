@@ -93,9 +93,16 @@ class RepairServer(LanguageServer):
         message=f"SyntaxError: {diagnosis.message}{note}",
         severity=types.DiagnosticSeverity.Error, source=SOURCE)]
 
-  def code_actions(self, uri: str) -> list[types.CodeAction]:
+  def code_actions(self, uri: str, asked: Optional[types.Range] = None,
+                   context: Optional[types.CodeActionContext] = None) -> list[types.CodeAction]:
+    """The quick fixes, when the editor asks about our diagnostic or the lines of the error
+    (`asked` None: always)."""
     text, diagnosis = self.diagnosis(uri)
     text_lines = text.split("\n")
+    ours = context is not None and any(d.source == SOURCE for d in context.diagnostics)
+    if (asked is not None and not ours and diagnosis.line is not None
+        and not asked.start.line <= diagnosis.line <= asked.end.line):
+      return []
     offered = {id(r) for r in repairs.confident([f.repair for f in diagnosis.fixes],
                                                  self.min_confidence)}
     related = self.diagnostics(uri)
@@ -154,6 +161,6 @@ def build_server(score_fn: evaluate.ScoreFn, *, top_k: int = 3, min_confidence: 
                   types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
   @server.thread()
   def code_action(params: types.CodeActionParams) -> list[types.CodeAction]:
-    return server.code_actions(params.text_document.uri)
+    return server.code_actions(params.text_document.uri, params.range, params.context)
 
   return server
