@@ -103,12 +103,10 @@ class RepairServer(LanguageServer):
     if (asked is not None and not ours and diagnosis.line is not None
         and not asked.start.line <= diagnosis.line <= asked.end.line):
       return []
-    offered = {id(r) for r in repairs.confident([f.repair for f in diagnosis.fixes],
-                                                 self.min_confidence)}
     related = self.diagnostics(uri)
     actions = []
     for fix in diagnosis.fixes:
-      if id(fix.repair) not in offered:
+      if not repairs.confident([fix.repair], self.min_confidence):
         continue
       edit = repairs.diff_edit(text, fix.text)
       server_range = types.Range(_position(text_lines, edit.start), _position(text_lines, edit.end))
