@@ -15,12 +15,17 @@ from repair_rank.serving import lsp
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 URI = "file:///tmp/broken.py"
-# test-00078 of the bundled StackOverflow pairs: the human closed the list with ']'; the
-# bundled scorer ranks that first. A comment and odd spacing show that layout is kept.
-BROKEN = ("result = cache.get_multi(keys)  # all at once\n"
+# test-00070 of the bundled StackOverflow pairs, with a comment: the human added the colon;
+# the bundled scorer ranks that first, 74% sure, its other repairs under 1%.
+BROKEN = ("for index, frame in df.groupby('group')  # each group\n"
+          "    subsetFunction(frame)\n")
+FIXED = ("for index, frame in df.groupby('group'):  # each group\n"
+         "    subsetFunction(frame)\n")
+# test-00078: the human closed the list with ']'; ranked first too, but only 49% sure.
+UNSURE = ("result = cache.get_multi(keys)  # all at once\n"
           "values = [result.get(key) for key in  keys)\n")
-FIXED = ("result = cache.get_multi(keys)  # all at once\n"
-         "values = [result.get(key) for key in  keys]\n")
+UNSURE_FIXED = ("result = cache.get_multi(keys)  # all at once\n"
+                "values = [result.get(key) for key in  keys]\n")
 
 
 def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:
@@ -35,7 +40,7 @@ def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:
   return text
 
 
-async def session(*flags: str):
+async def session(source: str, fixed: str, *flags: str):
   client = LanguageClient("repair-rank-test", "0")
   published: asyncio.Queue = asyncio.Queue()
 
@@ -55,21 +60,22 @@ async def session(*flags: str):
     client.initialized(types.InitializedParams())
     client.text_document_did_open(types.DidOpenTextDocumentParams(
         text_document=types.TextDocumentItem(uri=URI, language_id="python", version=1,
-                                             text=BROKEN)))
+                                             text=source)))
     opened = await asyncio.wait_for(published.get(), timeout=180)
     actions = await client.text_document_code_action_async(types.CodeActionParams(
         text_document=types.TextDocumentIdentifier(uri=URI),
         range=opened.diagnostics[0].range if opened.diagnostics else types.Range(
             types.Position(0, 0), types.Position(0, 0)),
         context=types.CodeActionContext(diagnostics=opened.diagnostics)))
+    other = 0 if opened.diagnostics[0].range.start.line else 1  # a line without the error
     elsewhere = await client.text_document_code_action_async(types.CodeActionParams(
         text_document=types.TextDocumentIdentifier(uri=URI),
-        range=types.Range(types.Position(0, 0), types.Position(0, 3)),
+        range=types.Range(types.Position(other, 0), types.Position(other, 3)),
         context=types.CodeActionContext(diagnostics=[])))
     assert not elsewhere  # no light bulb away from the error
     client.text_document_did_change(types.DidChangeTextDocumentParams(
         text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=2),
-        content_changes=[types.TextDocumentContentChangeWholeDocument(text=FIXED)]))
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=fixed)]))
     changed = await asyncio.wait_for(published.get(), timeout=60)
     await client.shutdown_async(None)
     client.exit(None)
@@ -81,35 +87,35 @@ async def session(*flags: str):
     await client.stop()
 
 
-@pytest.fixture(scope="module")
-def default_session():
-  return asyncio.run(session())
-
-
-def test_a_broken_document_gets_a_diagnostic_and_the_human_fix_first(default_session):
-  opened, actions, changed = default_session
+def test_a_broken_document_gets_a_diagnostic_and_the_confident_human_fix():
+  # The default threshold (min_confidence 0.5, as the repair command): only the fix the
+  # scorer is sure of is offered.
+  opened, actions, changed = asyncio.run(session(BROKEN, FIXED))
   assert opened.uri == URI and len(opened.diagnostics) == 1
   diagnostic = opened.diagnostics[0]
-  assert diagnostic.message.startswith("SyntaxError: closing parenthesis ')' does not match")
+  assert diagnostic.message == "SyntaxError: expected ':'; 1 repair offered"
   assert diagnostic.severity == types.DiagnosticSeverity.Error and diagnostic.source == lsp.SOURCE
-  assert (diagnostic.range.start.line, diagnostic.range.start.character) == (1, 42)
-  assert 1 <= len(actions) <= 3
-  assert all(a.kind == types.CodeActionKind.QuickFix for a in actions)
-  assert actions[0].is_preferred and actions[0].title.startswith("Repair: line 2: replace ')'")
+  with pytest.raises(SyntaxError) as error:
+    compile(BROKEN, "<broken>", "exec")
+  assert (diagnostic.range.start.line, diagnostic.range.start.character) == (
+      error.value.lineno - 1, error.value.offset - 1)  # where Python itself points
+  assert len(actions) == 1 and actions[0].kind == types.CodeActionKind.QuickFix
+  assert actions[0].is_preferred and actions[0].title == "Repair: line 1: insert ':' (74% sure)"
   edits = actions[0].edit.changes[URI]
-  assert len(edits) == 1 and edits[0].new_text == "]"  # one character, in place
+  assert len(edits) == 1 and edits[0].new_text == ":"  # one character, in place
   repaired = apply_text_edits(BROKEN, edits)
   ast.parse(repaired)
-  assert repaired == FIXED
-  for action in actions:
-    ast.parse(apply_text_edits(BROKEN, action.edit.changes[URI]))
+  assert repaired == FIXED  # the comment and the layout kept
   assert not changed.diagnostics  # the fixed document parses: the diagnostic is gone
 
 
-def test_min_confidence_holds_back_unsure_fixes(default_session):
-  # No repair is 100% sure: with a calibrated scorer none is offered; a scorer without a
-  # calibration offers them all. Either way the error is still reported.
-  opened, actions, _ = asyncio.run(session("--config.min_confidence=1.0"))
-  assert len(opened.diagnostics) == 1
-  calibrated = "sure)" in " ".join(a.title for a in default_session[1])
-  assert (actions == []) if calibrated else len(actions) >= 1
+def test_min_confidence_zero_offers_every_repair_best_first():
+  opened, actions, _ = asyncio.run(session(UNSURE, UNSURE_FIXED, "--config.min_confidence=0"))
+  assert opened.diagnostics[0].message.startswith(
+      "SyntaxError: closing parenthesis ')' does not match")
+  assert opened.diagnostics[0].message.endswith("; 3 repairs offered")
+  assert len(actions) == 3 and actions[0].is_preferred
+  assert actions[0].title.startswith("Repair: line 2: replace ')' with ']' (49% sure)")
+  assert apply_text_edits(UNSURE, actions[0].edit.changes[URI]) == UNSURE_FIXED
+  for action in actions:
+    ast.parse(apply_text_edits(UNSURE, action.edit.changes[URI]))

@@ -606,7 +606,9 @@ def _deletions(layout: _Layout, op) -> Optional[list[TextEdit]]:
   for i in range(op.src_start, op.src_end):
     if query[i] == tokens_lib.NEWLINE:  # join the next line onto this one
       after, gap_start = layout.next_start(i + 1), layout.left_end(i)
-      if after is None or "#" in text[gap_start:after] or "\\" in text[gap_start:after]:
+      if after is None:
+        continue  # the last line break: the file may keep it (`_same_tokens`)
+      if "#" in text[gap_start:after] or "\\" in text[gap_start:after]:
         return None
       edits.append(TextEdit(gap_start, after, " "))
     elif query[i] not in LAYOUT:
