@@ -7,8 +7,9 @@
   python -m repair_rank.main --config configs/lsp.py --config.scorer=markov_distance
 
 The repair command's config (configs/repair.py) with the fields of one file run
-dropped: the scorer, the search (max_distance, k, time_budget) and the windows
-of whole files (window_tokens) are documented there.
+dropped: the scorer, the search (max_distance, k, time_budget), the windows of
+whole files (window_tokens) and min_confidence (0.5; here: offer as quick fixes only
+the repairs at least this likely to be the human's fix) are documented there.
 """
 import importlib.util
 import pathlib
@@ -28,10 +29,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.job = "lsp"
   # Most quick fixes offered per error (count), best first.
   config.top_k = 3
-  if "min_confidence" not in config:
-    # Offer only repairs at least this likely to be the human's fix (probability in
-    # [0, 1]; 0 = all; a scorer without a calibrated confidence offers all).
-    config.min_confidence = 0.0
   # The editor sends the text, one error is repaired at a time, the output is the protocol.
   for field in ("file", "endpoint", "max_errors", "color"):
     del config[field]
