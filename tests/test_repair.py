@@ -54,6 +54,10 @@ def test_show_repair_restores_names_and_marks_edits():
   assert repair.describe_edits(query, texts, lines, fixed) == "line 1: delete ')'"
   inserted = query[:2] + ["NAME", "."] + query[2:]  # aligned as total = price.x(...)
   assert repair.show_repair(query, texts, inserted, "markers") == "total = price[+.][+x](a, 2))\n"
+  # The description names inserted placeholders as shown, and layout in words.
+  assert repair.describe_edits(query, texts, lines, inserted) == "line 1: insert '.' 'x'"
+  broken_line = query[:-1] + ["NEWLINE", "NEWLINE"]
+  assert repair.describe_edits(query, texts, lines, broken_line) == "line 1: insert a line break"
 
 
 def test_repair_source_with_a_baseline(tmp_path, capsys):

@@ -241,6 +241,20 @@ def show_repair(query: Sequence[str], query_texts: Sequence[Optional[str]],
   return "".join(out)
 
 
+# How a token without source text reads in an edit's description: layout as words,
+# an inserted name, number or string as the placeholder the repaired text shows.
+_LAYOUT_WORDS = {tokens_lib.NEWLINE: "a line break", tokens_lib.INDENT: "an indent",
+                 tokens_lib.DEDENT: "a dedent"}
+
+
+def _word(token: str, text: Optional[str]) -> str:
+  if text is not None:
+    return repr(text)
+  if token in _LAYOUT_WORDS:
+    return _LAYOUT_WORDS[token]
+  return repr(tokens_lib.PLACEHOLDERS.get(token, token))
+
+
 def describe_edits(query: Sequence[str], query_texts: Sequence[Optional[str]],
                    query_lines: Sequence[int], candidate: Sequence[str]) -> str:
   """The edits as words, e.g. "line 1: replace '}' with ')'"."""
@@ -250,7 +264,7 @@ def describe_edits(query: Sequence[str], query_texts: Sequence[Optional[str]],
     return f"line {query_lines[min(max(i, 0), len(query_lines) - 1)]}"
 
   def words(start: int, end: int, sequence, texts=None) -> str:
-    return " ".join(repr(_show(sequence[i], texts[i] if texts else None))
+    return " ".join(_word(sequence[i], texts[i] if texts else None)
                     for i in range(start, end))
 
   edits = []
