@@ -119,3 +119,18 @@ def test_min_confidence_zero_offers_every_repair_best_first():
   assert apply_text_edits(UNSURE, actions[0].edit.changes[URI]) == UNSURE_FIXED
   for action in actions:
     ast.parse(apply_text_edits(UNSURE, action.edit.changes[URI]))
+
+
+def test_quick_fixes_keep_the_documents_crlf_line_breaks():
+  # Repairs that insert a line break (ranked below the ':' one here) use the document's
+  # own "\r\n", never a bare "\n".
+  broken = "a = 1\r\nif a == 1 print(a)\r\nb = 2\r\n"
+  fixed = "a = 1\r\nif a == 1: print(a)\r\nb = 2\r\n"
+  _, actions, _ = asyncio.run(session(broken, fixed, "--config.min_confidence=0"))
+  assert apply_text_edits(broken, actions[0].edit.changes[URI]) == fixed
+  breaking = [a for a in actions if "\r\n" in a.edit.changes[URI][0].new_text]
+  assert breaking, [a.title for a in actions]
+  for action in actions:
+    repaired = apply_text_edits(broken, action.edit.changes[URI])
+    assert "\n" not in repaired.replace("\r\n", ""), action.title
+    ast.parse(repaired)

@@ -28,6 +28,15 @@ SOURCE = "repair_rank"  # the diagnostics' `source`, shown by editors beside the
 DEBOUNCE_S = 0.3
 
 
+def _line_ending(source: str) -> str:
+  """The document's own line break ("\r\n", "\r" or "\n"): inserted breaks use it, so a
+  quick fix never mixes line endings."""
+  for ending in ("\r\n", "\r", "\n"):
+    if ending in source:
+      return ending
+  return "\n"
+
+
 def _position(text_lines: Sequence[str], offset: int) -> types.Position:
   """The 0-based (line, code point) of character `offset` of "\\n".join(text_lines)."""
   line = 0
@@ -104,6 +113,7 @@ class RepairServer(LanguageServer):
         and not asked.start.line <= diagnosis.line <= asked.end.line):
       return []
     related = self.diagnostics(uri)
+    ending = _line_ending(self.workspace.get_text_document(uri).source)
     actions = []
     for fix in diagnosis.fixes:
       if not repairs.confident([fix.repair], self.min_confidence):
@@ -115,7 +125,8 @@ class RepairServer(LanguageServer):
           kind=types.CodeActionKind.QuickFix, diagnostics=related,
           is_preferred=not actions,
           edit=types.WorkspaceEdit(changes={uri: [types.TextEdit(
-              range=self.client_range(uri, server_range), new_text=edit.text)]})))
+              range=self.client_range(uri, server_range),
+              new_text=edit.text.replace("\n", ending))]})))
     return actions
 
 
