@@ -34,6 +34,10 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   # Ranking instances for periodic validation (path; "" = no validation, no best checkpoint).
   # Default: the bundled 622 valid instances (every valid pair at distance <= 3).
   config.valid_instances = str(_DATA / "instances" / "valid_ranker.jsonl.gz")
+  # Fit the exported bundle's confidence on valid_instances (bool): the calibrated chance
+  # that its top repair is the human's fix (repair_rank.ranking.confidence); those must be
+  # generator lists without the fix inserted (as build_data writes them).
+  config.calibrate = True
   # Validate on at most this many valid instances (0 = all; the reweighted selection metric
   # needs all of them).
   config.max_valid_instances = 0

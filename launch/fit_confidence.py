@@ -20,12 +20,9 @@ import pathlib
 import sys
 
 import numpy as np
-import tqdm
 
-from repair_rank import metrics
 from repair_rank.data import instances as instances_lib
 from repair_rank.ranking import confidence
-from repair_rank.ranking import evaluate
 from repair_rank.ranking import registry
 from repair_rank.ranking import scorer as scorer_lib
 
@@ -48,28 +45,14 @@ def scored_lists(path: str, bundle: str, cache: str) -> list[confidence.ScoredLi
       rows = json.loads(cache_file.read_text())
       return [confidence.ScoredList(np.array(r["scores"]), r["truth"], r["distance"],
                                     r["length"]) for r in rows]
-  model = registry.get("model", path=bundle)
-  out = []
-  for inst in tqdm.tqdm(instances_lib.read(path), desc=f"scoring {pathlib.Path(path).name}"):
-    candidates = [list(c) for c in inst.candidates]
-    scores = (np.asarray(model.score(list(inst.query), candidates), np.float64)
-              if candidates else np.zeros(0))
-    out.append(confidence.ScoredList(scores, inst.generated_rank, inst.distance, inst.length))
+  out = confidence.score_lists(instances_lib.read(path), registry.get("model", path=bundle),
+                                progress=True)
   if cache_file is not None:
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     cache_file.write_text(json.dumps([{"scores": item.scores.tolist(), "truth": item.truth,
                                        "distance": item.distance, "length": item.length}
                                       for item in out]))
   return out
-
-
-def mix_weights(items: list[confidence.ScoredList]) -> np.ndarray:
-  """Per-list weights that reweight `items` to test's distance x length mix."""
-  target = evaluate.test_mix()
-  cells = [metrics.cell(item.distance, item.length) for item in items]
-  counts = {c: cells.count(c) for c in set(cells)}
-  weights = np.array([target.get(c, 0.0) / counts[c] for c in cells])
-  return weights / weights.sum()
 
 
 def measure(calibration: confidence.Calibration, items, weights) -> dict:
@@ -197,7 +180,7 @@ def main() -> None:
     return
 
   items = scored_lists(args.valid, args.bundle, args.scores_cache)
-  weights = mix_weights(items)
+  weights = confidence.test_mix_weights(items)
   hits = np.array([confidence.top_is_truth(item) for item in items])
   print(f"valid: {len(items)} queries, truth listed in "
         f"{sum(item.truth is not None for item in items)}, P@1 {hits.mean():.3f} "

@@ -7,12 +7,14 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import conftest
 from repair_rank import cli
 from repair_rank import main
 from repair_rank.data import instances as instances_lib
+from repair_rank.ranking import scorer
 from repair_rank.serving import client as client_lib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -129,3 +131,8 @@ def test_finetune_prints_no_orbax_info_lines_and_a_summary(tmp_path):
   assert info_sources and info_sources <= ours, info_sources - ours
   assert "finetune finished in" in done.stdout and "scorer bundle:" in done.stdout
   assert "valid balanced_mrr: best" in done.stdout
+  # The exported bundle carries a confidence fitted on valid, digest-checked like the rest.
+  assert "confidence fitted on valid" in done.stdout
+  calibration = scorer.load_bundle(tmp_path / "w" / "scorer_bundle").calibration
+  assert calibration is not None and calibration.fitted_on["queries"] == 4
+  assert 0.0 < calibration.top(np.array([1.0, 0.0, -1.0])) < 1.0

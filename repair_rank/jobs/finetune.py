@@ -13,6 +13,9 @@ import ml_collections
 
 from repair_rank import distributed
 from repair_rank.data import instances as instances_lib
+from repair_rank.ranking import confidence
+from repair_rank.ranking import registry
+from repair_rank.ranking import scorer
 from repair_rank.training import finetune
 from repair_rank.training import writer
 
@@ -31,8 +34,23 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   path = finetune.export(workdir, prior=finetune.prior_settings(config))
   if distributed.is_primary():
     logging.info("scorer bundle written to %s", path)
+    if config.get("calibrate", True) and valid_instances:
+      note = f"confidence fitted on valid, {calibrate(path, valid_instances, config)}"
+    else:
+      note = f"no confidence: launch/fit_confidence.py --bundle {path} --write fits it"
     best = config.get("select_on", "mrr")
     print(writer.summary(workdir, "finetune", best, time.perf_counter() - start, {
-        "plot": f"{workdir}/metrics.png",
-        "scorer bundle": f"{path} (its confidence: launch/fit_confidence.py --bundle {path} "
-                         "--write)"}), flush=True)
+        "plot": f"{workdir}/metrics.png", "scorer bundle": f"{path} ({note})"}), flush=True)
+
+
+def calibrate(bundle, valid_instances, config: ml_collections.ConfigDict) -> str:
+  """Fits the exported bundle's confidence on valid, as the bundled one was fitted, and
+  writes it into the bundle; returns the fitted numbers in words."""
+  items = confidence.score_lists(valid_instances, registry.get("model", path=str(bundle)),
+                                 progress=config.get("progress", True))
+  calibration = confidence.fit_shipped(items, fitted_on={
+      "instances": str(config.valid_instances), "queries": len(items),
+      "command": "the finetune job (config.calibrate)"})
+  scorer.save_calibration(bundle, calibration)
+  return (f"temperature {calibration.temperature:.3f}, none logit "
+          f"{calibration.none_logit:.3f}, over {len(items)} lists")

@@ -28,8 +28,10 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from scipy import optimize
+import tqdm
 
 from repair_rank.ranking import evaluate
+from repair_rank.ranking import metrics
 
 FORMAT = "repair_rank.confidence/1"
 # The bundle file holding a Calibration (scorer.json field `confidence` names it).
@@ -282,6 +284,42 @@ def at_threshold(confidences: Sequence[float], hits: Sequence[bool], threshold: 
   accuracy = (float(weights[answered] @ hits[answered] / weights[answered].sum())
               if answered.any() else float("nan"))
   return {"threshold": float(threshold), "coverage": covered, "p@1": accuracy}
+
+
+# --- Valid lists, scored end to end --------------------------------------------
+
+
+def score_lists(instances: Sequence[Any], score_fn: Callable[..., Any], *,
+                progress: bool = False) -> list[ScoredList]:
+  """Each instance's scores in generator order under `score_fn`, and where its fix is
+  (`generated_rank`: None where the generator missed it, so the top is wrong there)."""
+  out = []
+  for inst in tqdm.tqdm(instances, desc="scoring for the calibration", unit="list",
+                        disable=not progress):
+    candidates = [list(c) for c in inst.candidates]
+    scores = (np.asarray(score_fn(list(inst.query), candidates), np.float64)
+              if candidates else np.zeros(0))
+    out.append(ScoredList(scores, inst.generated_rank, inst.distance, inst.length))
+  return out
+
+
+def test_mix_weights(items: Sequence[ScoredList]) -> np.ndarray:
+  """Per-list weights (summing to 1) that reweight `items` to test's distance x length mix,
+  the mix model selection uses (`evaluate.test_mix`)."""
+  target = evaluate.test_mix()
+  cells = [metrics.cell(item.distance, item.length) for item in items]
+  counts = {c: cells.count(c) for c in set(cells)}
+  weights = np.array([target.get(c, 0.0) / counts[c] for c in cells])
+  return weights / weights.sum()
+
+
+def fit_shipped(items: Sequence[ScoredList], fitted_on: Optional[dict[str, Any]] = None
+                ) -> Calibration:
+  """The variant the bundled scorer ships, chosen on valid (BENCHMARKS.md, "Confidence"):
+  the top-1 likelihood, lists weighted to test's mix, no isotonic map."""
+  return fit(items, test_mix_weights(items), objective="top",
+             fitted_on={"variant": "top likelihood, test mix",
+                        "weights": "test mix of distance x length", **(fitted_on or {})})
 
 
 # --- Reading a scorer's calibration -------------------------------------------

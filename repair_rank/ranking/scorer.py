@@ -290,9 +290,10 @@ def _calibration(path: pathlib.Path, meta: Mapping[str, Any], where: str
   has none. Its digest is checked with the others (`_check_digests`)."""
   name = _field(meta, CONFIDENCE, str, where, "")
   if not name:
-    logging.warning("%s: no %r field (a bundle saved before calibrations were shipped): "
-                    "repairs get no confidence. Fit one with launch/fit_confidence.py "
-                    "--bundle %s --write", where, CONFIDENCE, path)
+    logging.warning("%s: no %r field (an older bundle, or one not yet calibrated): repairs "
+                    "get no confidence until one is fitted (the finetune job fits it at "
+                    "export; launch/fit_confidence.py --bundle %s --write)", where, CONFIDENCE,
+                    path)
     return None
   if DIGESTS in meta and name not in meta[DIGESTS]:
     raise BundleError(f"{where}: field {DIGESTS!r} records no digest of {name!r} (field "
