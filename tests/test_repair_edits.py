@@ -90,6 +90,20 @@ def test_diagnose_a_whole_file_repairs_the_window_in_place():
                                                        broken.index("def f30(a)") + 10, ":"),)
 
 
+def test_diagnose_a_whole_file_drops_characters_outside_python():
+  # The lexer skips '×', so minimal edits would keep it and the fix would not parse.
+  before = "".join(f"v{i} = f({i}, {i})\n" for i in range(40))
+  broken = before + "y = 2 × 3\n" + before
+  diagnosis = repairs.diagnose(broken, registry.get("markov_channel"), top_k=2,
+                               window_tokens=60)
+  assert diagnosis.status == "repaired" and diagnosis.fixes
+  for fix in diagnosis.fixes:
+    head = before[:before.index("v30 =")]  # well before the window: untouched
+    assert "×" not in fix.text and fix.text.startswith(head), fix.description
+    assert "line 41: drop '×'" in fix.description
+    ast.parse(fix.text)
+
+
 def test_confidence_is_read_in_one_place():
   plain = repairs.Repair(("NAME",), 1.0, 1)
   assert repairs.confidence_of(plain) is None

@@ -874,10 +874,10 @@ def _window_lexemes(lexemes: Sequence[tokens_lib.Lexeme], window: regions.Window
 
 
 def _window_fix(text: str, lines: Sequence[str], lexemes: Sequence[tokens_lib.Lexeme],
-                window: regions.Window, candidate: Sequence[str]) -> str:
+                window: regions.Window, candidate: Sequence[str], minimal: bool = True) -> str:
   """The whole file with the window repaired to `candidate`: minimal edits where they
-  lex right, else the window's lines laid out afresh (`regions.splice`)."""
-  found = _window_lexemes(lexemes, window)
+  lex right (and `minimal`), else the window's lines laid out afresh (`regions.splice`)."""
+  found = _window_lexemes(lexemes, window) if minimal else None
   if found is not None:
     start, window_lexemes = found
     edits = _text_edits(text, window_lexemes, candidate)
@@ -942,16 +942,20 @@ def diagnose(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
                        f"{window.end_line} parse on their own: the error depends on code "
                        "around them)", **where)
     window_lines = [line + 1 for line in window.lines]
+    # Characters in no token stay in minimal edits (the lexer skips them), so the fix
+    # would not parse: such a window is laid out afresh, which drops them, and says so.
+    dropped = [dataclasses.replace(d, line=window.first_line + d.line)
+               for d in dropped_characters("\n".join(lines[window.first_line:window.end_line]))]
     fixes = []
     for repair in rank_repairs(window.tokens, score_fn, **options):
       if len(fixes) == top_k:
         break
-      repaired = _window_fix(text, lines, lexemes, window, repair.tokens)
+      repaired = _window_fix(text, lines, lexemes, window, repair.tokens, minimal=not dropped)
       if any(fix.text == repaired for fix in fixes):
         continue
-      fixes.append(Fix(repair, repaired, (diff_edit(text, repaired),),
-                       describe_edits(window.tokens, window.texts, window_lines,
-                                      repair.tokens)))
+      fixes.append(Fix(repair, repaired, (diff_edit(text, repaired),), "; ".join(filter(None, [
+          describe_dropped(dropped),
+          describe_edits(window.tokens, window.texts, window_lines, repair.tokens)]))))
   if not fixes:
     return Diagnosis("no_repair", f"{error.message} (no repair within {max_distance} "
                      "token edits)", **where)
