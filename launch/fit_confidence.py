@@ -55,18 +55,6 @@ def scored_lists(path: str, bundle: str, cache: str) -> list[confidence.ScoredLi
   return out
 
 
-def measure(calibration: confidence.Calibration, items, weights) -> dict:
-  tops = np.array([calibration.top(item.scores) or 0.0 for item in items])
-  hits = np.array([confidence.top_is_truth(item) for item in items])
-  eps = 1e-12
-  log_loss = -(weights @ (hits * np.log(tops + eps) + (1 - hits) * np.log(1 - tops + eps)))
-  return {"ece": confidence.expected_calibration_error(tops, hits, weights=weights),
-          "log_loss": float(log_loss / weights.sum()),
-          "brier": float(weights @ (tops - hits) ** 2 / weights.sum()),
-          "mean_confidence": float(weights @ tops / weights.sum()),
-          "p@1": float(weights @ hits / weights.sum())}
-
-
 VARIANTS = {
     "list likelihood, unweighted": dict(weighted=False, objective="list", isotonic=False),
     "list likelihood, test mix": dict(weighted=True, objective="list", isotonic=False),
@@ -143,7 +131,7 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--bundle", default=str(scorer_lib.DEFAULT_BUNDLE))
   parser.add_argument("--valid", default=str(VALID))
-  parser.add_argument("--variant", default="top likelihood, test mix",
+  parser.add_argument("--variant", default=confidence.SHIPPED_VARIANT,
                       choices=list(VARIANTS))
   parser.add_argument("--write", action="store_true", help="write the fit into the bundle")
   parser.add_argument("--test", default="", help="measure the bundle's calibration on these")
@@ -187,13 +175,17 @@ def main() -> None:
         f"(test mix {weights @ hits:.3f})")
   print(f"\n{FOLDS}-fold cross-validation on valid (held-out folds; 10 equal-width bins):")
   print_table(cross_validate(items, weights), "variant")
-  variant = VARIANTS[args.variant]
-  calibration = confidence.fit(
-      items, weights if variant["weighted"] else None, objective=variant["objective"],
-      isotonic=variant["isotonic"],
-      fitted_on={"instances": pathlib.Path(args.valid).name, "queries": len(items),
-                 "variant": args.variant, "command": "launch/fit_confidence.py --write",
-                 "weights": "test mix of distance x length" if variant["weighted"] else "none"})
+  fitted_on = {"instances": pathlib.Path(args.valid).name, "queries": len(items),
+               "command": "launch/fit_confidence.py --write"}
+  if args.variant == confidence.SHIPPED_VARIANT:  # what the finetune job fits, too
+    calibration = confidence.fit_shipped(items, fitted_on=fitted_on)
+  else:
+    variant = VARIANTS[args.variant]
+    calibration = confidence.fit(
+        items, weights if variant["weighted"] else None, objective=variant["objective"],
+        isotonic=variant["isotonic"], fitted_on={
+            **fitted_on, "variant": args.variant,
+            "weights": "test mix of distance x length" if variant["weighted"] else "none"})
   print(f"\nfitted on all of valid ({args.variant}): temperature {calibration.temperature:.4f}, "
         f"none logit {calibration.none_logit:.4f}")
   tops = np.array([calibration.top(item.scores) or 0.0 for item in items])

@@ -99,6 +99,21 @@ def test_top_is_truth_counts_ties_and_misses_against_the_truth():
   assert confidence.top_is_truth(confidence.ScoredList(np.array([1.0, 0.0]), 0))
   assert not confidence.top_is_truth(confidence.ScoredList(np.array([1.0, 1.0]), 0))
   assert not confidence.top_is_truth(confidence.ScoredList(np.array([1.0, 0.0]), None))
+  # A NaN competitor beats the truth, as in P@1 (metrics.rank_of_truth).
+  assert not confidence.top_is_truth(confidence.ScoredList(np.array([1.0, np.nan]), 0))
+
+
+def test_nan_scores_get_no_probability_and_bad_fits_say_why():
+  calibration = confidence.Calibration(1.0, -1.0)
+  probabilities = calibration.probabilities([2.0, np.nan, 1.0])
+  assert probabilities[1] == 0.0 and np.all(np.isfinite(probabilities))
+  np.testing.assert_allclose(probabilities[[0, 2]], calibration.probabilities([2.0, 1.0]))
+  np.testing.assert_array_equal(calibration.probabilities([np.nan]), [0.0])
+  with pytest.raises(ValueError, match="nothing to fit the calibration on"):
+    confidence.fit([confidence.ScoredList(np.zeros(0), None)])
+  outside = [confidence.ScoredList(np.array([1.0, 0.0]), 0, distance=9, length=5)]
+  with pytest.raises(ValueError, match="none of the 1 lists falls in a cell"):
+    confidence.test_mix_weights(outside)
 
 
 def test_save_load_round_trip_and_errors_name_the_field(tmp_path):

@@ -62,8 +62,10 @@ class Calibration:
     are rescaled to share what is left in their old proportions.
     """
     scores = np.asarray(scores, dtype=np.float64)
-    if scores.size == 0:
-      return np.zeros(0)
+    # A NaN score (a broken scorer, a null over HTTP) is no candidate: probability 0.
+    scores = np.where(np.isnan(scores), -np.inf, scores)
+    if not np.isfinite(scores).any():
+      return np.zeros(scores.size)
     logits = scores / self.temperature
     best = logits.max()
     weights = np.exp(logits - best)
@@ -148,7 +150,7 @@ def top_is_truth(item: ScoredList) -> bool:
   """Whether the best-scored candidate is the fix, ties counting against it (as P@1)."""
   if item.truth is None or not len(item.scores):
     return False
-  return bool(np.count_nonzero(item.scores >= item.scores[item.truth]) == 1)
+  return metrics.rank_of_truth(item.scores, item.truth) == 0  # NaN scores count against it
 
 
 def _padded(items: Sequence[ScoredList]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -197,6 +199,9 @@ def fit(items: Sequence[ScoredList], weights: Optional[Sequence[float]] = None, 
     raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
   weights = (np.ones(len(items)) if weights is None else np.asarray(weights, np.float64))
   kept = [i for i, item in enumerate(items) if len(item.scores) and weights[i] > 0]
+  if not kept:
+    raise ValueError(f"nothing to fit the calibration on: none of the {len(items)} lists has "
+                     "candidates and a positive weight")
   items, weights = [items[i] for i in kept], weights[kept] / weights[kept].sum()
   scores, truth, _ = _padded(items)
   hits = (np.array([top_is_truth(item) for item in items]) if objective == "top" else None)
@@ -306,11 +311,16 @@ def score_lists(instances: Sequence[Any], score_fn: Callable[..., Any], *,
 def test_mix_weights(items: Sequence[ScoredList]) -> np.ndarray:
   """Per-list weights (summing to 1) that reweight `items` to test's distance x length mix,
   the mix model selection uses (`evaluate.test_mix`)."""
-  target = evaluate.test_mix()
-  cells = [metrics.cell(item.distance, item.length) for item in items]
-  counts = {c: cells.count(c) for c in set(cells)}
-  weights = np.array([target.get(c, 0.0) / counts[c] for c in cells])
+  weights = metrics.mix_weights([metrics.cell(item.distance, item.length) for item in items],
+                                evaluate.test_mix())
+  if not weights.sum() > 0:
+    raise ValueError(f"none of the {len(items)} lists falls in a cell of test's distance x "
+                     "length mix: nothing to weight the calibration by")
   return weights / weights.sum()
+
+
+# The name launch/fit_confidence.py gives the variant `fit_shipped` fits.
+SHIPPED_VARIANT = "top likelihood, test mix"
 
 
 def fit_shipped(items: Sequence[ScoredList], fitted_on: Optional[dict[str, Any]] = None
@@ -318,7 +328,7 @@ def fit_shipped(items: Sequence[ScoredList], fitted_on: Optional[dict[str, Any]]
   """The variant the bundled scorer ships, chosen on valid (BENCHMARKS.md, "Confidence"):
   the top-1 likelihood, lists weighted to test's mix, no isotonic map."""
   return fit(items, test_mix_weights(items), objective="top",
-             fitted_on={"variant": "top likelihood, test mix",
+             fitted_on={"variant": SHIPPED_VARIANT,
                         "weights": "test mix of distance x length", **(fitted_on or {})})
 
 

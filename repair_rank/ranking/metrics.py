@@ -120,6 +120,15 @@ def composition(cells: Iterable[Cell]) -> dict[Cell, float]:
   return {key: n / total for key, n in counts.items()}
 
 
+def mix_weights(cells: Sequence[Cell], target: dict[Cell, float]) -> np.ndarray:
+  """Per-item weights, target share / the item's cell's count (0 outside `target`): a set
+  weighted so reads as if it had the target's mix of cells (not normalised)."""
+  counts: dict[Cell, int] = {}
+  for c in cells:
+    counts[c] = counts.get(c, 0) + 1
+  return np.array([target.get(c, 0.0) / counts[c] for c in cells], dtype=np.float64)
+
+
 def balanced_summary(results: Sequence[QueryResult], target: dict[Cell, float]
                      ) -> dict[str, Any]:
   """MRR and P@k with queries reweighted to the `target` mix of cells.
@@ -129,11 +138,7 @@ def balanced_summary(results: Sequence[QueryResult], target: dict[Cell, float]
   test: balanced) is scored as if it had the target's. Cells absent from
   `results` drop out and the remaining weights are renormalised.
   """
-  counts: dict[Cell, int] = {}
-  for r in results:
-    counts[cell(r.distance, r.length)] = counts.get(cell(r.distance, r.length), 0) + 1
-  weights = np.array([target.get(cell(r.distance, r.length), 0.0)
-                      / counts[cell(r.distance, r.length)] for r in results])
+  weights = mix_weights([cell(r.distance, r.length) for r in results], target)
   row: dict[str, Any] = {"n": len(results)}
   if not len(results) or weights.sum() == 0:
     row.update({"mrr": None, **{f"p@{k}": None for k in KS}})
