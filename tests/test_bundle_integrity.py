@@ -114,6 +114,20 @@ def test_saved_calibration_round_trips(saved):
   assert scorer.load(path).calibration == model.calibration
 
 
+def test_changing_what_the_scores_depend_on_drops_the_calibration(saved, tmp_path):
+  """A calibration fits the scores it was fitted to: after a change it is neither
+  reported nor saved (a stale one would report confidences of other scores)."""
+  loaded = scorer.load(saved[0])
+  loaded.batch_buckets = (4,)  # speed only: kept
+  assert loaded.calibration is not None
+  loaded.prefilter_k = 1
+  assert loaded.calibration is None
+  loaded.save(tmp_path / "retuned")
+  assert scorer.load(tmp_path / "retuned").calibration is None
+  loaded.calibration = confidence.Calibration(1.5, -1.0)  # refitted to these scores
+  assert loaded.calibration == confidence.Calibration(1.5, -1.0)
+
+
 def test_bundle_without_a_calibration_loads_with_a_warning_and_no_confidence(bundle, caplog):
   (bundle / confidence.CALIBRATION_FILE).unlink()
   def edit(meta):

@@ -41,7 +41,6 @@ def model(path: str = "", prior_weight: float = -1.0, prefilter_k: int = -1,
   An override that changes the scores drops the bundle's calibration (no confidence).
   """
   loaded = scorer_lib.load(path or None)
-  bundled = (loaded.prior_weight, loaded.prefilter_k, loaded.prior, dict(loaded.prior_options))
   if prior_weight >= 0:
     loaded.prior_weight = prior_weight
   if prefilter_k >= 0:
@@ -55,9 +54,7 @@ def model(path: str = "", prior_weight: float = -1.0, prefilter_k: int = -1,
   if prior_path:  # Another learned first stage than the bundle's own (ablations).
     loaded.prior_options = {**loaded.prior_options, "path": prior_path}
     loaded.prior = loaded.prior  # Drops the cached first stage.
-  if (loaded.prior_weight, loaded.prefilter_k, loaded.prior, loaded.prior_options) != bundled:
-    loaded.calibration = None  # Fitted to the bundle's own scores, not these.
-  return loaded
+  return loaded  # Its calibration is None if an override changed the scores (Scorer).
 
 
 def lm(checkpoint: str = "", batch_size: int = 128, prefilter_k: int = 0,

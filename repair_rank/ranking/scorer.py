@@ -95,7 +95,6 @@ class Scorer:
     with `prior_options` (`prefilter_lambda` is markov_distance's λ). `calibration`
     turns this scorer's scores into confidences (None: it has none).
     """
-    self.calibration = calibration
     self.prior_options = dict(prior_options or {})
     self.model_config = model_config.replace(deterministic=True)
     self.params = jax.device_put(params)
@@ -108,6 +107,24 @@ class Scorer:
     self._prefilter = None
     self.prior = prior
     self._apply = _apply_fn(self.model_config)
+    self.calibration = calibration
+
+  def _score_settings(self) -> tuple:
+    """What the scores depend on besides the params (batch buckets change speed only)."""
+    return (self.prior_weight, self.prefilter_k, self.prefilter_lambda, self.prior,
+            dict(self.prior_options))
+
+  @property
+  def calibration(self) -> confidence_lib.Calibration | None:
+    """The calibration of these scores; None once a setting the scores depend on changed
+    since it was attached (it was fitted to other scores), so it is never saved stale."""
+    if self._calibration is None or self._score_settings() != self._calibrated_settings:
+      return None
+    return self._calibration
+
+  @calibration.setter
+  def calibration(self, calibration: confidence_lib.Calibration | None) -> None:
+    self._calibration, self._calibrated_settings = calibration, self._score_settings()
 
   @property
   def prior(self) -> str:
