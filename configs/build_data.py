@@ -52,7 +52,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.export_text = True
   # Build the TFDS dataset of instances once train, valid and test all exist.
   config.tfds = True
-  # Show a tqdm progress bar per split.
+  # Show a tqdm progress bar per split (runner "pool"; Beam reports progress its own way).
   config.progress = True
   # Log JAX devices at start-up (the job never uses JAX).
   config.log_devices = False

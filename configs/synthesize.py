@@ -27,7 +27,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.sources = ("train",)
   # Directories (or .py files) of the "corpus" source: every .py file under them, cut into
   # functions, classes and blocks of top-level statements (units), deduplicated, none whose
-  # text appears in valid or test. A string or a tuple of them; () = none.
+  # text appears in valid or test (tuple of paths; () = none).
   config.corpus_dirs = ()
   # [min, max] tokens of a corpus unit (tokens).
   config.unit_tokens = (4, 80)

@@ -206,6 +206,20 @@ def test_corpus_source_needs_directories(tmp_path):
   with pytest.raises(ValueError, match="does not name 'corpus'"):
     synthesize.run(_synthesize_config(corpus_dirs=(str(tmp_path),), runner="pool"),
                    str(tmp_path))
+  with pytest.raises(ValueError, match="empty corpus directory name"):
+    synthesize.run(_synthesize_config(sources=("corpus",), corpus_dirs=("",), runner="pool"),
+                   str(tmp_path))
+  with pytest.raises(FileNotFoundError, match="does not exist"):
+    synthesize.run(_synthesize_config(sources=("corpus",), corpus_dirs=(str(tmp_path / "no"),),
+                                      runner="pool"), str(tmp_path))
+
+
+def test_stdlib_source_reads_only_the_files_asked_for(tmp_path):
+  synthesize.run(_synthesize_config(sources=("stdlib",), stdlib_max_files=3, runner="pool",
+                                    workers=1), str(tmp_path))
+  shards = [p for p in (tmp_path / "corpus_shards" / "stdlib").glob("*.jsonl*")
+            if "stats" not in p.name]
+  assert len(shards) == 1
 
 
 def test_job_writes_pairs_build_data_reads(tmp_path):

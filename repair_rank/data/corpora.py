@@ -41,6 +41,8 @@ def python_files(directories: Sequence[str | pathlib.Path]) -> list[pathlib.Path
   """The .py files under each directory (or the file itself), sorted, each once."""
   files = set()
   for directory in directories:
+    if not str(directory).strip():  # Path("") is the current directory: never meant
+      raise ValueError(f"empty corpus directory name in {list(map(str, directories))!r}")
     directory = pathlib.Path(directory)
     if directory.is_file():
       files.add(directory)

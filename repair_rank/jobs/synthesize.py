@@ -50,8 +50,7 @@ def corpus_units(config: ml_collections.ConfigDict, workdir: pathlib.Path
                  ) -> tuple[list[list[str]], dict]:
   """The snippet-sized units of `config.corpus_dirs`: deduplicated (first in file order),
   none whose text is a valid or test sequence (broken or fixed); and their counts."""
-  directories = ((config.corpus_dirs,) if isinstance(config.corpus_dirs, str)
-                 else tuple(config.corpus_dirs))
+  directories = tuple(config.corpus_dirs)  # ml_collections keeps the field a tuple
   if not directories:
     raise ValueError("config.sources names 'corpus': set config.corpus_dirs to one or more "
                      "directories of .py files")
@@ -82,9 +81,10 @@ def load_sources(config: ml_collections.ConfigDict, fixed_lengths: list[int],
   if "stdlib" in config.sources:
     # Its own generator: the snippets do not depend on the synthesis draws.
     rng = np.random.default_rng([config.seed, 1])
-    files = [seqs[0] for seqs in read_corpus("stdlib", corpora.stdlib_files(), config, workdir,
-                                              cut="file") if seqs]
-    files = files[:config.stdlib_max_files or None]
+    # Only the files asked for are read (0: all of them).
+    files = [seqs[0] for seqs in read_corpus(
+        "stdlib", corpora.stdlib_files()[:config.stdlib_max_files or None], config, workdir,
+        cut="file") if seqs]
     snippets = []
     for sequence in files:
       snippets += synthetic.snippets(
