@@ -128,9 +128,28 @@ def test_quick_fixes_keep_the_documents_crlf_line_breaks():
   fixed = "a = 1\r\nif a == 1: print(a)\r\nb = 2\r\n"
   _, actions, _ = asyncio.run(session(broken, fixed, "--config.min_confidence=0"))
   assert apply_text_edits(broken, actions[0].edit.changes[URI]) == fixed
-  breaking = [a for a in actions if "\r\n" in a.edit.changes[URI][0].new_text]
+  breaking = [a for a in actions if any("\r\n" in e.new_text for e in a.edit.changes[URI])]
   assert breaking, [a.title for a in actions]
   for action in actions:
     repaired = apply_text_edits(broken, action.edit.changes[URI])
     assert "\n" not in repaired.replace("\r\n", ""), action.title
     ast.parse(repaired)
+
+
+def test_a_fix_of_two_places_is_two_small_edits():
+  # The top repair adds ':' on line 1 and ')' on line 2: two edits, the text between kept.
+  broken = "def f(x)  # doubled\n    return g(x\n"
+  fixed = "def f(x):  # doubled\n    return g(x)\n"
+  _, actions, _ = asyncio.run(session(broken, fixed, "--config.min_confidence=0"))
+  edits = actions[0].edit.changes[URI]
+  assert apply_text_edits(broken, edits) == fixed
+  assert sorted(e.new_text for e in edits) == [")", ":"]
+
+
+def test_the_lsp_job_refuses_a_threshold_outside_zero_one():
+  from configs import lsp as lsp_config  # pylint: disable=g-import-not-at-top
+  from repair_rank.jobs import lsp as lsp_job  # pylint: disable=g-import-not-at-top
+  config = lsp_config.get_config()
+  config.min_confidence = 50.0  # a percentage by mistake: would silently offer nothing
+  with pytest.raises(SystemExit, match=r"lsp: config.min_confidence must be in \[0, 1\]"):
+    lsp_job.run(config, "")

@@ -8,6 +8,7 @@ from absl import logging
 import ml_collections
 
 from repair_rank.ranking import registry
+from repair_rank.ranking import repairs
 from repair_rank.serving import lsp
 from repair_rank.serving import server as server_lib
 
@@ -16,11 +17,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   """Serves one editor over stdio."""
   del workdir  # Writes nothing.
   try:
+    min_confidence = repairs.checked_min_confidence(config.min_confidence)
     score_fn = registry.from_config(config)
-  except registry.ScorerUnavailableError as e:
+  except (ValueError, registry.ScorerUnavailableError) as e:
     raise SystemExit(f"lsp: {e}") from None
-  server = lsp.build_server(score_fn, top_k=config.top_k,
-                            min_confidence=config.min_confidence,
+  server = lsp.build_server(score_fn, top_k=config.top_k, min_confidence=min_confidence,
                             options=server_lib.repair_options(config))
   logging.info("repair-rank language server on stdio (scorer %s)", config.scorer)
   server.start_io()

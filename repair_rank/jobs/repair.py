@@ -24,9 +24,10 @@ ABSTAINED = 3
 def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   """Prints the top-k repairs of `config.file`."""
   del workdir  # Prints only.
-  min_confidence = float(config.get("min_confidence", 0.0))
-  if not 0.0 <= min_confidence <= 1.0:
-    raise SystemExit(f"repair: config.min_confidence must be in [0, 1], got {min_confidence}")
+  try:
+    min_confidence = repairs.checked_min_confidence(config.get("min_confidence", 0.0))
+  except ValueError as e:
+    raise SystemExit(f"repair: {e}") from None
   try:
     source = repairs.read_source(config.file)
     if config.endpoint:

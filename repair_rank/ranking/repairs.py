@@ -21,7 +21,7 @@ import dataclasses
 import pathlib
 import re
 import sys
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
@@ -326,6 +326,14 @@ def rank_repairs(query: Sequence[str], score_fn: evaluate.ScoreFn, *, top_k: int
 def _header(number: int, repair: Repair, edits: str) -> str:
   shown = "" if repair.confidence is None else f"  confidence {repair.confidence:.2f}"
   return f"#{number}{shown}  score {repair.score:.3f}  distance {repair.distance}  {edits}"
+
+
+def checked_min_confidence(value: Any) -> float:
+  """`value` as a threshold on confidences; ValueError unless it is in [0, 1]."""
+  threshold = float(value)
+  if not 0.0 <= threshold <= 1.0:
+    raise ValueError(f"config.min_confidence must be in [0, 1], got {value}")
+  return threshold
 
 
 def abstains(repairs: Sequence[Repair], min_confidence: float) -> bool:

@@ -118,15 +118,16 @@ class RepairServer(LanguageServer):
     for fix in diagnosis.fixes:
       if not repairs.confident([fix.repair], self.min_confidence):
         continue
-      edit = repairs.diff_edit(text, fix.text)
-      server_range = types.Range(_position(text_lines, edit.start), _position(text_lines, edit.end))
+      # The repair's own minimal edits (fix.edits), each in the document's line ending.
+      edits = [types.TextEdit(
+          range=self.client_range(uri, types.Range(_position(text_lines, edit.start),
+                                                   _position(text_lines, edit.end))),
+          new_text=edit.text.replace("\n", ending)) for edit in fix.edits]
       actions.append(types.CodeAction(
           title=f"Repair: {fix.description}{_confidence_words(fix.repair)}",
           kind=types.CodeActionKind.QuickFix, diagnostics=related,
           is_preferred=not actions,
-          edit=types.WorkspaceEdit(changes={uri: [types.TextEdit(
-              range=self.client_range(uri, server_range),
-              new_text=edit.text.replace("\n", ending))]})))
+          edit=types.WorkspaceEdit(changes={uri: edits})))
     return actions
 
 
