@@ -55,12 +55,23 @@ class ScannedToken:
   offset: int
 
 
+def normalize_newlines(source: str) -> str:
+  """`source` with \\r\\n and \\r line breaks as \\n (the offsets every edit uses)."""
+  return source.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _line_starts(text: str) -> list[int]:
+  """The offset at which each line of `text` starts (one more: the end plus one)."""
+  starts = [0]
+  for line in text.split("\n"):
+    starts.append(starts[-1] + len(line) + 1)
+  return starts
+
+
 def scan(source: str) -> list[ScannedToken]:
   """The non-layout tokens of `source` with their texts and character offsets."""
-  text = source.replace("\r\n", "\n").replace("\r", "\n")
-  line_starts = [0]
-  for line in text.split("\n"):
-    line_starts.append(line_starts[-1] + len(line) + 1)
+  text = normalize_newlines(source)
+  line_starts = _line_starts(text)
   return [ScannedToken(lexeme.token, lexeme.text, line_starts[lexeme.line - 1] + lexeme.column)
           for lexeme in tokens_lib.lex_lexemes(text) if lexeme.token not in LAYOUT]
 
@@ -74,7 +85,7 @@ def token_texts(source: str, tokens: Optional[Sequence[str]] = None
   """
   tokens = tokens_lib.lex(source) if tokens is None else list(tokens)
   scanned = scan(source)
-  normalized = source.replace("\r\n", "\n").replace("\r", "\n")
+  normalized = normalize_newlines(source)
   positions = [i for i, tok in enumerate(tokens) if tok not in LAYOUT]
   texts: list[Optional[str]] = [None] * len(tokens)
   offsets: list[Optional[int]] = [None] * len(tokens)
@@ -112,10 +123,8 @@ _COMMENT_OR_CONTINUATION = re.compile(r"#[^\n]*|\\(?=\n|$)")
 def dropped_characters(source: str) -> list[Dropped]:
   """Each run of characters `tokens.lex` skipped: not whitespace, a comment or a line
   continuation, yet in no token, so no repair can keep them."""
-  text = source.replace("\r\n", "\n").replace("\r", "\n")
-  line_starts = [0]
-  for line in text.split("\n"):
-    line_starts.append(line_starts[-1] + len(line) + 1)
+  text = normalize_newlines(source)
+  line_starts = _line_starts(text)
   out, previous_end = [], 0
 
   def runs_in(start: int, end: int, before: int) -> None:
@@ -453,7 +462,7 @@ def _repair_file(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
   stops, abstaining, at an error whose best repair is below `min_confidence`.
   Line numbers are the original file's.
   """
-  lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+  lines = normalize_newlines(source).split("\n")
   out, fixed = [], 0
   shifts: list[tuple[int, int]] = []  # (first line after a splice, lines it added)
 
@@ -527,11 +536,6 @@ class TextEdit:
   text: str
 
 
-def normalize_newlines(source: str) -> str:
-  """`source` with \\r\\n and \\r line breaks as \\n (the offsets every edit uses)."""
-  return source.replace("\r\n", "\n").replace("\r", "\n")
-
-
 def apply_edits(text: str, edits: Sequence[TextEdit]) -> str:
   """`text` with non-overlapping `edits` applied (an insertion before a deletion at one offset)."""
   out, cursor = [], 0
@@ -540,13 +544,6 @@ def apply_edits(text: str, edits: Sequence[TextEdit]) -> str:
     cursor = max(cursor, edit.end)
   out.append(text[cursor:])
   return "".join(out)
-
-
-def _line_starts(text: str) -> list[int]:
-  starts = [0]
-  for line in text.split("\n"):
-    starts.append(starts[-1] + len(line) + 1)
-  return starts
 
 
 def _first_on_line(tokens: Sequence[str], i: int, start: int = 0) -> bool:
