@@ -28,6 +28,10 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   config.learning_rate = 1e-3 if config.variant == "small" else 5e-4
   # Linear warm-up (steps).
   config.warmup_steps = 300
+  # More (broken, fixed) pairs to pretrain on beside the bundled train pairs (tuple of paths
+  # in the StackOverflow pairs format, e.g. the synthesize job's train.jsonl over the standard
+  # library, which keeps none that appear in valid or test; () = train pairs only).
+  config.extra_train_pairs = ()
   # Valid sequences used for the periodic evaluation loss (0 = all 928).
   config.max_eval_sequences = 0
   return config

@@ -1,4 +1,4 @@
-"""The pretrain job: stage 1 on the bundled train pairs, evaluated on valid.
+"""The pretrain job: stage 1 on the bundled train pairs (and any extra pairs), evaluated on valid.
 
   python -m repair_rank.main --config configs/pretrain.py --workdir workdir/pretrain
 
@@ -9,6 +9,7 @@ import time
 import ml_collections
 
 from repair_rank import distributed
+from repair_rank.data import stackoverflow
 from repair_rank.training import pretrain
 from repair_rank.training import writer
 
@@ -18,8 +19,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   start = time.perf_counter()
   max_len = config.model.max_len
   valid = pretrain.read_sequences("valid", max_len)[:config.max_eval_sequences or None]
-  pretrain.train(config, workdir, train_sequences=pretrain.read_sequences("train", max_len),
-                 valid_sequences=valid)
+  train = pretrain.read_sequences("train", max_len)
+  for path in config.get("extra_train_pairs", ()):
+    train += pretrain.pair_sequences(stackoverflow.read_pairs(path), max_len)
+  pretrain.train(config, workdir, train_sequences=train, valid_sequences=valid)
   if distributed.is_primary():
     print(writer.summary(workdir, "pretrain", "loss", time.perf_counter() - start,
                          {"checkpoints": f"{workdir}/checkpoints", "plot": f"{workdir}/metrics.png"},

@@ -132,8 +132,13 @@ def compile_steps(model_config: models.TransformerConfig,
 
 def read_sequences(split: str, max_len: int) -> list[np.ndarray]:
   """The `[BOS] broken [SEP] fixed [EOS]` ids of one bundled split."""
+  return pair_sequences(corpora.split_pairs(split), max_len)
+
+
+def pair_sequences(pairs: Sequence[dict], max_len: int) -> list[np.ndarray]:
+  """The `[BOS] broken [SEP] fixed [EOS]` ids of (broken, fixed) pairs."""
   return [features.lm_sequence(p["broken"].split(), p["fixed"].split(), max_len)
-          for p in corpora.split_pairs(split)]
+          for p in pairs]
 
 
 def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
