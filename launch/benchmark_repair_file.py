@@ -2,7 +2,7 @@
 
   nice -n 15 prlimit --as=4000000000 .venv/bin/python launch/benchmark_repair_file.py 5000000 1
 
-The file is repair_rank/ranking/repairs.py repeated to SIZE bytes, with ERRORS
+The file is repair_rank/repair/command.py repeated to SIZE bytes, with ERRORS
 statements broken (a ')' dropped), spread evenly; scored with markov_channel.
 Run one size per process: peak RSS is the process's.
 """
@@ -11,12 +11,12 @@ import sys
 import time
 
 from repair_rank.ranking import registry
-from repair_rank.ranking import repairs
+from repair_rank.repair import command
 from repair_rank.syntax import tokens
 
 
 def broken_file(size: int, errors: int) -> str:
-  unit = open("repair_rank/ranking/repairs.py", encoding="utf-8").read()
+  unit = open("repair_rank/repair/command.py", encoding="utf-8").read()
   unit = unit[unit.index("import ast"):]  # a cut docstring would be one unterminated STRING
   source = (unit * (size // len(unit) + 1))[:size]
   lines = source[:source.rfind("\n") + 1].split("\n")
@@ -34,7 +34,7 @@ def main(size: int, errors: int) -> None:
   tokens.lex(source)
   lex_s = time.monotonic() - start
   start = time.monotonic()
-  out = repairs.repair_source(source, score, top_k=3, max_distance=3, time_budget=1.0)
+  out = command.repair_source(source, score, top_k=3, max_distance=3, time_budget=1.0)
   seconds = time.monotonic() - start
   rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
   verdict = "parses" if out.rstrip().endswith("the whole file parses.") else "does not parse"

@@ -9,6 +9,8 @@ import hidden in a function is still an import). The layers, bottom to top:
   data                 pairs, corpora, ranking instances and their generation
   model                features, Flax models, batches, checkpoints
   ranking              metrics, evaluation, baselines, the scorer, the registry
+  repair               whole sources and files: windows, candidates checked in the file,
+                       text edits, the command's listing, the diagnosis front ends show
   training             the training loop, pretrain, finetune
   serving              request protocol, HTTP server, client
   jobs                 one module per `config.job`; never imports another job
@@ -29,8 +31,8 @@ from repair_rank import main
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "repair_rank"
-LAYERS = ("paths distributed", "syntax", "generator", "data", "model", "ranking", "training",
-          "serving", "jobs", "main cli")
+LAYERS = ("paths distributed", "syntax", "generator", "data", "model", "ranking", "repair",
+          "training", "serving", "jobs", "main cli")
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts.split()}
 FACES = {"tokens": "syntax", "candidates": "generator", "metrics": "ranking",
          "scorer": "ranking"}

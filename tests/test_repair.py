@@ -8,7 +8,10 @@ import pytest
 
 from repair_rank.jobs import repair as repair_job
 from repair_rank.ranking import confidence
-from repair_rank.ranking import repairs as repair
+from repair_rank.repair import command
+from repair_rank.repair import ranked as ranked_lib
+from repair_rank.repair import showing
+from repair_rank.repair import source_text
 from repair_rank import tokens
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -27,9 +30,9 @@ def load_config(**overrides):
 def test_token_texts_follow_lex():
   source = 'x = f"a{b}" + 0x1F  # c\ns = """one\ntwo""" ; y = r\'\\\'\' \\\n  . z\n'
   lexed = tokens.lex(source)
-  texts, lines = repair.token_texts(source, lexed)
+  texts, lines = source_text.token_texts(source, lexed)
   assert len(texts) == len(lexed)
-  shown = [(tok, text) for tok, text in zip(lexed, texts) if tok not in repair.LAYOUT]
+  shown = [(tok, text) for tok, text in zip(lexed, texts) if tok not in source_text.LAYOUT]
   assert ("STRING", 'f"a{b}"') in shown and ("NUMBER", "0x1F") in shown
   assert ("STRING", '"""one\ntwo"""') in shown and ("STRING", "r'\\''") in shown
   assert all(text is not None for _, text in shown)
@@ -38,26 +41,26 @@ def test_token_texts_follow_lex():
 
 def test_token_texts_tolerate_disagreement():
   source = "a = 1\n"
-  texts, _ = repair.token_texts(source, ["NAME", "=", "(", "NUMBER", "NEWLINE"])
+  texts, _ = source_text.token_texts(source, ["NAME", "=", "(", "NUMBER", "NEWLINE"])
   assert texts == ["a", "=", None, "1", None]
 
 
 def test_show_repair_restores_names_and_marks_edits():
   source = "total = price(a, 2))\n"
   query = tokens.lex(source)
-  texts, lines = repair.token_texts(source, query)
+  texts, lines = source_text.token_texts(source, query)
   fixed = query[:-2] + ["NEWLINE"]            # delete the extra ')'
-  assert repair.show_repair(query, texts, fixed, "plain") == "total = price(a, 2)\n"
-  assert repair.show_repair(query, texts, fixed, "markers") == "total = price(a, 2)[-)]\n"
-  ansi = repair.show_repair(query, texts, fixed, "ansi")
+  assert showing.show_repair(query, texts, fixed, "plain") == "total = price(a, 2)\n"
+  assert showing.show_repair(query, texts, fixed, "markers") == "total = price(a, 2)[-)]\n"
+  ansi = showing.show_repair(query, texts, fixed, "ansi")
   assert "\x1b[9;31m)\x1b[0m" in ansi
-  assert repair.describe_edits(query, texts, lines, fixed) == "line 1: delete ')'"
+  assert showing.describe_edits(query, texts, lines, fixed) == "line 1: delete ')'"
   inserted = query[:2] + ["NAME", "."] + query[2:]  # aligned as total = price.x(...)
-  assert repair.show_repair(query, texts, inserted, "markers") == "total = price[+.][+x](a, 2))\n"
+  assert showing.show_repair(query, texts, inserted, "markers") == "total = price[+.][+x](a, 2))\n"
   # The description names inserted placeholders as shown, and layout in words.
-  assert repair.describe_edits(query, texts, lines, inserted) == "line 1: insert '.' 'x'"
+  assert showing.describe_edits(query, texts, lines, inserted) == "line 1: insert '.' 'x'"
   broken_line = query[:-1] + ["NEWLINE", "NEWLINE"]
-  assert repair.describe_edits(query, texts, lines, broken_line) == "line 1: insert a line break"
+  assert showing.describe_edits(query, texts, lines, broken_line) == "line 1: insert a line break"
 
 
 def test_repair_source_with_a_baseline(tmp_path, capsys):
@@ -74,7 +77,7 @@ def test_repair_source_with_a_baseline(tmp_path, capsys):
 
 def test_repair_source_with_a_stand_in_scorer():
   prefer_short = lambda query, candidates: -np.array([len(c) for c in candidates], float)
-  out = repair.repair_source("for item in items\n    print(item)\n", prefer_short, top_k=1,
+  out = command.repair_source("for item in items\n    print(item)\n", prefer_short, top_k=1,
                              max_distance=1, style="markers")
   assert "#1" in out and "item" in out
 
@@ -90,13 +93,13 @@ class PreferShortCalibrated:
 def test_repairs_carry_their_confidence_and_print_it():
   scorer = PreferShortCalibrated()
   query = tokens.lex("for item in items\n    print(item)\n")
-  ranked = repair.rank_repairs(query, scorer, top_k=3, max_distance=1)
+  ranked = ranked_lib.rank_repairs(query, scorer, top_k=3, max_distance=1)
   scores = np.array([r.score for r in ranked])
   assert all(r.confidence is not None for r in ranked)
   assert [r.confidence for r in ranked] == sorted((r.confidence for r in ranked), reverse=True)
   # The confidences are the calibration's over the whole generated list: at most its top 3.
   assert ranked[0].confidence <= scorer.calibration.top(scores) + 1e-12
-  out = repair.repair_source("for item in items\n    print(item)\n", scorer, top_k=2,
+  out = command.repair_source("for item in items\n    print(item)\n", scorer, top_k=2,
                              max_distance=1)
   assert f"#1  confidence {ranked[0].confidence:.2f}  score" in out
 
@@ -107,18 +110,18 @@ def test_abstains_below_min_confidence(long_file):
   if long_file:  # repaired window by window (repair_file)
     source = "x = 1\n" * 30 + source + "y = 2\n" * 30
   scorer = PreferShortCalibrated()
-  best = repair.repair_outcome(source, scorer, top_k=1, max_distance=1, window_tokens=60)
+  best = command.repair_outcome(source, scorer, top_k=1, max_distance=1, window_tokens=60)
   assert not best.abstained and "confidence" in best.text
   top = float(best.text.split("confidence ")[1].split()[0])
-  refused = repair.repair_outcome(source, scorer, top_k=1, max_distance=1, window_tokens=60,
+  refused = command.repair_outcome(source, scorer, top_k=1, max_distance=1, window_tokens=60,
                                   min_confidence=min(1.0, top + 0.05))
   assert refused.abstained and "Abstained" in refused.text and "#1" not in refused.text
   assert "min_confidence" in refused.text
-  answered = repair.repair_outcome(source, scorer, top_k=1, max_distance=1, window_tokens=60,
+  answered = command.repair_outcome(source, scorer, top_k=1, max_distance=1, window_tokens=60,
                                    min_confidence=max(0.0, top - 0.05))
   assert not answered.abstained and "#1" in answered.text
   # A scorer without a calibration has no confidence and never abstains.
-  plain = repair.repair_outcome(source, lambda q, c: np.zeros(len(c)), top_k=1,
+  plain = command.repair_outcome(source, lambda q, c: np.zeros(len(c)), top_k=1,
                                 max_distance=1, window_tokens=60, min_confidence=0.99)
   assert not plain.abstained and "confidence" not in plain.text
 
@@ -145,7 +148,7 @@ def test_the_job_reads_stdin_and_exits_3_when_it_abstains(tmp_path, monkeypatch,
     ("x = 'abc\n", "inside a token"),
 ])
 def test_nothing_to_repair(source, message):
-  out = repair.repair_source(source, lambda q, c: np.zeros(len(c)), max_distance=1)
+  out = command.repair_source(source, lambda q, c: np.zeros(len(c)), max_distance=1)
   assert message in out
 
 
@@ -164,26 +167,26 @@ def test_bad_files_fail_clearly(tmp_path):
 
 def test_characters_in_no_token_are_named_not_lost():
   source = 'naïve = 5 × 3  # ÷ in a comment\nprint(“héllo”, naïve \\\n  )\n'
-  dropped = repair.dropped_characters(source)
+  dropped = source_text.dropped_characters(source)
   assert [(d.line, d.text) for d in dropped] == [(1, "×"), (2, "“"), (2, "”")]
   query = tokens.lex(source)
   assert query[dropped[0].before] == "NUMBER"  # just before the 3
-  texts, lines = repair.token_texts(source, query)
+  texts, lines = source_text.token_texts(source, query)
   fixed = [t for i, t in enumerate(query) if i != 3]  # delete the 3
-  shown = repair.show_repair(query, texts, fixed, "markers", dropped)
+  shown = showing.show_repair(query, texts, fixed, "markers", dropped)
   assert shown == "naïve = 5[-×][-3]\nprint([-“] héllo[-”] , naïve)\n"
-  plain = repair.show_repair(query, texts, fixed, "plain", dropped)
+  plain = showing.show_repair(query, texts, fixed, "plain", dropped)
   assert "×" not in plain and "naïve" in plain and "héllo" in plain
-  assert repair.describe_dropped(dropped[:1]) == "line 1: drop '×' (U+00D7; not Python)"
+  assert source_text.describe_dropped(dropped[:1]) == "line 1: drop '×' (U+00D7; not Python)"
 
 
 def test_printed_repair_names_the_characters_it_drops():
   prefer_short = lambda query, candidates: -np.array([len(c) for c in candidates], float)
-  out = repair.repair_source("x = 5 × 3\n", prefer_short, top_k=1, max_distance=1,
+  out = command.repair_source("x = 5 × 3\n", prefer_short, top_k=1, max_distance=1,
                              style="markers")
   assert "line 1: drop '×' (U+00D7; not Python)" in out and "[-×]" in out
   # In a whole file too, repaired window by window.
   filler = "".join(f"v{i} = {i}\n" for i in range(60))
-  out = repair.repair_source(filler + "y = (1 × 2\n" + filler, prefer_short, top_k=1,
+  out = command.repair_source(filler + "y = (1 × 2\n" + filler, prefer_short, top_k=1,
                              max_distance=1, style="markers", window_tokens=40)
   assert "line 61: drop '×' (U+00D7; not Python)" in out

@@ -1,4 +1,4 @@
-"""Repairs as text edits of the user's source (`repairs.apply_repair`, `repairs.diagnose`)."""
+"""Repairs as text edits of the user's source (`text_edits.apply_repair`, `diagnosis.diagnose`)."""
 import ast
 
 import numpy as np
@@ -6,7 +6,9 @@ import pytest
 
 from repair_rank import tokens
 from repair_rank.ranking import registry
-from repair_rank.ranking import repairs
+from repair_rank.repair import diagnosis as diagnosis_lib
+from repair_rank.repair import ranked
+from repair_rank.repair import text_edits
 
 
 @pytest.mark.parametrize("source, candidate, expected", [
@@ -37,11 +39,11 @@ from repair_rank.ranking import repairs
 def test_apply_repair_keeps_the_users_text(source, candidate, expected):
   candidate = candidate.split()
   assert tokens.is_valid(candidate)
-  repaired = repairs.apply_repair(source, candidate)
+  repaired = text_edits.apply_repair(source, candidate)
   assert repaired == expected
   ast.parse(repaired)
   # Only the edited characters change: the edits are small.
-  edits = repairs.repair_edits(source, candidate)
+  edits = text_edits.repair_edits(source, candidate)
   assert sum(e.end - e.start + len(e.text) for e in edits) <= 6
 
 
@@ -49,15 +51,15 @@ def test_apply_repair_falls_back_to_a_fresh_layout_that_lexes_right():
   # Joining two lines across a comment has no minimal edit: laid out afresh instead.
   source = "x = (1 +  # one\n"
   candidate = "NAME = ( NUMBER ) NEWLINE".split()
-  repaired = repairs.apply_repair(source, candidate)
+  repaired = text_edits.apply_repair(source, candidate)
   ast.parse(repaired)
   assert tokens.lex(repaired)[:5] == candidate[:5]
 
 
 def test_apply_edits_orders_an_insertion_before_a_deletion():
-  edits = [repairs.TextEdit(3, 4, ""), repairs.TextEdit(3, 3, ")")]
-  assert repairs.apply_edits("f(x}", edits) == "f(x)"
-  assert repairs.diff_edit("abcdef", "abXYef") == repairs.TextEdit(2, 4, "XY")
+  edits = [text_edits.TextEdit(3, 4, ""), text_edits.TextEdit(3, 3, ")")]
+  assert text_edits.apply_edits("f(x}", edits) == "f(x)"
+  assert text_edits.diff_edit("abcdef", "abXYef") == text_edits.TextEdit(2, 4, "XY")
 
 
 def prefer_short(query, candidates):
@@ -65,16 +67,16 @@ def prefer_short(query, candidates):
 
 
 def test_diagnose_a_snippet_and_every_status():
-  diagnosis = repairs.diagnose("def f(x)\n    return g(x)\n", prefer_short, top_k=2,
+  diagnosis = diagnosis_lib.diagnose("def f(x)\n    return g(x)\n", prefer_short, top_k=2,
                                max_distance=1)
   assert diagnosis.status == "repaired" and diagnosis.message == "expected ':'"
   assert (diagnosis.line, diagnosis.column) == (0, 8)
   assert 1 <= len(diagnosis.fixes) <= 2
   for fix in diagnosis.fixes:
     ast.parse(fix.text)
-    assert repairs.apply_edits("def f(x)\n    return g(x)\n", fix.edits) == fix.text
+    assert text_edits.apply_edits("def f(x)\n    return g(x)\n", fix.edits) == fix.text
   assert len({fix.text for fix in diagnosis.fixes}) == len(diagnosis.fixes)
-  statuses = {source: repairs.diagnose(source, prefer_short, max_distance=1).status
+  statuses = {source: diagnosis_lib.diagnose(source, prefer_short, max_distance=1).status
               for source in ("x = 1\n", "", "x = 'abc\n")}
   assert statuses == {"x = 1\n": "parses", "": "no_tokens", "x = 'abc\n": "in_token"}
 
@@ -82,11 +84,11 @@ def test_diagnose_a_snippet_and_every_status():
 def test_diagnose_a_whole_file_repairs_the_window_in_place():
   body = "".join(f"def f{i}(a):\n    # keep me\n    return a  +  {i}\n\n" for i in range(40))
   broken = body.replace("def f30(a):", "def f30(a)")
-  diagnosis = repairs.diagnose(broken, registry.get("markov_channel"), top_k=3,
+  diagnosis = diagnosis_lib.diagnose(broken, registry.get("markov_channel"), top_k=3,
                                window_tokens=60)
   assert diagnosis.status == "repaired" and diagnosis.line == broken.split("\n").index("def f30(a)")
   assert diagnosis.fixes[0].text == body  # comments and odd spacing untouched
-  assert diagnosis.fixes[0].edits == (repairs.TextEdit(broken.index("def f30(a)") + 10,
+  assert diagnosis.fixes[0].edits == (text_edits.TextEdit(broken.index("def f30(a)") + 10,
                                                        broken.index("def f30(a)") + 10, ":"),)
 
 
@@ -94,7 +96,7 @@ def test_diagnose_a_whole_file_drops_characters_outside_python():
   # The lexer skips '×', so minimal edits would keep it and the fix would not parse.
   before = "".join(f"v{i} = f({i}, {i})\n" for i in range(40))
   broken = before + "y = 2 × 3\n" + before
-  diagnosis = repairs.diagnose(broken, registry.get("markov_channel"), top_k=2,
+  diagnosis = diagnosis_lib.diagnose(broken, registry.get("markov_channel"), top_k=2,
                                window_tokens=60)
   assert diagnosis.status == "repaired" and diagnosis.fixes
   for fix in diagnosis.fixes:
@@ -105,13 +107,13 @@ def test_diagnose_a_whole_file_drops_characters_outside_python():
 
 
 def test_confidence_is_read_in_one_place():
-  plain = repairs.Repair(("NAME",), 1.0, 1)
-  assert repairs.confidence_of(plain) is None
-  assert repairs.confident([plain], 0.9) == [plain]  # no confidence: offer every repair
+  plain = ranked.Repair(("NAME",), 1.0, 1)
+  assert ranked.confidence_of(plain) is None
+  assert ranked.confident([plain], 0.9) == [plain]  # no confidence: offer every repair
 
   class Sure:
     confidence = 0.95
   class Unsure:
     confidence = 0.2
-  assert repairs.confident([Sure(), Unsure()], 0.5)[0].confidence == 0.95
-  assert len(repairs.confident([Sure(), Unsure()], 0.5)) == 1
+  assert ranked.confident([Sure(), Unsure()], 0.5)[0].confidence == 0.95
+  assert len(ranked.confident([Sure(), Unsure()], 0.5)) == 1

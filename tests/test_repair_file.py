@@ -12,8 +12,11 @@ import pytest
 from repair_rank.generator import search
 from repair_rank.jobs import repair as repair_job
 from repair_rank.ranking import registry
-from repair_rank.ranking import repairs
-from repair_rank.syntax import regions
+from repair_rank.repair import command
+from repair_rank.repair import ranked
+from repair_rank.repair import showing
+from repair_rank.repair import source_text
+from repair_rank.repair import windows
 from repair_rank.syntax import tokens
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -43,7 +46,7 @@ def test_snippets_repaired_as_before(markov):
   cases = json.loads((ROOT / "tests/fixtures/snippet_repairs.json").read_text())
   score = registry.get("markov_distance")
   for case in cases:
-    got = repairs.repair_source(case["source"], score, top_k=3, max_distance=2,
+    got = command.repair_source(case["source"], score, top_k=3, max_distance=2,
                                 time_budget=None, max_expansions=300)
     assert got == case["output"], case["id"]
 
@@ -55,7 +58,7 @@ def test_two_errors_in_a_long_file_are_repaired_in_turn(markov):
   source = "\n".join(lines)
   assert len(tokens.lex(source)) > 1000
   start = time.monotonic()
-  out = repairs.repair_source(source, markov, top_k=2, max_distance=2, time_budget=0.5)
+  out = command.repair_source(source, markov, top_k=2, max_distance=2, time_budget=0.5)
   assert time.monotonic() - start < 8
   errors = re.findall(r"SyntaxError at line (\d+)", out)
   assert errors == ["6", "102"], out
@@ -67,10 +70,10 @@ def test_windows_parse_alone_and_splice_back(markov):
   lines = long_file(10)
   lines[40] = lines[40].replace("total = width * height", "total = width * * height")
   lexemes = tokens.lex_lexemes("\n".join(lines))
-  logical = regions.logical_lines(lexemes)
-  error = regions.first_error(lines, lexemes, logical, chunk_lines=5)
+  logical = windows.logical_lines(lexemes)
+  error = windows.first_error(lines, lexemes, logical, chunk_lines=5)
   assert error.line == 40 and error.chunk_start > 0
-  window = regions.error_window(lexemes, logical, len(lines), error.line, max_tokens=60)
+  window = windows.error_window(lexemes, logical, len(lines), error.line, max_tokens=60)
   assert window.first_line <= 40 < window.end_line
   assert len(window.tokens) <= 60 and not tokens.is_valid(window.tokens)
   fixed = list(window.tokens)
@@ -78,8 +81,8 @@ def test_windows_parse_alone_and_splice_back(markov):
               if tok == "*" and line == 40)
   del fixed[star]
   assert tokens.is_valid(fixed)
-  repaired = repairs.show_repair(window.tokens, window.texts, fixed, "plain")
-  spliced = regions.splice(lines, window, repaired)
+  repaired = showing.show_repair(window.tokens, window.texts, fixed, "plain")
+  spliced = windows.splice(lines, window, repaired)
   ast.parse("\n".join(spliced))
   assert spliced[40] == lines[40].replace("* *", "*")
   assert spliced[:window.first_line] == lines[:window.first_line]
@@ -87,14 +90,14 @@ def test_windows_parse_alone_and_splice_back(markov):
 
 def test_printed_repairs_are_best_first_and_parse(markov):
   source = "def f(x):\n    return g(x\n"
-  out = repairs.repair_source(source, markov, top_k=5, max_distance=2, time_budget=0.5)
+  out = command.repair_source(source, markov, top_k=5, max_distance=2, time_budget=0.5)
   scores = [float(s) for s in re.findall(r"score (-?[\d.]+)", out)]
   assert len(scores) == 5 and scores == sorted(scores, reverse=True)
-  best = repairs.rank_repairs(tokens.lex(source), markov, top_k=1, max_distance=2,
+  best = ranked.rank_repairs(tokens.lex(source), markov, top_k=1, max_distance=2,
                               time_budget=0.5)[0]
   query = tokens.lex(source)
-  texts, _ = repairs.token_texts(source, query)
-  ast.parse(repairs.show_repair(query, texts, best.tokens, "plain"))
+  texts, _ = source_text.token_texts(source, query)
+  ast.parse(showing.show_repair(query, texts, best.tokens, "plain"))
 
 
 def test_distance_one_sweep_honours_the_budget():
@@ -107,9 +110,9 @@ def test_distance_one_sweep_honours_the_budget():
 
 def test_a_file_that_parses_and_a_parser_that_gives_up(markov):
   source = "\n".join(long_file(3))
-  assert "already parses" in repairs.repair_source(source, markov, window_tokens=50)
+  assert "already parses" in command.repair_source(source, markov, window_tokens=50)
   deep = source + "\nx = " + "-" * 100000 + "1\n"
-  out = repairs.repair_source(deep, markov, window_tokens=50)
+  out = command.repair_source(deep, markov, window_tokens=50)
   assert "parser gave up" in out and "Traceback" not in out
 
 

@@ -18,7 +18,7 @@ import conftest
 from repair_rank.ranking import confidence
 from repair_rank.ranking import evaluate
 from repair_rank.ranking import registry
-from repair_rank.ranking import repairs
+from repair_rank.repair import ranked
 from repair_rank.serving import client as client_lib
 from repair_rank.serving import protocol
 from repair_rank.serving import server as server_lib
@@ -109,7 +109,7 @@ def test_rerank_json_reports_the_calibrated_confidence_of_each_candidate():
     client = client_lib.HttpScoreFn(served.url)
     scores, confidences = client.score_with_confidence(["NAME", "("], [["NAME"], ["NAME", "("]])
     np.testing.assert_allclose(confidences, scorer.calibration.probabilities(scores))
-    best = repairs.rank_repairs(["NAME", "=", "(", "NAME"], client, top_k=2, max_distance=1)
+    best = ranked.rank_repairs(["NAME", "=", "(", "NAME"], client, top_k=2, max_distance=1)
     assert best and all(r.confidence is not None for r in best)
 
 

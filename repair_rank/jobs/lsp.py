@@ -8,7 +8,7 @@ from absl import logging
 import ml_collections
 
 from repair_rank.ranking import registry
-from repair_rank.ranking import repairs
+from repair_rank.repair import ranked
 from repair_rank.serving import lsp
 from repair_rank.serving import server as server_lib
 
@@ -17,7 +17,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   """Serves one editor over stdio."""
   del workdir  # Writes nothing.
   try:
-    min_confidence = repairs.checked_min_confidence(config.min_confidence)
+    min_confidence = ranked.checked_min_confidence(config.min_confidence)
     score_fn = registry.from_config(config)
   except (ValueError, registry.ScorerUnavailableError) as e:
     raise SystemExit(f"lsp: {e}") from None

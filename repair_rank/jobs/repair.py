@@ -5,7 +5,7 @@
 
 Exit status: 0 when it printed repairs (or had nothing to repair), ABSTAINED (3) when
 the best repair's confidence is below `config.min_confidence`, 1 on bad input.
-How the repairs are found and shown: `repair_rank.ranking.repairs`.
+How the repairs are found and shown: `repair_rank.repair.command`.
 """
 import sys
 
@@ -14,7 +14,8 @@ import ml_collections
 
 from repair_rank.ranking import confidence
 from repair_rank.ranking import registry
-from repair_rank.ranking import repairs
+from repair_rank.repair import command
+from repair_rank.repair import ranked
 from repair_rank.serving import client as client_lib
 
 # The exit status when the command abstains (confidence below config.min_confidence).
@@ -25,16 +26,16 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   """Prints the top-k repairs of `config.file`."""
   del workdir  # Prints only.
   try:
-    min_confidence = repairs.checked_min_confidence(config.get("min_confidence", 0.0))
+    min_confidence = ranked.checked_min_confidence(config.get("min_confidence", 0.0))
   except ValueError as e:
     raise SystemExit(f"repair: {e}") from None
   try:
-    source = repairs.read_source(config.file)
+    source = command.read_source(config.file)
     if config.endpoint:
       score_fn = client_lib.HttpScoreFn(config.endpoint)
     else:
       score_fn = registry.from_config(config)
-  except (repairs.RepairError, registry.ScorerUnavailableError) as e:
+  except (command.RepairError, registry.ScorerUnavailableError) as e:
     raise SystemExit(f"repair: {e}") from None
   color = config.color
   if color not in ("auto", "always", "never"):
@@ -46,7 +47,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
           "confidence and min_confidence is not applied", file=sys.stderr)
   logging.info("Repairing %s with scorer %s", config.file, config.endpoint or config.scorer)
   try:
-    outcome = repairs.repair_outcome(source, score_fn, top_k=config.top_k,
+    outcome = command.repair_outcome(source, score_fn, top_k=config.top_k,
                                      style="ansi" if ansi else "markers",
                                      max_distance=config.max_distance, k=config.k,
                                      time_budget=config.time_budget or None,

@@ -4,9 +4,9 @@
 
 When an open Python document does not parse (didOpen, didChange, didSave), the
 server publishes one diagnostic at the error Python reports, and offers the best
-repairs at or above `min_confidence` (`repairs.confident`) as quick-fix code
+repairs at or above `min_confidence` (`ranked.confident`) as quick-fix code
 actions. Each rewrites the document with the user's names, literals, comments and
-layout kept (`repairs.diagnose`: whole files are repaired in a window around the
+layout kept (`diagnosis.diagnose`: whole files are repaired in a window around the
 first error; once a fix is applied the next error shows). Positions follow the
 encoding the client negotiated (UTF-16 by default). Nothing may be printed to
 stdout: it carries the protocol.
@@ -19,7 +19,9 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from repair_rank.ranking import evaluate
-from repair_rank.ranking import repairs
+from repair_rank.repair import diagnosis as diagnosis_lib
+from repair_rank.repair import ranked
+from repair_rank.repair import source_text
 
 NAME = "repair-rank"
 SOURCE = "repair_rank"  # the diagnostics' `source`, shown by editors beside the message
@@ -46,7 +48,7 @@ def _position(text_lines: Sequence[str], offset: int) -> types.Position:
   return types.Position(line=line, character=offset)
 
 
-def _error_range(text_lines: Sequence[str], diagnosis: repairs.Diagnosis) -> types.Range:
+def _error_range(text_lines: Sequence[str], diagnosis: diagnosis_lib.Diagnosis) -> types.Range:
   """The character Python blamed, or its whole line where it names no column."""
   line = min(diagnosis.line or 0, len(text_lines) - 1)
   width = len(text_lines[line])
@@ -56,8 +58,8 @@ def _error_range(text_lines: Sequence[str], diagnosis: repairs.Diagnosis) -> typ
   return types.Range(types.Position(line, column), types.Position(line, min(column + 1, width)))
 
 
-def _confidence_words(repair: repairs.Repair) -> str:
-  confidence = repairs.confidence_of(repair)
+def _confidence_words(repair: ranked.Repair) -> str:
+  confidence = ranked.confidence_of(repair)
   return "" if confidence is None else f" ({confidence:.0%} sure)"
 
 
@@ -70,19 +72,20 @@ class RepairServer(LanguageServer):
     self.score_fn = score_fn
     self.top_k = top_k
     self.min_confidence = min_confidence
-    self.options = dict(options or {})  # repairs.diagnose options (max_distance, k, ...)
+    self.options = dict(options or {})  # diagnosis.diagnose options (max_distance, k, ...)
     self._lock = threading.Lock()  # one repair at a time: the scorer is not re-entrant
-    self._diagnoses: dict[str, tuple[str, repairs.Diagnosis]] = {}  # uri -> (text, diagnosis)
+    self._diagnoses: dict[str, tuple[str, diagnosis_lib.Diagnosis]] = {}  # uri -> (text, diagnosis)
     self.changes: dict[str, int] = {}  # uri -> how many changes it has had
     self.changes_lock = threading.Lock()
 
-  def diagnosis(self, uri: str) -> tuple[str, repairs.Diagnosis]:
+  def diagnosis(self, uri: str) -> tuple[str, diagnosis_lib.Diagnosis]:
     """(normalised text, diagnosis) of the document now, computed once per text."""
-    text = repairs.normalize_newlines(self.workspace.get_text_document(uri).source)
+    text = source_text.normalize_newlines(self.workspace.get_text_document(uri).source)
     with self._lock:
       cached = self._diagnoses.get(uri)
       if cached is None or cached[0] != text:
-        cached = (text, repairs.diagnose(text, self.score_fn, top_k=self.top_k, **self.options))
+        cached = (text, diagnosis_lib.diagnose(text, self.score_fn, top_k=self.top_k,
+                                               **self.options))
         self._diagnoses[uri] = cached
     return cached
 
@@ -94,7 +97,7 @@ class RepairServer(LanguageServer):
     text, diagnosis = self.diagnosis(uri)
     if diagnosis.status in ("parses", "no_tokens"):
       return []
-    offered = repairs.confident([fix.repair for fix in diagnosis.fixes], self.min_confidence)
+    offered = ranked.confident([fix.repair for fix in diagnosis.fixes], self.min_confidence)
     note = (f"; {len(offered)} repair{'s' if len(offered) != 1 else ''} offered"
             if offered else "")
     return [types.Diagnostic(
@@ -116,7 +119,7 @@ class RepairServer(LanguageServer):
     ending = _line_ending(self.workspace.get_text_document(uri).source)
     actions = []
     for fix in diagnosis.fixes:
-      if not repairs.confident([fix.repair], self.min_confidence):
+      if not ranked.confident([fix.repair], self.min_confidence):
         continue
       # The repair's own minimal edits (fix.edits), each in the document's line ending.
       edits = [types.TextEdit(

@@ -22,7 +22,9 @@ from typing import Any, Optional
 
 import ml_collections
 
-from repair_rank.ranking import repairs as repairs_lib
+from repair_rank.repair import diagnosis as diagnosis_lib
+from repair_rank.repair import ranked
+from repair_rank.repair import source_text
 from repair_rank.syntax import tokens as tokens_lib
 
 # Longest token name ("continue", "nonlocal") plus a separator: a line longer than
@@ -184,8 +186,8 @@ def parse_repair_request(body: bytes, limits: Limits) -> tuple[str, int]:
   return source, top_k
 
 
-def repair_answer(diagnosis: repairs_lib.Diagnosis, source: str) -> dict[str, Any]:
-  """The /repair.json answer for a `repairs.Diagnosis` of `source`.
+def repair_answer(diagnosis: diagnosis_lib.Diagnosis, source: str) -> dict[str, Any]:
+  """The /repair.json answer for a `diagnosis.Diagnosis` of `source`.
 
   {"status", "message", "line", "column" (1-based; null where Python names none),
    "repairs": [{"text": the whole repaired source, "segments": [[kind, text], ...] the
@@ -193,7 +195,7 @@ def repair_answer(diagnosis: repairs_lib.Diagnosis, source: str) -> dict[str, An
    [{"start", "end", "text"}] (character offsets of the source, newlines as \\n),
    "description", "score", "distance", "confidence" (null where the scorer gives none)}]}
   """
-  text = repairs_lib.normalize_newlines(source)
+  text = source_text.normalize_newlines(source)
   repairs = []
   for fix in diagnosis.fixes:
     segments, cursor = [], 0
@@ -202,7 +204,7 @@ def repair_answer(diagnosis: repairs_lib.Diagnosis, source: str) -> dict[str, An
                    ["delete", text[max(cursor, edit.start):edit.end]], ["insert", edit.text]]
       cursor = max(cursor, edit.end)
     segments.append(["keep", text[cursor:]])
-    confidence = repairs_lib.confidence_of(fix.repair)
+    confidence = ranked.confidence_of(fix.repair)
     repairs.append({
         "text": fix.text,
         "segments": [segment for segment in segments if segment[1]],

@@ -10,7 +10,7 @@ Routes:
   POST /rerank       text/plain, POST /rerank.json: see `serving.protocol`.
   GET  /             a page to try it: paste broken Python, see its repairs (page.html).
   POST /repair.json  JSON {"source": ..., "top_k": ...}: the error and its repairs as text
-                     (`serving.protocol.parse_repair_request`, `ranking.repairs.diagnose`).
+                     (`serving.protocol.parse_repair_request`, `repair.diagnosis.diagnose`).
 
 Standard library only: `ThreadingHTTPServer`, one thread per connection, HTTP/1.1
 keep-alive. Every bad request gets a 4xx with a one-line message and a scorer
@@ -36,8 +36,8 @@ import numpy as np
 from repair_rank.ranking import confidence
 from repair_rank.ranking import evaluate
 from repair_rank.ranking import registry
-from repair_rank.ranking import repairs
 from repair_rank.ranking.metrics import best_first
+from repair_rank.repair import diagnosis as diagnosis_lib
 from repair_rank.serving.protocol import Limits
 from repair_rank.serving.protocol import RequestError
 from repair_rank.serving.protocol import parse_json_request
@@ -257,7 +257,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     body = self._read_body()
     self._set_deadline(None)
     source, top_k = parse_repair_request(body, self.app.limits)
-    diagnosis = repairs.diagnose(source, self.app.score, top_k=top_k, **self.app.repair_options)
+    diagnosis = diagnosis_lib.diagnose(source, self.app.score, top_k=top_k,
+                                       **self.app.repair_options)
     if diagnosis.status in ("parses", "no_tokens"):
       raise RequestError(422, diagnosis.message)
     self._send_json(200, repair_answer(diagnosis, source))
@@ -489,7 +490,7 @@ class RerankServer:
                repair_options: Optional[dict[str, Any]] = None):
     self.score_fn = evaluate.as_score_fn(scorer)
     self.calibration = confidence.calibration_of(scorer)  # None: no confidence to report
-    # Options of `repairs.diagnose` for POST /repair.json (max_distance, k, time_budget, ...).
+    # Options of `diagnosis.diagnose` for POST /repair.json (max_distance, k, time_budget, ...).
     self.repair_options = dict(repair_options or {})
     self.name = name or getattr(scorer, "__name__", type(scorer).__name__)
     self.limits = limits
@@ -626,7 +627,7 @@ def server_from_config(config: ml_collections.ConfigDict, scorer: Any = None,
 
 
 def repair_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
-  """`repairs.diagnose` options of a serve (or lsp) config; missing fields keep its defaults."""
+  """`diagnosis.diagnose` options of a serve (or lsp) config; missing fields keep its defaults."""
   options = {}
   for field in ("max_distance", "k", "window_tokens"):
     if field in config:

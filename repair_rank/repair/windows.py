@@ -2,7 +2,7 @@
 
 The generator and the ranker work on snippets (StackOverflow posts: at most
 about 80 tokens); their cost grows with the square of the input's length. A
-real file is repaired one window at a time (`repair_rank.ranking.repairs`):
+real file is repaired one window at a time (`repair_rank.repair`):
 * `first_error` lexes the file once and compiles it in chunks of whole
   top-level statements, so the parser never holds more than one chunk's tree
   (a 5 MB file in one `compile` takes 0.7 GB);

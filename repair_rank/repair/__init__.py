@@ -1,0 +1,1 @@
+"""The repair stage: whole sources and files repaired with the ranker, as text edits."""

@@ -1,0 +1,222 @@
+"""The repair command: the top-k repairs of a broken Python file, edits highlighted.
+
+The file is lexed (`tokens.lex`), candidates generated (`candidates.generate`)
+and scored (the configured scorer, or a running endpoint), and each of the best
+`top_k` is printed as readable Python (`showing.show_repair`), with its
+confidence. With `min_confidence` > 0 the command abstains when the best
+repair's confidence is below it: it says so instead of listing repairs. A file
+longer than a snippet is repaired error by error in windows (`windows`).
+"""
+import ast
+import dataclasses
+import pathlib
+import sys
+from typing import Optional, Sequence
+
+from repair_rank.generator import search
+from repair_rank.ranking import evaluate
+from repair_rank.repair import ranked
+from repair_rank.repair import showing
+from repair_rank.repair import source_text
+from repair_rank.repair import windows
+from repair_rank.syntax import tokens as tokens_lib
+
+
+class RepairError(ValueError):
+  """Bad input to the repair command (missing file, not UTF-8, ...)."""
+
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+  """What the repair command prints, and whether it abstained (confidence too low)."""
+  text: str
+  abstained: bool = False
+
+
+
+def read_source(path: str) -> str:
+  """The text of a UTF-8 Python file ("-": standard input); RepairError if it is missing
+  or not UTF-8."""
+  if not path:
+    raise RepairError("no file given: pass --config.file=broken.py (or - for stdin)")
+  if path == "-":
+    data = sys.stdin.buffer.read()
+    path = "<stdin>"
+  else:
+    file = pathlib.Path(path)
+    if not file.exists():
+      raise RepairError(f"{path}: no such file")
+    if not file.is_file():
+      raise RepairError(f"{path}: not a regular file")
+    data = file.read_bytes()
+  try:
+    return data.decode("utf-8-sig")
+  except UnicodeDecodeError as e:
+    raise RepairError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})") from None
+
+
+
+def _header(number: int, repair: ranked.Repair, edits: str) -> str:
+  shown = "" if repair.confidence is None else f"  confidence {repair.confidence:.2f}"
+  return f"#{number}{shown}  score {repair.score:.3f}  distance {repair.distance}  {edits}"
+
+
+
+def format_repairs(source: str, repairs: Sequence[ranked.Repair], style: str) -> str:
+  """All repairs of `source` as a numbered, human-readable listing."""
+  query = tokens_lib.lex(source)
+  texts, lines = source_text.token_texts(source, query)
+  dropped = source_text.dropped_characters(source)
+  blocks = []
+  for number, repair in enumerate(repairs, start=1):
+    edits = "; ".join(filter(None, [source_text.describe_dropped(dropped),
+                                    showing.describe_edits(query, texts, lines, repair.tokens)]))
+    header = _header(number, repair, edits)
+    shown = showing.show_repair(query, texts, repair.tokens, style, dropped).rstrip("\n")
+    blocks.append(header + "\n" + shown)
+  return "\n\n".join(blocks)
+
+
+def repair_source(source: str, score_fn: evaluate.ScoreFn, **options) -> str:
+  """The text the command prints for `source` (`repair_outcome`'s text)."""
+  return repair_outcome(source, score_fn, **options).text
+
+
+def repair_outcome(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
+                   style: str = "markers", max_distance: int = 3, k: int = 1000,
+                   time_budget: Optional[float] = search.DEFAULT_TIME_BUDGET,
+                   max_expansions: Optional[int] = None, window_tokens: int = 120,
+                   max_errors: int = 10, min_confidence: float = 0.0) -> Outcome:
+  """What the command prints for `source`, and whether it abstained.
+
+  A source of at most `window_tokens` tokens (a snippet) is repaired whole; a
+  longer one error by error in windows of about that many tokens
+  (`repair_file`), so that time and memory stay bounded. Below
+  `min_confidence` (the best repair's confidence) it abstains.
+  """
+  query = tokens_lib.lex(source)
+  if not query:
+    return Outcome("Nothing to repair: the file has no tokens.")
+  options = dict(top_k=top_k, max_distance=max_distance, k=k, time_budget=time_budget,
+                 max_expansions=max_expansions)
+  if len(query) > window_tokens:
+    del query  # the file path keeps its own lexemes
+    return _repair_file(source, score_fn, style=style, window_tokens=window_tokens,
+                        max_errors=max_errors, min_confidence=min_confidence, **options)
+  try:
+    ast.parse(source)
+    return Outcome("The file already parses; nothing to repair.")
+  except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
+    error = f"{type(e).__name__}: {e}"
+  if tokens_lib.is_valid(query):
+    return Outcome(f"{error}\nThe error is inside a token (a string or number literal, or "
+                   "a character outside Python's grammar), which token-level repairs cannot "
+                   "fix.")
+  repairs = ranked.rank_repairs(query, score_fn, **options)
+  if not repairs:
+    return Outcome(f"{error}\nNo repair within {max_distance} token edits.")
+  if ranked.abstains(repairs, min_confidence):
+    return Outcome(f"{error}\n{ranked.abstain_message(repairs[0], min_confidence)}", abstained=True)
+  return Outcome(f"{error}\n\n{format_repairs(source, repairs, style)}")
+
+
+# --- Whole files ----------------------------------------------------------------
+
+
+def _window_repairs(window: windows.Window, score_fn: evaluate.ScoreFn, style: str,
+                    options: dict, original_line, file_lines: Sequence[str]
+                    ) -> tuple[list[ranked.Repair], str]:
+  """The ranked repairs of one window and their listing, line numbers as in the file."""
+  repairs = ranked.rank_repairs(window.tokens, score_fn, **options)
+  lines = [original_line(line) + 1 for line in window.lines]
+  # Characters in no token, named in the header (the repair spliced back drops them).
+  dropped = [dataclasses.replace(d, line=original_line(window.first_line + d.line - 1) + 1)
+             for d in source_text.dropped_characters(
+                 "\n".join(file_lines[window.first_line:window.end_line]))]
+  blocks = []
+  for number, repair in enumerate(repairs, start=1):
+    edits = "; ".join(filter(None, [
+        source_text.describe_dropped(dropped),
+        showing.describe_edits(window.tokens, window.texts, lines, repair.tokens)]))
+    header = _header(number, repair, edits)
+    shown = showing.show_repair(window.tokens, window.texts, repair.tokens, style).rstrip("\n")
+    blocks.append(header + "\n" + shown)
+  return repairs, "\n\n".join(blocks)
+
+
+def _describe_error(error: windows.FileError, original_line) -> str:
+  where = "" if error.line is None else f" at line {original_line(error.line) + 1}"
+  return f"SyntaxError{where}: {error.message}"
+
+
+def repair_file(source: str, score_fn: evaluate.ScoreFn, **options) -> str:
+  """Repairs of a whole file, one syntax error after another (`_repair_file`'s text)."""
+  return _repair_file(source, score_fn, **options).text
+
+
+def _repair_file(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
+                 style: str = "markers", window_tokens: int = 120, max_errors: int = 10,
+                 min_confidence: float = 0.0, **options) -> Outcome:
+  """Repairs of a whole file, one syntax error after another.
+
+  Each error is repaired inside a window of about `window_tokens` tokens
+  around it (`windows.error_window`); the best repair is spliced back and the
+  file parsed again, from the failing chunk on, for the next error, up to
+  `max_errors`. Ends by saying whether the file parses with every best repair;
+  stops, abstaining, at an error whose best repair is below `min_confidence`.
+  Line numbers are the original file's.
+  """
+  lines = source_text.normalize_newlines(source).split("\n")
+  out, fixed = [], 0
+  shifts: list[tuple[int, int]] = []  # (first line after a splice, lines it added)
+
+  def original_line(line: int) -> int:
+    return line - sum(added for after, added in shifts if line >= after)
+
+  offset = 0  # lines before it are whole top-level statements that parse
+  while True:
+    rest = lines[offset:]
+    lexemes = tokens_lib.lex_lexemes("\n".join(rest))
+    logical = windows.logical_lines(lexemes)
+    error = windows.first_error(rest, lexemes, logical)
+    if error is None:
+      if not out:
+        return Outcome("The file already parses; nothing to repair.")
+      out.append(f"With repair #1 of each of the {fixed} errors above, the whole file parses.")
+      return Outcome("\n\n".join(out))
+    error = dataclasses.replace(error, chunk_start=offset + error.chunk_start,
+                                line=None if error.line is None else offset + error.line)
+    out.append(_describe_error(error, original_line))
+    if fixed == max_errors or error.line is None:
+      reason = (f"stopped after {max_errors} errors (max_errors)" if error.line is not None
+                else "the parser names no line to repair")
+      out.append(f"The file still does not parse: {reason}.")
+      return Outcome("\n\n".join(out))
+    window = windows.error_window(lexemes, logical, len(rest), error.line - offset,
+                                  max_tokens=window_tokens).shifted(offset)
+    del lexemes, logical, rest  # the next round lexes the repaired file
+    span = (f"lines {original_line(window.first_line) + 1}-"
+            f"{original_line(window.end_line - 1) + 1}")
+    if tokens_lib.is_valid(window.tokens):
+      out.append(f"{span} parse on their own: the error depends on code around them, "
+                 "which token-level repairs of a window cannot see. Stopped here.")
+      return Outcome("\n\n".join(out))
+    repairs, listing = _window_repairs(window, score_fn, style, {"top_k": top_k, **options},
+                                       original_line, lines)
+    if ranked.abstains(repairs, min_confidence):
+      out.append(f"At {span}: {ranked.abstain_message(repairs[0], min_confidence)}")
+      return Outcome("\n\n".join(out), abstained=True)
+    if not repairs:
+      out.append(f"No repair of {span} within {options.get('max_distance', 3)} token edits. "
+                 "Stopped here.")
+      return Outcome("\n\n".join(out))
+    out.append(f"Repairs of {span}:\n\n{listing}")
+    repaired = showing.show_repair(window.tokens, window.texts, repairs[0].tokens, "plain")
+    before = len(lines)
+    lines = windows.splice(lines, window, repaired)
+    added = len(lines) - before
+    shifts.append((window.end_line + added, added))
+    fixed += 1
+    # The chunk that failed starts at a top-level statement: parse again from it.
+    offset = error.chunk_start if window.first_line >= error.chunk_start else 0
