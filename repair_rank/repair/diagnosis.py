@@ -2,10 +2,13 @@
 /repair.json and the editor server).
 """
 import dataclasses
+import time
 from typing import Optional, Sequence
 
 from repair_rank.generator import search
 from repair_rank.ranking import evaluate
+from repair_rank.repair import file_ranking
+from repair_rank.repair import in_file
 from repair_rank.repair import ranked
 from repair_rank.repair import showing
 from repair_rank.repair import source_text
@@ -14,6 +17,11 @@ from repair_rank.repair import windows
 from repair_rank.syntax import tokens as tokens_lib
 
 LAYOUT = tokens_lib.LAYOUT
+# Candidates of a file's window checked in the file at most (each one compile of its context).
+MAX_FILE_CHECKS = 400
+# The share of the time budget the generator may spend on a file's window.
+FILE_SEARCH_SHARE = 0.25
+FILE_RANKING = file_ranking.FileRanking.load()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,21 +77,54 @@ def _window_lexemes(lexemes: Sequence[tokens_lib.Lexeme], window: windows.Window
   return start, picked + [tokens_lib.Lexeme(tok, "", picked[-1].line) for tok in added]
 
 
-def _window_fix(text: str, lines: Sequence[str], lexemes: Sequence[tokens_lib.Lexeme],
-                window: windows.Window, candidate: Sequence[str], minimal: bool = True) -> str:
-  """The whole file with the window repaired to `candidate`: minimal edits where they
-  lex right (and `minimal`), else the window's lines laid out afresh (`windows.splice`)."""
-  found = _window_lexemes(lexemes, window) if minimal else None
-  if found is not None:
-    start, window_lexemes = found
-    edits = text_edits.minimal_edits(text, window_lexemes, candidate)
-    if edits is not None:
-      repaired = text_edits.apply_edits(text, edits)
-      core = text_edits.strip_layout_end(candidate)
-      if tokens_lib.lex(repaired)[start:start + len(core)] == core:
-        return repaired
-  shown = showing.show_repair(window.tokens, window.texts, candidate, "plain")
-  return "\n".join(windows.splice(lines, window, shown))
+def _file_fixes(text: str, lexemes: Sequence[tokens_lib.Lexeme],
+                logical: Sequence[windows.LogicalLine], error: windows.FileError,
+                score_fn: evaluate.ScoreFn, *, top_k: int, window_tokens: int,
+                max_distance: int, k: int, time_budget: Optional[float],
+                max_expansions: Optional[int]) -> list[Fix]:
+  """The best repairs of a file's first error, each judged in the file (`in_file`):
+  the generator's candidates for a window around the error and the one-token edits
+  where Python blames it, kept when the file around the window compiles with them,
+  ranked with Python's evidence (`file_ranking`)."""
+  lines = text.split("\n")
+  started = time.monotonic()
+  back = in_file.reach_back(error.message)
+  window = windows.error_window(lexemes, logical, len(lines), error.line,
+                                max_tokens=window_tokens, reach_back=back)
+  center = windows.line_at(logical, error.line)
+  statement_lines = range(logical[max(center - back, 0)].line, error.line + 1)
+  # Characters in no token stay in minimal edits (the lexer skips them), so the fix
+  # would not parse: such a window is laid out afresh, which drops them, and says so.
+  dropped = [dataclasses.replace(d, line=window.first_line + d.line)
+             for d in source_text.dropped_characters(
+                 "\n".join(lines[window.first_line:window.end_line]))]
+  found = None if dropped else _window_lexemes(lexemes, window)
+  window_lexemes = None if found is None else found[1]
+  candidates = [(c, 1) for c in in_file.blamed_edits(window, error.line, error.message,
+                                                     statement_lines)]
+  if not tokens_lib.is_valid(window.tokens):
+    # The file's own evidence does much of the work: the search gets part of the budget.
+    budget = None if time_budget is None else FILE_SEARCH_SHARE * time_budget
+    candidates += [(c.tokens, c.distance) for c in search.generate_scored(
+        window.tokens, max_distance=max_distance, k=k, time_budget=budget,
+        max_expansions=max_expansions)]
+  blamed_at = in_file.error_index(window, window_lexemes, error.line, error.column)
+  ordered = in_file.check_order(window.tokens, error.message, blamed_at, candidates)
+  checker = in_file.FileChecker(text, lexemes, logical, window, window_lexemes)
+  deadline = None if time_budget is None else started + time_budget
+  checked = in_file.check(checker, error.message, error.line, ordered,
+                          limit=MAX_FILE_CHECKS, deadline=deadline)
+  window_lines = [line + 1 for line in window.lines]
+  fixes = []
+  for ranked_one in file_ranking.rank(checked, window.tokens, score_fn, FILE_RANKING):
+    if len(fixes) == top_k:
+      break
+    c = ranked_one.checked
+    repair = ranked.Repair(c.tokens, ranked_one.score, c.distance, ranked_one.confidence)
+    fixes.append(Fix(repair, c.text, c.edits, "; ".join(filter(None, [
+        source_text.describe_dropped(dropped),
+        showing.describe_edits(window.tokens, window.texts, window_lines, c.tokens)]))))
+  return fixes
 
 
 def diagnose(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
@@ -131,27 +172,9 @@ def diagnose(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
       if all(fix.text != repaired for fix in fixes):
         fixes.append(Fix(repair, repaired, edits, description))
   else:
-    window = windows.error_window(lexemes, logical, len(lines), error.line,
-                                  max_tokens=window_tokens)
-    if tokens_lib.is_valid(window.tokens):
-      return Diagnosis("stuck", f"{error.message} (lines {window.first_line + 1}-"
-                       f"{window.end_line} parse on their own: the error depends on code "
-                       "around them)", **where)
-    window_lines = [line + 1 for line in window.lines]
-    # Characters in no token stay in minimal edits (the lexer skips them), so the fix
-    # would not parse: such a window is laid out afresh, which drops them, and says so.
-    dropped = [dataclasses.replace(d, line=window.first_line + d.line)
-               for d in source_text.dropped_characters("\n".join(lines[window.first_line:window.end_line]))]
-    fixes = []
-    for repair in ranked.rank_repairs(window.tokens, score_fn, **options):
-      if len(fixes) == top_k:
-        break
-      repaired = _window_fix(text, lines, lexemes, window, repair.tokens, minimal=not dropped)
-      if any(fix.text == repaired for fix in fixes):
-        continue
-      fixes.append(Fix(repair, repaired, (text_edits.diff_edit(text, repaired),), "; ".join(filter(None, [
-          source_text.describe_dropped(dropped),
-          showing.describe_edits(window.tokens, window.texts, window_lines, repair.tokens)]))))
+    fixes = _file_fixes(text, lexemes, logical, error, score_fn, top_k=top_k,
+                        window_tokens=window_tokens, max_distance=max_distance, k=k,
+                        time_budget=time_budget, max_expansions=max_expansions)
   if not fixes:
     return Diagnosis("no_repair", f"{error.message} (no repair within {max_distance} "
                      "token edits)", **where)

@@ -174,7 +174,7 @@ def _grow(logical: Sequence[LogicalLine], center: int, max_tokens: int,
   return lo, hi
 
 
-def _line_at(logical: Sequence[LogicalLine], line: int) -> int:
+def line_at(logical: Sequence[LogicalLine], line: int) -> int:
   """Index of the logical line holding physical line `line` (binary search)."""
   lo, hi = 0, len(logical)
   while hi - lo > 1:
@@ -205,21 +205,26 @@ def _run_on(lexemes: Sequence[tokens_lib.Lexeme], line: LogicalLine) -> Optional
 
 def error_window(lexemes: Sequence[tokens_lib.Lexeme], logical: Sequence[LogicalLine],
                  n_lines: int, error_line: int, *, max_tokens: int = 120,
-                 margin: int = 2) -> Window:
-  """The window of at most about `max_tokens` tokens around physical line `error_line`."""
-  center = _line_at(logical, error_line)
+                 margin: int = 2, reach_back: int = 0) -> Window:
+  """The window of at most about `max_tokens` tokens around physical line `error_line`,
+  starting at least `reach_back` logical lines before it (where a slip Python noticed
+  later began: the statement a stray or unmatched bracket belongs to)."""
+  center = line_at(logical, error_line)
+  back = max(center - reach_back, 0)
   run_on = _run_on(lexemes, logical[center])
   if run_on is not None:
     # An unclosed bracket swallowed the statements after it: the window ends
     # where the next statement starts, and the repair closes the bracket there.
-    start, end = logical[center].start, run_on
+    start, end = logical[back].start, run_on
   else:
     lo, hi = _grow(logical, center, max_tokens, margin)
+    if back < lo and _span(logical, back, hi) <= max_tokens:
+      lo = back
     start, end = logical[lo].start, logical[hi - 1].end
   if end - start > max_tokens:
     # One logical line longer than the cap (an unclosed bracket runs on): whole
     # physical lines from where the error is, up to the cap.
-    first = max(logical[lo].line, error_line - margin)
+    first = max(lexemes[start].line - 1, error_line - margin)
     while start < end and lexemes[start].line - 1 < first:
       start += 1
     cut = min(end, start + max_tokens)

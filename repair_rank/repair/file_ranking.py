@@ -1,0 +1,93 @@
+"""How the repairs of a window of a file are ranked and how sure it is (issue 20, item 3).
+
+The scorer ranks snippets; in a file there is more evidence. Each candidate
+that compiles in the file (`in_file.Checked`) gets the scorer's score plus
+`hint_weight` when its edit is of the kind Python's message names, minus
+`line_weight` per line between the blamed line and its first edit (at most
+three). Its confidence is a softmax over those scores with a "none of these"
+option (`ranking.confidence.Calibration`), fitted on files of the standard
+library with slips put in (`launch/fit_file_ranking.py`; never the
+benchmark's packages), as the snippets' calibration is fitted on valid.
+
+The weights ship as assets/file_ranking.json, the calibration as
+assets/file_confidence.json (`Calibration`'s own format). They were
+fitted with the bundled scorer: a scorer without a calibration of its own
+(a baseline) gets no confidence for files either.
+"""
+import dataclasses
+import json
+import pathlib
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from repair_rank import paths
+from repair_rank.ranking import confidence as confidence_lib
+from repair_rank.ranking import evaluate
+from repair_rank.ranking import metrics
+from repair_rank.repair import in_file
+
+DEFAULT_PATH = paths.ASSETS_DIR / "file_ranking.json"
+DEFAULT_CALIBRATION_PATH = paths.ASSETS_DIR / "file_confidence.json"
+FORMAT = "repair_rank.file_ranking/1"
+MAX_LINES = 3  # lines beyond this count no further against a candidate
+
+
+@dataclasses.dataclass(frozen=True)
+class FileRanking:
+  hint_weight: float = 2.0  # added to a candidate of the hinted kind (score units)
+  line_weight: float = 1.0  # taken per line between the blamed line and the first edit
+  calibration: Optional[confidence_lib.Calibration] = None  # of the combined scores
+
+  def to_json(self) -> dict[str, Any]:
+    return {"format": FORMAT, "hint_weight": self.hint_weight, "line_weight": self.line_weight}
+
+  def save(self, path: str | pathlib.Path,
+           calibration_path: Optional[str | pathlib.Path] = None) -> None:
+    pathlib.Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
+    if self.calibration is not None and calibration_path is not None:
+      self.calibration.save(calibration_path)
+
+  @classmethod
+  def load(cls, path: str | pathlib.Path = DEFAULT_PATH,
+           calibration_path: str | pathlib.Path = DEFAULT_CALIBRATION_PATH) -> "FileRanking":
+    """The weights in `path` and the calibration in `calibration_path`; the defaults, and
+    no calibration, for files that do not exist."""
+    path, calibration_path = pathlib.Path(path), pathlib.Path(calibration_path)
+    calibration = (confidence_lib.Calibration.load(calibration_path)
+                   if calibration_path.exists() else None)
+    if not path.exists():
+      return cls(calibration=calibration)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if data.get("format") != FORMAT:
+      raise ValueError(f"{path}: field 'format' is {data.get('format')!r}, expected {FORMAT!r}")
+    return cls(float(data["hint_weight"]), float(data["line_weight"]), calibration)
+
+  def combined(self, scores: np.ndarray, checked: Sequence[in_file.Checked]) -> np.ndarray:
+    hints = np.array([c.hinted for c in checked], np.float64)
+    lines = np.array([min(c.offset_lines, MAX_LINES) for c in checked], np.float64)
+    return scores + self.hint_weight * hints - self.line_weight * lines
+
+
+@dataclasses.dataclass(frozen=True)
+class Ranked:
+  checked: in_file.Checked
+  score: float
+  confidence: Optional[float]
+
+
+def rank(checked: Sequence[in_file.Checked], window_tokens: Sequence[str],
+         score_fn: evaluate.ScoreFn, ranking: FileRanking) -> list[Ranked]:
+  """The checked candidates best first, with the combined score and confidence."""
+  if not checked:
+    return []
+  scores = np.asarray(evaluate.as_score_fn(score_fn)(
+      list(window_tokens), [list(c.tokens) for c in checked]), np.float64)
+  combined = ranking.combined(scores, checked)
+  own = confidence_lib.calibration_of(score_fn)
+  # A scorer without a calibration gets none here either; with one, the files' own.
+  calibration = None if own is None else ranking.calibration or own
+  probabilities = None if calibration is None else calibration.probabilities(combined)
+  return [Ranked(checked[i], float(combined[i]),
+                 None if probabilities is None else float(probabilities[i]))
+          for i in metrics.best_first(combined)]

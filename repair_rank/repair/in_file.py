@@ -1,0 +1,237 @@
+"""Repairs of a window of a whole file, judged in the file (issue 20, items 1-2).
+
+A window (`windows.error_window`) is a snippet cut out of a file; a repair that
+makes the window parse on its own may need edits only the cut made necessary
+(a `pass` for a block whose body lies past the window, an `if` before a window
+that starts at `else`). So a candidate here is valid only when the file's
+context around the window, its whole top-level statements, compiles with the
+repaired window in place (`Context`): edits the cut needed fail there.
+
+Python's own evidence is used too: besides the generator's candidates, every
+one-token edit on the line CPython blames and the line before (insert one of
+`) ] } : , ( [ {`, delete a token) is a candidate (`blamed_edits`), checked
+in the file like the others. Each valid candidate carries where it edits
+relative to the blamed position and whether it is of the kind Python's message
+hints ("was never closed": a closer; "expected ':'": a colon), which the
+ranking of files uses (`file_ranking`).
+"""
+import ast
+import dataclasses
+import time
+from typing import Optional, Sequence
+
+from rapidfuzz.distance import Levenshtein
+
+from repair_rank.repair import showing
+from repair_rank.repair import source_text
+from repair_rank.repair import text_edits
+from repair_rank.repair import windows
+from repair_rank.syntax import tokens as tokens_lib
+
+LAYOUT = tokens_lib.LAYOUT
+# The rule script's one-token insertions (launch/rule_repair_baseline.py).
+BLAMED_INSERTS = (")", "]", "}", ":", ",", "(", "[", "{")
+# Statement-starting tokens at column 0 after which a top-level statement starts.
+_TOP_LEVEL_STARTS = frozenset(("def", "class", "@", "async", "import", "from"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+  """Lines [first_line, end_line) of a file holding a window in whole top-level
+  statements, and their character range [start, end) in the text."""
+  first_line: int
+  end_line: int
+  start: int
+  end: int
+
+
+def context_of(text: str, lexemes: Sequence[tokens_lib.Lexeme],
+               logical: Sequence[windows.LogicalLine], window: windows.Window) -> Context:
+  """The top-level definitions and imports around `window`: from the last one that starts
+  at or before its first line to the next one after its last line (the file's ends
+  otherwise). A decorated definition starts at its first decorator; lines inside a
+  string start nothing (no lexeme starts there)."""
+  starts, previous = [], None
+  for line in logical:
+    first = lexemes[line.start]
+    if first.column == 0 and first.token in _TOP_LEVEL_STARTS and previous != "@":
+      starts.append(line.line)
+    previous = first.token if first.column == 0 else None
+  first = max((s for s in starts if s <= window.first_line), default=0)
+  end_line = min((s for s in starts if s >= window.end_line), default=None)
+  line_starts = source_text.line_starts(text)
+  if end_line is None:
+    return Context(first, text.count("\n") + 1, line_starts[first], len(text))
+  return Context(first, end_line, line_starts[first], line_starts[end_line])
+
+
+def compiles(text: str) -> bool:
+  try:
+    compile(text, "<file>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+  except (SyntaxError, ValueError, MemoryError, RecursionError):
+    return False
+  return True
+
+
+@dataclasses.dataclass(frozen=True)
+class Checked:
+  """A candidate of the window that compiles in its file.
+
+  text: the whole repaired file; edits: the edits of the file that give it.
+  distance: token edits from the window; blamed: whether it is one of `blamed_edits`.
+  hinted: whether its edit is of the kind Python's message names.
+  offset_lines: lines from the blamed line to its first edit (0: on it).
+  """
+  tokens: tuple[str, ...]
+  distance: int
+  text: str
+  edits: tuple[text_edits.TextEdit, ...]
+  hinted: bool
+  offset_lines: int
+
+
+# "unmatched ')'": the opener the slip dropped, put anywhere in the statement before.
+_OPENER_OF = {")": "(", "]": "[", "}": "{"}
+
+
+def reach_back(message: str) -> int:
+  """Logical lines before the blamed one where the slip may have started: an unmatched
+  closer may be the previous statement's (a dropped opener, a stray closer that ended
+  it early). (An unexpected indent reaching back measured worse: the search's budget
+  went to the wider window.)"""
+  return 1 if message.startswith(("unmatched", "closing parenthesis")) else 0
+
+
+def blamed_edits(window: windows.Window, error_line: int, message: str = "",
+                 statement_lines: Sequence[int] = ()) -> list[tuple[str, ...]]:
+  """Every one-token edit of the window's tokens on `error_line` (0-based, in the file)
+  and the line before: a token deleted, or one of BLAMED_INSERTS put before or after it;
+  on `statement_lines` (where a slip Python noticed later began), an unmatched closer's
+  opener put after any token, and any closer deleted."""
+  tokens = list(window.tokens)
+  out: dict[tuple[str, ...], None] = {}
+  for i, tok in enumerate(tokens):
+    if tok in LAYOUT or window.lines[i] not in (error_line - 1, error_line):
+      continue
+    out[tuple(tokens[:i] + tokens[i + 1:])] = None
+    for position in (i, i + 1):
+      for insert in BLAMED_INSERTS:
+        out[tuple(tokens[:position] + [insert] + tokens[position:])] = None
+  closer = message[len("unmatched '"):][:1] if message.startswith("unmatched '") else ""
+  for i, tok in enumerate(tokens):
+    if tok in LAYOUT or window.lines[i] not in statement_lines:
+      continue
+    if closer in _OPENER_OF:
+      out[tuple(tokens[:i + 1] + [_OPENER_OF[closer]] + tokens[i + 1:])] = None
+    if tok in tokens_lib.CLOSERS:  # a stray closer that ended the statement early
+      out[tuple(tokens[:i] + tokens[i + 1:])] = None
+  return list(out)
+
+
+def hinted(message: str, window_tokens: Sequence[str], candidate: Sequence[str]) -> bool:
+  """Whether the candidate's edits are of the kind Python's message hints."""
+  inserted, deleted = [], []
+  for op in Levenshtein.opcodes(list(window_tokens), list(candidate)):
+    if op.tag in ("insert", "replace"):
+      inserted += candidate[op.dest_start:op.dest_end]
+    if op.tag in ("delete", "replace"):
+      deleted += window_tokens[op.src_start:op.src_end]
+  if "never closed" in message:
+    return bool(inserted) and all(t in tokens_lib.CLOSERS for t in inserted) and not deleted
+  if "expected ':'" in message:
+    return inserted == [":"] and not deleted
+  if "forgot a comma" in message:
+    return inserted == [","] and not deleted
+  if "unmatched" in message or "does not match" in message:
+    return (not inserted and bool(deleted) and all(t in tokens_lib.CLOSERS for t in deleted)) or (
+        not deleted and len(inserted) == 1 and inserted[0] in tokens_lib.OPENERS)
+  if "indent" in message:  # unexpected indent, expected an indented block, unindent ...
+    return all(t in LAYOUT for t in inserted + deleted)
+  return False
+
+
+def _first_edit_line(window: windows.Window, candidate: Sequence[str]) -> int:
+  for op in Levenshtein.opcodes(list(window.tokens), list(candidate)):
+    if op.tag != "equal":
+      return window.lines[min(op.src_start, len(window.lines) - 1)]
+  return window.first_line
+
+
+class FileChecker:
+  """Turns window candidates into repaired files and keeps those whose context compiles."""
+
+  def __init__(self, text: str, lexemes: Sequence[tokens_lib.Lexeme],
+               logical: Sequence[windows.LogicalLine], window: windows.Window,
+               window_lexemes: Optional[Sequence[tokens_lib.Lexeme]]):
+    self.text = text
+    self.lines = text.split("\n")
+    self.window = window
+    self.window_lexemes = window_lexemes
+    self.context = context_of(text, lexemes, logical, window)
+
+  def repaired(self, candidate: Sequence[str]) -> tuple[str, tuple[text_edits.TextEdit, ...]]:
+    """The whole file with the window repaired: minimal edits of the user's text where
+    they exist, else the window's lines laid out afresh (`windows.splice`)."""
+    if self.window_lexemes is not None:
+      edits = text_edits.minimal_edits(self.text, self.window_lexemes, candidate)
+      if edits is not None:
+        return text_edits.apply_edits(self.text, edits), tuple(edits)
+    shown = showing.show_repair(self.window.tokens, self.window.texts, candidate, "plain")
+    repaired = "\n".join(windows.splice(self.lines, self.window, shown))
+    return repaired, (text_edits.diff_edit(self.text, repaired),)
+
+  def context_compiles(self, repaired: str) -> bool:
+    """Whether the repaired file's context around the window compiles (the context's end
+    moves with the length the repair added)."""
+    end = self.context.end + len(repaired) - len(self.text)
+    return compiles(repaired[self.context.start:end] + "\n")
+
+
+def check(checker: FileChecker, message: str, error_line: int,
+          candidates: Sequence[tuple[tuple[str, ...], int]], *, limit: int,
+          deadline: Optional[float]) -> list[Checked]:
+  """The candidates ((tokens, distance), in the order given) that compile in the file,
+  at most `limit` checked or until `deadline` (time.monotonic())."""
+  out, seen = [], set()
+  for n, (candidate, distance) in enumerate(candidates):
+    if n == limit or (deadline is not None and time.monotonic() > deadline):
+      break
+    repaired, edits = checker.repaired(candidate)
+    if repaired in seen or not checker.context_compiles(repaired):
+      continue
+    seen.add(repaired)
+    out.append(Checked(tuple(candidate), distance, repaired, edits,
+                       hinted(message, checker.window.tokens, candidate),
+                       abs(_first_edit_line(checker.window, candidate) - error_line)))
+  return out
+
+
+def error_index(window: windows.Window, window_lexemes: Optional[Sequence[tokens_lib.Lexeme]],
+                error_line: int, error_column: Optional[int]) -> int:
+  """The window token Python blames: the first on its line at or after its column."""
+  on_line = [i for i, line in enumerate(window.lines)
+             if line == error_line and window.tokens[i] not in LAYOUT]
+  if not on_line:
+    return min(range(len(window.lines)), key=lambda i: abs(window.lines[i] - error_line))
+  if window_lexemes is None or error_column is None:
+    return on_line[0]
+  return next((i for i in on_line if window_lexemes[i].column >= error_column), on_line[-1])
+
+
+def first_edit(window_tokens: Sequence[str], candidate: Sequence[str]) -> int:
+  """The window index of the candidate's first edit."""
+  for op in Levenshtein.opcodes(list(window_tokens), list(candidate)):
+    if op.tag != "equal":
+      return op.src_start
+  return 0
+
+
+def check_order(window_tokens: Sequence[str], message: str, blamed_at: int,
+                candidates: Sequence[tuple[tuple[str, ...], int]]
+                ) -> list[tuple[tuple[str, ...], int]]:
+  """Candidates in the order they are checked in the file: the hinted kind first, then
+  the nearest to the blamed token, then the fewest edits (ties: the order given)."""
+  keys = [(not hinted(message, window_tokens, c), abs(first_edit(window_tokens, c) - blamed_at), d)
+          for c, d in candidates]
+  order = sorted(range(len(candidates)), key=lambda i: keys[i])
+  return [candidates[i] for i in order]
