@@ -102,16 +102,19 @@ def _file_fixes(text: str, lexemes: Sequence[tokens_lib.Lexeme],
   window_lexemes = None if found is None else found[1]
   candidates = [(c, 1) for c in in_file.blamed_edits(window, error.line, error.message,
                                                      statement_lines)]
+  share = 0.0
   if not tokens_lib.is_valid(window.tokens):
-    # The file's own evidence does much of the work: the search gets part of the budget.
-    budget = None if time_budget is None else FILE_SEARCH_SHARE * time_budget
+    # The file's own evidence does much of the work: the search gets part of the budget,
+    # but all of it for an indentation error (the one-token edits cannot move a block).
+    share = 1.0 if "indent" in error.message else FILE_SEARCH_SHARE
+    budget = None if time_budget is None else share * time_budget
     candidates += [(c.tokens, c.distance) for c in search.generate_scored(
         window.tokens, max_distance=max_distance, k=k, time_budget=budget,
         max_expansions=max_expansions)]
   blamed_at = in_file.error_index(window, window_lexemes, error.line, error.column)
   ordered = in_file.check_order(window.tokens, error.message, blamed_at, candidates)
   checker = in_file.FileChecker(text, lexemes, logical, window, window_lexemes)
-  deadline = None if time_budget is None else started + time_budget
+  deadline = None if time_budget is None else started + (1 + share) * time_budget
   checked = in_file.check(checker, error.message, error.line, ordered,
                           limit=MAX_FILE_CHECKS, deadline=deadline)
   window_lines = [line + 1 for line in window.lines]
