@@ -16,7 +16,6 @@ human's fix (`repair_rank.ranking.confidence`; None when the scorer has no
 calibration). With `min_confidence` > 0 the command abstains when the best
 repair's confidence is below it: it says so instead of listing repairs.
 """
-import ast
 import dataclasses
 import pathlib
 import re
@@ -30,6 +29,7 @@ from repair_rank.generator import search
 from repair_rank.ranking import confidence as confidence_lib
 from repair_rank.ranking import evaluate
 from repair_rank.ranking import metrics
+from repair_rank.syntax import parser
 from repair_rank.syntax import regions
 from repair_rank.syntax import tokens as tokens_lib
 
@@ -400,7 +400,7 @@ def repair_outcome(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
     return _repair_file(source, score_fn, style=style, window_tokens=window_tokens,
                         max_errors=max_errors, min_confidence=min_confidence, **options)
   try:
-    ast.parse(source)
+    parser.parse(source)
     return Outcome("The file already parses; nothing to repair.")
   except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
     error = f"{type(e).__name__}: {e}"
@@ -765,7 +765,7 @@ def _same_tokens(text: str, candidate: Sequence[str]) -> bool:
   if _strip_layout_end(tokens_lib.lex(text)) != _strip_layout_end(candidate):
     return False
   try:
-    ast.parse(text)
+    parser.parse(text)
   except (SyntaxError, ValueError, MemoryError, RecursionError):
     return False
   return True
