@@ -67,3 +67,12 @@ def test_validity_is_safe_from_threads():
 def test_parses():
   assert parser.parses("x = 1\n") and not parser.parses("x = (\n")
   assert not parser.parses("x = 1\0\n")  # a null byte: ValueError
+
+
+def test_guarded_stdlib_parses_are_safe_beside_ours():
+  """numpy.load's header goes through ast.literal_eval in a handler thread while another
+  parses a file: with the guard (the server installs it) neither fails."""
+  import ast  # pylint: disable=g-import-not-at-top
+  literal = repr({f"k{i}": [i, (i, str(i))] for i in range(2000)})
+  parser.guard_stdlib_parse()
+  assert parse_from_threads(lambda: (ast.literal_eval(literal), parser.parse(SOURCE))) == []

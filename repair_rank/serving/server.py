@@ -43,6 +43,7 @@ from repair_rank.serving.protocol import parse_json_request
 from repair_rank.serving.protocol import parse_repair_request
 from repair_rank.serving.protocol import parse_text_request
 from repair_rank.serving.protocol import repair_answer
+from repair_rank.syntax import parser
 
 ROUTES = ("/healthz", "/rerank", "/rerank.json")
 PAGE_ROUTES = ("/", "/repair.json")  # the page and the source-text route behind it
@@ -162,6 +163,9 @@ class RerankServer(connections.HttpService):
                max_idle_connections: int = 1024,
                lane_limits: admission.LaneLimits = admission.LaneLimits(),
                repair_options: Optional[dict[str, Any]] = None):
+    # Handler threads parse (the repair route, numpy loading the n-gram model lazily,
+    # tracebacks): on CPython 3.11 concurrent parses answered 500s (syntax/parser.py).
+    parser.guard_stdlib_parse()
     self.score_fn = evaluate.as_score_fn(scorer)
     self.calibration = confidence.calibration_of(scorer)  # None: no confidence to report
     # Options of `repairs.diagnose` for POST /repair.json (max_distance, k, time_budget, ...).
