@@ -55,6 +55,9 @@ DAMAGE = {
     "missing manifest": lambda step_dir: (step_dir / "default" / "manifest.ocdbt").unlink(),
     "missing data file": lambda step_dir: _data_file(step_dir).unlink(),
     # (A missing _METADATA is no damage here: resume restores into a known state tree.)
+    "missing default item": lambda step_dir: shutil.rmtree(step_dir / "default"),
+    "emptied step": lambda step_dir: [shutil.rmtree(p) if p.is_dir() else p.unlink()
+                                      for p in list(step_dir.iterdir())],
 }
 
 
@@ -77,6 +80,22 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path, caplog, 
   manager.save(6, args=ocp.args.StandardSave(_state(6.5)))
   manager.wait_until_finished()
   assert [r["step"] for r in writer.read()] == [3]
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_a_restarted_run_restores_the_intact_earlier_step(tmp_path, damage):
+  """The manager of a new process (it guesses nothing from the damaged newest step): a
+  lost `default` item used to make the intact step 3 unreadable too (issue 23, item 3)."""
+  _saved_manager(tmp_path)
+  DAMAGE[damage](tmp_path / "checkpoints" / "6")
+  manager = checkpoints.checkpoint_manager(tmp_path / "checkpoints", keep=3)
+  state, step = loop.resume(manager, writer_lib.MetricWriter(tmp_path), _state(0.0))
+  assert step == 3
+  np.testing.assert_array_equal(state["w"], np.full(4, 3.0, np.float32))
+  # The read-only manager (lm scorer, finetune's encoder) reads it too.
+  np.testing.assert_array_equal(
+      checkpoints.restore(checkpoints.read_manager(tmp_path / "checkpoints"), 3)["w"],
+      np.full(4, 3.0, np.float32))
 
 
 def test_nan_checkpoint_falls_back_to_the_previous(tmp_path):

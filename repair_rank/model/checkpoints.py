@@ -108,7 +108,12 @@ def read_model_config(workdir: str | pathlib.Path, **overrides: Any) -> models.T
 
 def checkpoint_manager(directory: str | pathlib.Path, *, keep: int,
                        best_metric: str | None = None) -> ocp.CheckpointManager:
-  """Keeps the last `keep` checkpoints and, with `best_metric`, also the best by it (max)."""
+  """Keeps the last `keep` checkpoints and, with `best_metric`, also the best by it (max).
+
+  Every step holds one item (`default`), and the manager is told so: left to guess, orbax
+  reads the mode off the first step it restores, and a newest step whose `default` was
+  lost made every older, intact step unreadable too (issue 23).
+  """
   policies = [preservation_policy.LatestN(n=keep)]
   if best_metric:
     policies.append(preservation_policy.BestN(
@@ -118,14 +123,16 @@ def checkpoint_manager(directory: str | pathlib.Path, *, keep: int,
       preservation_policy=preservation_policy.AnyPreservationPolicy(policies),
       best_fn=(lambda metrics: metrics[best_metric]) if best_metric else None,
       best_mode="max", create=True)
-  return ocp.CheckpointManager(pathlib.Path(directory).resolve(), options=options)
+  return ocp.CheckpointManager(pathlib.Path(directory).resolve(), options=options,
+                               item_handlers=ocp.StandardCheckpointHandler())
 
 
 def read_manager(directory: str | pathlib.Path, **options: Any) -> ocp.CheckpointManager:
   """A manager that only reads `directory` (never creates or saves there). Not orbax's
   `read_only=True`, which logs a warning per option it resets on every load."""
   return ocp.CheckpointManager(pathlib.Path(directory).resolve(),
-                               options=ocp.CheckpointManagerOptions(create=False, **options))
+                               options=ocp.CheckpointManagerOptions(create=False, **options),
+                               item_handlers=ocp.StandardCheckpointHandler())
 
 
 def load_params(checkpoint_dir: str | pathlib.Path, step: int | None = None) -> dict[str, Any]:
