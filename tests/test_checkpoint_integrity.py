@@ -1,9 +1,12 @@
 """Resume checks the newest checkpoint and falls back to the previous one; metrics.jsonl
 stays strict JSON and survives a torn last line (issue 13's damage cases)."""
+import errno
 import json
 import logging
+import os
 import pathlib
 import shutil
+import threading
 import types
 
 import jax
@@ -209,3 +212,48 @@ def test_training_that_diverges_stops_before_checkpointing_nan(tmp_path):
   manager = checkpoints.checkpoint_manager(tmp_path / "checkpoints", keep=3)
   for step in manager.all_steps():  # whatever was saved before it diverged is finite
     checkpoints.restore(manager, step)
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.ENOSPC])
+def test_a_failed_save_stops_training_with_its_cause_and_keeps_the_last_good_step(
+    tmp_path, monkeypatch, code):
+  """The checkpoint directory turns read-only (or the disk fills) after step 3's save: the
+  run stops at step 6 with the cause in one line (it used to hang forever at 0% CPU), and
+  step 3 restores. The failing writer is injected: tests may run as root, where chmod does
+  not stop writes."""
+  rng = np.random.default_rng(0)
+  vocab = ["NAME", "(", ")", "=", "NUMBER", ",", ":", "NEWLINE"]
+  sequences = [features.lm_sequence(list(rng.choice(vocab, size=4)),
+                                    list(rng.choice(vocab, size=5)), 32) for _ in range(12)]
+  real_mkdir = os.mkdir
+
+  def failing_mkdir(path, *args, **kwargs):
+    if "orbax-checkpoint-tmp" in str(path) and not str(path).startswith(
+        str(tmp_path / "checkpoints" / "3.")):
+      raise OSError(code, os.strerror(code), str(path))
+    return real_mkdir(path, *args, **kwargs)
+
+  monkeypatch.setattr(os, "mkdir", failing_mkdir)
+  outcome = []
+
+  def run():
+    try:
+      pretrain.train(conftest.tiny_config(num_steps=9), tmp_path, train_sequences=sequences,
+                     valid_sequences=sequences[:3])
+      outcome.append(None)
+    except Exception as e:  # pylint: disable=broad-except
+      outcome.append(e)
+
+  thread = threading.Thread(target=run, daemon=True)
+  thread.start()
+  thread.join(timeout=120)
+  assert not thread.is_alive(), "training hung after a failed save"
+  error = outcome[0]
+  assert isinstance(error, checkpoints.CheckpointError), error
+  message = str(error)
+  assert "\n" not in message and os.strerror(code) in message, message
+  assert "step 6" in message and "last good checkpoint is step 3" in message, message
+  monkeypatch.setattr(os, "mkdir", real_mkdir)
+  manager = checkpoints.checkpoint_manager(tmp_path / "checkpoints", keep=2)
+  assert manager.all_steps() == [3]
+  assert checkpoints.restore(manager, 3)["step"] == 3
