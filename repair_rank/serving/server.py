@@ -6,7 +6,7 @@
       -H 'Content-Type: text/plain' --data-binary @- localhost:8080/rerank
 
 Routes:
-  GET  /healthz      200 with JSON {"status": "ok", "scorer": ..., "warming_up": ..., request counters}.
+  GET  /healthz      200 with JSON {"status": "ok", "scorer": ..., request counters}.
   POST /rerank       text/plain, POST /rerank.json: see `serving.protocol`.
   GET  /             a page to try it: paste broken Python, see its repairs (page.html).
   POST /repair.json  JSON {"source": ..., "top_k": ...}: the error and its repairs as text
@@ -59,11 +59,8 @@ def page() -> bytes:
   return importlib.resources.files("repair_rank.serving").joinpath("page.html").read_bytes()
 
 
-def warm_up(scorer: Any, lock: Optional[threading.Lock] = None) -> float:
+def warm_up(scorer: Any) -> float:
   """Compiles the scorer before the first request; returns the seconds it took.
-
-  `lock`: held around each scoring call (the server's scoring lock, so requests that
-  come in meanwhile are answered between the calls).
 
   A scorer with a `warmup()` method is asked to do it. Otherwise it is called
   once per (length bucket, batch bucket) of its `length_buckets` and
@@ -71,18 +68,11 @@ def warm_up(scorer: Any, lock: Optional[threading.Lock] = None) -> float:
   compiled now), or once on a dummy query if it has none (a baseline).
   """
   start = time.perf_counter()
-  lock = lock or threading.Lock()
   warmup = getattr(scorer, "warmup", None)
   if callable(warmup):
-    with lock:
-      warmup()
+    warmup()
     return time.perf_counter() - start
-  unlocked = evaluate.as_score_fn(scorer)
-
-  def score_fn(query, candidates):
-    with lock:
-      return unlocked(query, candidates)
-
+  score_fn = evaluate.as_score_fn(scorer)
   length_buckets = getattr(scorer, "length_buckets", None)
   batch_buckets = getattr(scorer, "batch_buckets", None)
   if not (length_buckets and batch_buckets):
@@ -183,31 +173,9 @@ class RerankServer(connections.HttpService):
     self.name = name or getattr(scorer, "__name__", type(scorer).__name__)
     self.lanes = admission.Lanes(lane_limits)
     self.unhealthy = ""  # why /healthz is not ok (the scorer returned NaN/Inf)
-<<<<<<< Updated upstream
     super().__init__(_Handler, host=host, port=port, limits=limits, access_log=access_log,
                      max_connections=max_connections, reserve_connections=reserve_connections,
                      max_parked=max_idle_connections)
-=======
-    self.watchdog = _Watchdog()
-    self._score_lock = threading.Lock()
-    self._stats_lock = threading.Condition()
-    self._status_counts: dict[int, int] = {}
-    self._in_flight = 0
-    self.warming = False  # compiling the scorer's shapes in the background (`warm_up_in_background`)
-    self._serving = False
-    self._thread: Optional[threading.Thread] = None
-    self._httpd = _HTTPServer((host, port), self)
-
-  @property
-  def address(self) -> tuple[str, int]:
-    host, port = self._httpd.server_address[:2]
-    return host, port
-
-  @property
-  def url(self) -> str:
-    host, port = self.address
-    return f"http://{host}:{port}"
->>>>>>> Stashed changes
 
   def score(self, query: list[str], candidates: list[list[str]]) -> np.ndarray:
     """The scorer's scores (its lane bounds how many run at once); a result of the wrong
@@ -231,44 +199,10 @@ class RerankServer(connections.HttpService):
     return {"confidence": [float(p) for p in probabilities],
             "top_confidence": float(probabilities.max())}
 
-<<<<<<< Updated upstream
-=======
-  def warm_up_in_background(self, scorer: Any) -> threading.Thread:
-    """Compiles the scorer's shapes on a thread while the server already answers: requests
-    that come first wait only for their own shape, not for every shape."""
-    self.warming = True
-
-    def run() -> None:
-      try:
-        logging.info("Warmed up the scorer in %.2f s", warm_up(scorer, self._score_lock))
-      except Exception:  # pylint: disable=broad-except
-        logging.exception("Warm-up failed; shapes compile on first use")
-      finally:
-        self.warming = False
-
-    thread = threading.Thread(target=run, name="rerank-warmup", daemon=True)
-    thread.start()
-    return thread
-
-  def begin_request(self) -> None:
-    with self._stats_lock:
-      self._in_flight += 1
-
-  def end_request(self) -> None:
-    with self._stats_lock:
-      self._in_flight -= 1
-      self._stats_lock.notify_all()
-
-  def count(self, status: int) -> None:
-    with self._stats_lock:
-      self._status_counts[status] = self._status_counts.get(status, 0) + 1
-
->>>>>>> Stashed changes
   def health(self) -> dict[str, Any]:
     counts = self.status_counts()
     return {"status": "failing: " + self.unhealthy if self.unhealthy else "ok",
             "scorer": self.name,
-            "warming_up": self.warming,
             "requests": sum(counts.values()),
             "responses": {str(k): v for k, v in sorted(counts.items())},
             "limits": dataclasses.asdict(self.limits)}
@@ -286,10 +220,11 @@ class RerankServer(connections.HttpService):
 
 def server_from_config(config: ml_collections.ConfigDict, scorer: Any = None,
                        port: Optional[int] = None) -> RerankServer:
-  """A server for `config`, warming up (if `config.warmup`) in the background; the scorer is
-  loaded if not given."""
+  """A warmed-up (if `config.warmup`) server for `config`; the scorer is loaded if not given."""
   scorer = registry.from_config(config) if scorer is None else scorer
-  server = RerankServer(scorer, host=config.get("host", "127.0.0.1"),
+  if config.get("warmup", True):
+    logging.info("Warmed up the scorer in %.2f s", warm_up(scorer))
+  return RerankServer(scorer, host=config.get("host", "127.0.0.1"),
                       port=config.port if port is None else port,
                       limits=Limits.from_config(config), name=config.scorer,
                       access_log=config.get("access_log", False),
@@ -298,9 +233,6 @@ def server_from_config(config: ml_collections.ConfigDict, scorer: Any = None,
                       max_idle_connections=config.get("max_idle_connections", 1024),
                       lane_limits=admission.LaneLimits.from_config(config),
                       repair_options=repair_options(config))
-  if config.get("warmup", True):
-    server.warm_up_in_background(scorer)
-  return server
 
 
 def repair_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
