@@ -90,6 +90,12 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   # The validation metric the best checkpoint maximises: "mrr", or "balanced_mrr" (valid
   # reweighted to test's mix of distances and lengths, metrics.balanced_summary).
   config.select_on = "balanced_mrr"
+  # Distillation: a larger model's scorer bundle or finetune workdir, trained behind the same
+  # first stage, whose softmax over each training group is a soft target (path; "" = none).
+  # It scores every training group once at the start (cached in the workdir).
+  config.teacher = ""
+  # Weight of the distillation loss against the truth's listwise loss (0..1).
+  config.distill_weight = 0.5
   # Validate and checkpoint every this many steps.
   config.eval_every_steps = 150 if config.variant == "small" else 250
   config.checkpoint_every_steps = config.eval_every_steps

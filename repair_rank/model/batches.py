@@ -12,7 +12,7 @@ to the length the whole global batch needs; so the global batch, and the
 training run, do not depend on how the devices are spread over processes.
 """
 import functools
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -118,6 +118,10 @@ class RankingBatches:
     offset: float32[D, Q, G], only with a `prior` or `reranked`: prior_weight x the
       prior's score of each candidate, a constant added to the model's scores (0 for
       padding).
+    teacher: float32[D, Q, G] and teacher_mask: bool[D, Q], only with `teacher`
+      (instance id -> candidate -> a larger model's residual, training.distill): the
+      teacher's final score of each candidate (offset + its residual); teacher_mask is
+      False for groups with a candidate the teacher never scored.
 
   Negatives are drawn uniformly from the generator's candidates, unless
   `reranked` is given: then each query's group is the list a reranker behind a
@@ -135,7 +139,8 @@ class RankingBatches:
                prior_weight: float = 0.0,
                reranked: Callable[[RankingInstance, np.random.Generator],
                                   tuple[list, np.ndarray, int]] | None = None,
-               window: int = 0):
+               window: int = 0,
+               teacher: Mapping[str, Mapping[tuple[str, ...], float]] | None = None):
     if prior is not None and reranked is not None:
       raise ValueError("give a prior or a reranked-list function, not both: the latter "
                        "carries its own first-stage scores")
@@ -156,6 +161,9 @@ class RankingBatches:
     self.prior_weight = prior_weight
     self.reranked = reranked
     self.window = window
+    if teacher is not None and reranked is None and not self.prior:
+      raise ValueError("a teacher's residuals sit on a first stage: give `reranked` or a prior")
+    self.teacher = teacher
     self.batches_per_epoch = max(1, len(instances) // self.global_queries)
 
   @functools.lru_cache(maxsize=2)
@@ -196,7 +204,7 @@ class RankingBatches:
     longest = max(pair_length(instance.query, c, self.max_len, self.window)
                   for instance, group, _, _ in groups for c in group)
     length = bucket_length(longest, self.buckets)
-    features, labels, masks, offsets = [], [], [], []
+    features, labels, masks, offsets, teachers = [], [], [], [], []
     empty = PairFeatures(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32), 0)
     with_offsets = self.prior is not None or self.reranked is not None
     for instance, group, label, first_stage in groups[self.rows]:
@@ -209,6 +217,8 @@ class RankingBatches:
         offset = np.zeros(self.group_size, np.float32)
         offset[:len(group)] = self.prior_weight * np.asarray(first_stage, np.float32)
         offsets.append(offset)
+      if self.teacher is not None:
+        teachers.append(self._teacher_scores(instance.id, group, offsets[-1]))
       features += group_features + [empty] * (self.group_size - len(group))
       labels.append(label)
     stacked = stack_pairs(features, length)
@@ -218,4 +228,18 @@ class RankingBatches:
     out["label"] = np.array(labels, dtype=np.int32).reshape(shape[:2])
     if with_offsets:
       out["offset"] = np.stack(offsets).reshape(shape)
+    if self.teacher is not None:
+      out["teacher"] = np.stack([t for t, _ in teachers]).reshape(shape)
+      out["teacher_mask"] = np.array([known for _, known in teachers]).reshape(shape[:2])
     return out
+
+  def _teacher_scores(self, instance_id: str, group: Sequence[tuple[str, ...]],
+                      offset: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(the teacher's final score of each group slot, whether it scored the whole group)."""
+    residuals = self.teacher.get(instance_id, {})
+    scores = offset.copy()
+    for i, candidate in enumerate(group):
+      if tuple(candidate) not in residuals:
+        return np.zeros_like(offset), False
+      scores[i] += residuals[tuple(candidate)]
+    return scores, True

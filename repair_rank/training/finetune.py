@@ -35,6 +35,7 @@ from repair_rank.ranking import learned_prior
 from repair_rank.ranking import metrics as metrics_lib
 from repair_rank.ranking import registry
 from repair_rank.ranking import scorer as scorer_lib
+from repair_rank.training import distill
 from repair_rank.training import loop
 from repair_rank.training import optimizers
 
@@ -58,6 +59,19 @@ def listwise_loss_sums(scores: jax.Array, mask: jax.Array, label: jax.Array, tau
   return losses.sum(), (~beaten).astype(jnp.float32).sum()
 
 
+def distillation_loss_sum(scores: jax.Array, teacher: jax.Array, mask: jax.Array,
+                          known: jax.Array, tau: float) -> jax.Array:
+  """Summed cross-entropy between the teacher's and the model's softmax over each group.
+
+  scores, teacher, mask: [queries, group] (final scores, first stage included);
+  known: [queries], False where the teacher did not score the group (no term).
+  """
+  logits = jnp.where(mask, scores.astype(jnp.float32) / tau, -1e9)
+  targets = jax.nn.softmax(jnp.where(mask, teacher.astype(jnp.float32) / tau, -1e9))
+  losses = optax.softmax_cross_entropy(logits, targets)
+  return jnp.where(known, losses, 0.0).sum()
+
+
 def _encoder_frozen_params(params: Any) -> Any:
   """params with the pretrained part behind stop_gradient (no backward pass through it)."""
   return {k: jax.lax.stop_gradient(v) if models.is_encoder_param((k,)) else v
@@ -65,9 +79,13 @@ def _encoder_frozen_params(params: Any) -> Any:
 
 
 def train_step(state: train_state.TrainState, batch: Batch, rng: jax.Array, *, tau: float,
-               freeze_encoder: bool, axis_name: str = AXIS
+               freeze_encoder: bool, distill_weight: float = 0.0, axis_name: str = AXIS
                ) -> tuple[train_state.TrainState, Metrics]:
-  """One optimiser step on a device's queries; the loss is the global per-query mean."""
+  """One optimiser step on a device's queries; the loss is the global per-query mean.
+
+  With a teacher in the batch the loss per query is (1 - distill_weight) x the truth's
+  listwise loss + distill_weight x the distillation loss.
+  """
   rng = jax.random.fold_in(jax.random.fold_in(rng, state.step), jax.lax.axis_index(axis_name))
   local_queries = jnp.asarray(batch["label"].shape[0], jnp.float32)
   total_queries = jax.lax.psum(local_queries, axis_name)
@@ -81,6 +99,10 @@ def train_step(state: train_state.TrainState, batch: Batch, rng: jax.Array, *, t
     if "offset" in batch:  # Training on top of a prior: the model learns its residual.
       scores = scores + batch["offset"]
     loss_sum, hits = listwise_loss_sums(scores, batch["mask"], batch["label"], tau)
+    if "teacher" in batch:
+      soft = distillation_loss_sum(scores, batch["teacher"], batch["mask"],
+                                   batch["teacher_mask"], tau)
+      loss_sum = (1.0 - distill_weight) * loss_sum + distill_weight * soft
     return loss_sum * devices / total_queries, (loss_sum, hits)
 
   grads, (loss_sum, hits) = jax.grad(loss_fn, has_aux=True)(state.params)
@@ -149,16 +171,18 @@ def create_train_state(rng: jax.Array, model_config: models.TransformerConfig,
 
 
 @functools.lru_cache(maxsize=8)
-def _compile_train_step(tau: float, freeze_encoder: bool,
+def _compile_train_step(tau: float, freeze_encoder: bool, distill_weight: float,
                         devices: tuple[jax.Device, ...] | None) -> Callable:
-  step = functools.partial(train_step, tau=tau, freeze_encoder=freeze_encoder)
+  step = functools.partial(train_step, tau=tau, freeze_encoder=freeze_encoder,
+                           distill_weight=distill_weight)
   return jax.pmap(step, axis_name=AXIS, donate_argnums=(0,), devices=devices)
 
 
 def compile_train_step(config: ml_collections.ConfigDict,
                        devices: Sequence[jax.Device] | None = None) -> Callable:
-  """The pmapped train step (cached per TAU, freezing and devices)."""
+  """The pmapped train step (cached per TAU, freezing, distillation weight and devices)."""
   return _compile_train_step(float(config.tau), bool(config.freeze_encoder),
+                             float(config.get("distill_weight", 0.0)),
                              tuple(devices) if devices else None)
 
 
@@ -279,13 +303,14 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
 
   prior = prior_settings(config)
   reranked = reranked_lists(config, prior)
+  teacher = teacher_residuals(config, workdir, train_instances, reranked)
   batches = batches_lib.RankingBatches(
       train_instances, devices=global_devices, queries_per_device=config.queries_per_device,
       group_size=config.group_size, max_len=model_config.max_len,
       buckets=config.length_buckets, seed=config.seed,
       prior=registry.get(prior.name, **dict(prior.options)) if prior.name and not reranked
       else None, prior_weight=prior.weight, reranked=reranked,
-      window=model_config.pair_window, **run.shard)
+      window=model_config.pair_window, teacher=teacher, **run.shard)
   p_train = compile_train_step(config, distributed.pmap_devices(run.devices))
   best_metric = scorer_lib.BEST_METRIC if valid_instances else None
   valid_instances = list(valid_instances)[:config.max_valid_instances or None]
@@ -322,6 +347,32 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
               "valid MRR (dashed: first stage alone)": ("valid", "mrr", "first_stage_mrr"),
               "valid P@1 (dashed: first stage alone)": ("valid", "p@1", "first_stage_p@1")})
   return loop.train(config, run, stage, state, dropout_rng)
+
+
+def teacher_residuals(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
+                      train_instances: Sequence[instances_lib.RankingInstance],
+                      reranked: Callable | None) -> dict | None:
+  """config.teacher's residual on every training group (cached in the workdir), or None.
+
+  The teacher is a scorer bundle or finetune workdir trained behind the same first stage
+  (first-stage negatives); it scores the groups this run trains on.
+  """
+  if not config.get("teacher"):
+    return None
+  if reranked is None:
+    raise ValueError("config.teacher needs config.negatives='first_stage': the teacher's "
+                     "residuals are read on the first stage's lists")
+  if config.get("random_negatives", 0):
+    raise ValueError("config.teacher needs config.random_negatives=0 (the teacher scores "
+                     "each training group once, so the groups must not change by step)")
+  teacher = scorer_lib.load(config.teacher)
+  logging.info("distilling from %s (%s, %d layers), weight %s", config.teacher,
+               f"dim {teacher.model_config.dim}", teacher.model_config.layers,
+               config.get("distill_weight", 0.0))
+  return distill.cached_residuals(
+      pathlib.Path(workdir) / "teacher_residuals.jsonl.gz",
+      lambda: distill.teacher_residuals(teacher.score_all, train_instances, reranked,
+                                        seed=config.seed, progress=config.progress))
 
 
 def export(workdir: str | pathlib.Path, bundle: str | pathlib.Path | None = None, *,
