@@ -36,10 +36,26 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.request_timeout_s = 10.0
   # Longest a kept-alive connection may wait before its next request line is in (seconds).
   config.idle_timeout_s = 10.0
-  # Most open connections (count); beyond it a connection gets 503 and is closed.
+  # Most connections with a request in progress (count): each has a thread. Idle ones
+  # (new, or kept alive between requests) wait threadless and do not count; when
+  # all are taken the one slowest to send its request is cut.
   config.max_connections = 64
   # Connections beyond max_connections that may still ask GET /healthz (count; 2 s each).
   config.reserve_connections = 8
+  # Idle connections held open at most (count); beyond it the oldest idle one is closed.
+  config.max_idle_connections = 1024
+  # /rerank and /rerank.json bodies up to this size are small (bytes): they run in their
+  # own lane and never wait behind larger ones (serving/admission.py).
+  config.small_request_bytes = 64 << 10
+  # Requests that run at once in each lane: small reranks, large reranks, /repair.json (count).
+  config.small_workers = 1
+  config.large_workers = 1
+  config.repair_workers = 2
+  # Requests that may wait for a worker in each lane beyond those running (count); one
+  # more gets 503 with Retry-After.
+  config.lane_queue = 16
+  # Longest a request waits for its lane's worker (seconds); then 503 with Retry-After.
+  config.max_queue_wait_s = 30.0
   # On SIGTERM/SIGINT, longest wait for requests in flight before closing them (seconds).
   config.shutdown_grace_s = 10.0
   # POST /repair.json (and the page): largest source (bytes, UTF-8); larger ones get 413.

@@ -9,11 +9,15 @@ layout, and calls the job module's `run(config, workdir)`.
 Logs: INFO lines of repair_rank itself are shown; INFO and DEBUG lines of the
 libraries (orbax, JAX, tensorflow-datasets, tensorboardX) are not, unless
 `--verbosity=1` (or higher) asks for them. Their warnings and errors always show.
+A job that fails on its inputs or outputs (a full or read-only disk, a malformed
+file, a checkpoint that cannot be saved) ends with one line naming the cause
+(`one_line_error`); `--verbosity=1` shows the traceback too.
 """
 import functools
 import importlib
 import logging as python_logging
 import os
+from typing import Optional
 
 from absl import app
 from absl import flags
@@ -89,7 +93,25 @@ def main(argv):
       raise
     raise SystemExit(f"job {config.job!r}: its module {e.name} is not in this "
                      "installation") from None
-  job.run(config, workdir)
+  try:
+    job.run(config, workdir)
+  except Exception as e:  # pylint: disable=broad-except
+    message = one_line_error(e)
+    if message is None or flags.FLAGS.verbosity >= 1:
+      raise
+    raise SystemExit(f"{config.job}: {message}") from None
+
+
+def one_line_error(error: BaseException) -> Optional[str]:
+  """The message of an error that needs no traceback: an OSError (a full or read-only disk,
+  a missing file) or one of the package's own errors about its inputs and outputs (they
+  name the file and line, or the checkpoint directory); None for anything else (a bug:
+  its traceback is the message). `--verbosity=1` shows the traceback anyway."""
+  if isinstance(error, OSError):
+    return f"{type(error).__name__}: {error}"
+  if isinstance(error, ValueError) and type(error).__module__.startswith("repair_rank."):
+    return str(error) or type(error).__name__
+  return None
 
 
 if __name__ == "__main__":

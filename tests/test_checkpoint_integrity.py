@@ -1,9 +1,12 @@
 """Resume checks the newest checkpoint and falls back to the previous one; metrics.jsonl
 stays strict JSON and survives a torn last line (issue 13's damage cases)."""
+import errno
 import json
 import logging
+import os
 import pathlib
 import shutil
+import threading
 import types
 
 import jax
@@ -55,6 +58,9 @@ DAMAGE = {
     "missing manifest": lambda step_dir: (step_dir / "default" / "manifest.ocdbt").unlink(),
     "missing data file": lambda step_dir: _data_file(step_dir).unlink(),
     # (A missing _METADATA is no damage here: resume restores into a known state tree.)
+    "missing default item": lambda step_dir: shutil.rmtree(step_dir / "default"),
+    "emptied step": lambda step_dir: [shutil.rmtree(p) if p.is_dir() else p.unlink()
+                                      for p in list(step_dir.iterdir())],
 }
 
 
@@ -77,6 +83,22 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path, caplog, 
   manager.save(6, args=ocp.args.StandardSave(_state(6.5)))
   manager.wait_until_finished()
   assert [r["step"] for r in writer.read()] == [3]
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_a_restarted_run_restores_the_intact_earlier_step(tmp_path, damage):
+  """The manager of a new process (it guesses nothing from the damaged newest step): a
+  lost `default` item used to make the intact step 3 unreadable too (issue 23, item 3)."""
+  _saved_manager(tmp_path)
+  DAMAGE[damage](tmp_path / "checkpoints" / "6")
+  manager = checkpoints.checkpoint_manager(tmp_path / "checkpoints", keep=3)
+  state, step = loop.resume(manager, writer_lib.MetricWriter(tmp_path), _state(0.0))
+  assert step == 3
+  np.testing.assert_array_equal(state["w"], np.full(4, 3.0, np.float32))
+  # The read-only manager (lm scorer, finetune's encoder) reads it too.
+  np.testing.assert_array_equal(
+      checkpoints.restore(checkpoints.read_manager(tmp_path / "checkpoints"), 3)["w"],
+      np.full(4, 3.0, np.float32))
 
 
 def test_nan_checkpoint_falls_back_to_the_previous(tmp_path):
@@ -190,3 +212,48 @@ def test_training_that_diverges_stops_before_checkpointing_nan(tmp_path):
   manager = checkpoints.checkpoint_manager(tmp_path / "checkpoints", keep=3)
   for step in manager.all_steps():  # whatever was saved before it diverged is finite
     checkpoints.restore(manager, step)
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.ENOSPC])
+def test_a_failed_save_stops_training_with_its_cause_and_keeps_the_last_good_step(
+    tmp_path, monkeypatch, code):
+  """The checkpoint directory turns read-only (or the disk fills) after step 3's save: the
+  run stops at step 6 with the cause in one line (it used to hang forever at 0% CPU), and
+  step 3 restores. The failing writer is injected: tests may run as root, where chmod does
+  not stop writes."""
+  rng = np.random.default_rng(0)
+  vocab = ["NAME", "(", ")", "=", "NUMBER", ",", ":", "NEWLINE"]
+  sequences = [features.lm_sequence(list(rng.choice(vocab, size=4)),
+                                    list(rng.choice(vocab, size=5)), 32) for _ in range(12)]
+  real_mkdir = os.mkdir
+
+  def failing_mkdir(path, *args, **kwargs):
+    if "orbax-checkpoint-tmp" in str(path) and not str(path).startswith(
+        str(tmp_path / "checkpoints" / "3.")):
+      raise OSError(code, os.strerror(code), str(path))
+    return real_mkdir(path, *args, **kwargs)
+
+  monkeypatch.setattr(os, "mkdir", failing_mkdir)
+  outcome = []
+
+  def run():
+    try:
+      pretrain.train(conftest.tiny_config(num_steps=9), tmp_path, train_sequences=sequences,
+                     valid_sequences=sequences[:3])
+      outcome.append(None)
+    except Exception as e:  # pylint: disable=broad-except
+      outcome.append(e)
+
+  thread = threading.Thread(target=run, daemon=True)
+  thread.start()
+  thread.join(timeout=120)
+  assert not thread.is_alive(), "training hung after a failed save"
+  error = outcome[0]
+  assert isinstance(error, checkpoints.CheckpointError), error
+  message = str(error)
+  assert "\n" not in message and os.strerror(code) in message, message
+  assert "step 6" in message and "last good checkpoint is step 3" in message, message
+  monkeypatch.setattr(os, "mkdir", real_mkdir)
+  manager = checkpoints.checkpoint_manager(tmp_path / "checkpoints", keep=2)
+  assert manager.all_steps() == [3]
+  assert checkpoints.restore(manager, 3)["step"] == 3

@@ -136,3 +136,17 @@ def test_finetune_prints_no_orbax_info_lines_and_a_summary(tmp_path):
   calibration = scorer.load_bundle(tmp_path / "w" / "scorer_bundle").calibration
   assert calibration is not None and calibration.fitted_on["queries"] == 4
   assert 0.0 < calibration.top(np.array([1.0, 0.0, -1.0])) < 1.0
+
+
+def test_input_and_output_errors_end_a_job_in_one_line():
+  """A full disk during training gave 68 tracebacks (issue 23): such errors are one line."""
+  from repair_rank import main  # pylint: disable=g-import-not-at-top
+  from repair_rank.data import jsonl  # pylint: disable=g-import-not-at-top
+  import errno  # pylint: disable=g-import-not-at-top
+  full = OSError(errno.ENOSPC, "No space left on device", "/w/checkpoints/40")
+  assert main.one_line_error(full) == (
+      "OSError: [Errno 28] No space left on device: '/w/checkpoints/40'")
+  assert main.one_line_error(jsonl.DataError("f.jsonl:3: not valid JSON")) == (
+      "f.jsonl:3: not valid JSON")
+  assert main.one_line_error(ValueError("a bug")) is None  # a bug keeps its traceback
+  assert main.one_line_error(KeyError("x")) is None

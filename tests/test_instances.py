@@ -123,3 +123,16 @@ def test_jsonl_malformed_line_names_file_and_line(tmp_path, line, message):
 def test_unknown_format(tmp_path):
   with pytest.raises(ValueError, match="format"):
     instances.read(tmp_path / "x.jsonl", format="csv")
+
+
+def test_jsonl_whose_every_truth_is_empty_is_an_error(tmp_path):
+  """It used to train silently (issue 23, item 7); one empty truth among others is fine."""
+  path = tmp_path / "empty.jsonl"
+  broken, fixed = "NAME =", "NAME = NAME"
+  record = {"id": "a", "query": broken, "truth": "", "candidates": [fixed], "distance": 1}
+  path.write_text(json.dumps(record) + "\n" + json.dumps({**record, "id": "b"}) + "\n")
+  with pytest.raises(DataError, match=f"{path}: every one of its 2 instances has an empty"):
+    instances.read_jsonl(path)
+  path.write_text(json.dumps(record) + "\n" + json.dumps({**record, "id": "b", "truth": fixed})
+                  + "\n")
+  assert len(instances.read_jsonl(path)) == 2

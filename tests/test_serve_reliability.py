@@ -107,6 +107,19 @@ def test_bad_lengths(server, data, status):
   assert conftest.raw_request(server, data).startswith(f"HTTP/1.1 {status}")
 
 
+@pytest.mark.parametrize("value", [b"+10", b" 10 ", b"1_0", b"10, 10", b"0x0a", b"10\r\nContent-Length: 9"])
+def test_content_length_is_digits_only(server, value):
+  """RFC 9110: Content-Length = 1*DIGIT; `int()` would read each of these as 10, and a proxy
+  in front might not (issue 23, item 8)."""
+  body = b"n\nn=1\nnn=\n"  # 10 bytes: a lenient server answers 200
+  assert conftest.raw_request(server, b"POST /rerank HTTP/1.1\r\nContent-Type: text/plain\r\n"
+                              b"Content-Length: " + value + b"\r\n\r\n" + body
+                              ).startswith("HTTP/1.1 400")
+  ok = conftest.raw_request(server, b"POST /rerank HTTP/1.1\r\nContent-Type: text/plain\r\n"
+                            b"Connection: close\r\nContent-Length: 10\r\n\r\n" + body)
+  assert ok.startswith("HTTP/1.1 200"), ok
+
+
 def test_short_body_is_4xx(server):
   """A Content-Length longer than what is sent: 408 after the deadline, not a 5xx."""
   answer = conftest.raw_request(server, b"POST /rerank HTTP/1.1\r\nContent-Type: text/plain\r\n"

@@ -98,6 +98,11 @@ def read_jsonl(path: str | pathlib.Path) -> list[RankingInstance]:
     out.append(RankingInstance(id=record["id"], query=query, truth=truth,
                                candidates=tuple(candidates), distance=distance,
                                parts=parts, truth_parts=truth_parts))
+  if out and not any(inst.truth for inst in out):
+    # One empty truth can be real (a fix that deletes everything); all of them is a broken
+    # export, which used to train silently on nothing.
+    raise DataError(f"{path}: every one of its {len(out)} instances has an empty truth "
+                    "(\"truth\": \"\"); is it the right file?")
   return out
 
 

@@ -22,6 +22,7 @@ import ast
 from typing import Iterable, Iterator, Optional, Sequence
 
 from repair_rank.generator import ngram
+from repair_rank.syntax import parser
 from repair_rank.syntax import syntax_errors
 from repair_rank.syntax import tokens as tokens_lib
 
@@ -35,11 +36,7 @@ _COMPOUND = _CONTEXT_DEPENDENT | frozenset(("if", "while", "for", "with", "def",
 
 
 def _compiles(text: str) -> bool:
-  try:
-    compile(text, "<candidate>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-  except (SyntaxError, ValueError, MemoryError, RecursionError):
-    return False
-  return True
+  return parser.parses(text)
 
 
 _PLAIN_TEXT = tokens_lib.PLAIN_TEXT

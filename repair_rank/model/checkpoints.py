@@ -81,6 +81,26 @@ def restore(manager: ocp.CheckpointManager, step: int, args: Any = None) -> Any:
   return restored
 
 
+def save(manager: ocp.CheckpointManager, step: int, state: Any,
+         metrics: dict[str, float] | None = None) -> None:
+  """Saves `state` as `step`, finished when it returns; a failure (a read-only or full disk)
+  raises one CheckpointError that gives the cause in one line and the last good step,
+  which stays restorable (a step is listed only once its save completed)."""
+  try:
+    manager.save(step, args=ocp.args.StandardSave(state), metrics=metrics)
+    manager.wait_until_finished()
+  except Exception as e:  # pylint: disable=broad-except
+    # orbax raises the OSError itself, or tensorstore a ValueError that quotes it.
+    cause = (f"{e.strerror}: {e.filename}" if isinstance(e, OSError) and e.strerror
+             else f"{type(e).__name__}: {_first_line(e)}")
+    manager.reload()
+    last = manager.latest_step()
+    raise CheckpointError(
+        f"step {step}: could not save a checkpoint in {manager.directory} ({cause}); the last "
+        f"good checkpoint is {'none' if last is None else f'step {last}'}; fix that, then "
+        "rerun the same command to resume from it") from e
+
+
 def _first_line(error: BaseException) -> str:
   text = str(error).strip().splitlines()
   return text[0][:300] if text else ""
@@ -108,7 +128,12 @@ def read_model_config(workdir: str | pathlib.Path, **overrides: Any) -> models.T
 
 def checkpoint_manager(directory: str | pathlib.Path, *, keep: int,
                        best_metric: str | None = None) -> ocp.CheckpointManager:
-  """Keeps the last `keep` checkpoints and, with `best_metric`, also the best by it (max)."""
+  """Keeps the last `keep` checkpoints and, with `best_metric`, also the best by it (max).
+
+  Every step holds one item (`default`), and the manager is told so: left to guess, orbax
+  reads the mode off the first step it restores, and a newest step whose `default` was
+  lost made every older, intact step unreadable too (issue 23).
+  """
   policies = [preservation_policy.LatestN(n=keep)]
   if best_metric:
     policies.append(preservation_policy.BestN(
@@ -117,15 +142,19 @@ def checkpoint_manager(directory: str | pathlib.Path, *, keep: int,
   options = ocp.CheckpointManagerOptions(
       preservation_policy=preservation_policy.AnyPreservationPolicy(policies),
       best_fn=(lambda metrics: metrics[best_metric]) if best_metric else None,
-      best_mode="max", create=True)
-  return ocp.CheckpointManager(pathlib.Path(directory).resolve(), options=options)
+      # Saved before `save` returns: an async save whose directory could not be made
+      # (read-only, disk full) left orbax's threads waiting forever (issue 23).
+      best_mode="max", create=True, enable_async_checkpointing=False)
+  return ocp.CheckpointManager(pathlib.Path(directory).resolve(), options=options,
+                               item_handlers=ocp.StandardCheckpointHandler())
 
 
 def read_manager(directory: str | pathlib.Path, **options: Any) -> ocp.CheckpointManager:
   """A manager that only reads `directory` (never creates or saves there). Not orbax's
   `read_only=True`, which logs a warning per option it resets on every load."""
   return ocp.CheckpointManager(pathlib.Path(directory).resolve(),
-                               options=ocp.CheckpointManagerOptions(create=False, **options))
+                               options=ocp.CheckpointManagerOptions(create=False, **options),
+                               item_handlers=ocp.StandardCheckpointHandler())
 
 
 def load_params(checkpoint_dir: str | pathlib.Path, step: int | None = None) -> dict[str, Any]:

@@ -7,7 +7,6 @@ confidence. With `min_confidence` > 0 the command abstains when the best
 repair's confidence is below it: it says so instead of listing repairs. A file
 longer than a snippet is repaired error by error in windows (`windows`).
 """
-import ast
 import dataclasses
 import pathlib
 import sys
@@ -19,6 +18,7 @@ from repair_rank.repair import ranked
 from repair_rank.repair import showing
 from repair_rank.repair import source_text
 from repair_rank.repair import windows
+from repair_rank.syntax import parser
 from repair_rank.syntax import tokens as tokens_lib
 
 
@@ -105,7 +105,7 @@ def repair_outcome(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
     return _repair_file(source, score_fn, style=style, window_tokens=window_tokens,
                         max_errors=max_errors, min_confidence=min_confidence, **options)
   try:
-    ast.parse(source)
+    parser.parse(source)
     return Outcome("The file already parses; nothing to repair.")
   except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
     error = f"{type(e).__name__}: {e}"

@@ -15,7 +15,6 @@ relative to the blamed position and whether it is of the kind Python's message
 hints ("was never closed": a closer; "expected ':'": a colon), which the
 ranking of files uses (`file_ranking`).
 """
-import ast
 import dataclasses
 import time
 from typing import Optional, Sequence
@@ -26,6 +25,7 @@ from repair_rank.repair import showing
 from repair_rank.repair import source_text
 from repair_rank.repair import text_edits
 from repair_rank.repair import windows
+from repair_rank.syntax import parser
 from repair_rank.syntax import tokens as tokens_lib
 
 LAYOUT = tokens_lib.LAYOUT
@@ -66,11 +66,8 @@ def context_of(text: str, lexemes: Sequence[tokens_lib.Lexeme],
 
 
 def compiles(text: str) -> bool:
-  try:
-    compile(text, "<file>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-  except (SyntaxError, ValueError, MemoryError, RecursionError):
-    return False
-  return True
+  """Whether `text` is a Python module (through the one parser lock: handler threads)."""
+  return parser.parses(text)
 
 
 @dataclasses.dataclass(frozen=True)

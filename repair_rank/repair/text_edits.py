@@ -9,7 +9,6 @@ level changed is re-indented with the file's own indentation. The result is
 lexed again and must give exactly the candidate; where it does not (a rare
 layout edit), the repaired region is laid out afresh as `show_repair` does.
 """
-import ast
 import dataclasses
 from typing import Optional, Sequence
 
@@ -18,6 +17,7 @@ from rapidfuzz.distance import Levenshtein
 from repair_rank.repair import ranked
 from repair_rank.repair import showing
 from repair_rank.repair import source_text
+from repair_rank.syntax import parser
 from repair_rank.syntax import tokens as tokens_lib
 
 LAYOUT = tokens_lib.LAYOUT
@@ -259,11 +259,7 @@ def _same_tokens(text: str, candidate: Sequence[str]) -> bool:
   (a last line break present or not), and parses."""
   if strip_layout_end(tokens_lib.lex(text)) != strip_layout_end(candidate):
     return False
-  try:
-    ast.parse(text)
-  except (SyntaxError, ValueError, MemoryError, RecursionError):
-    return False
-  return True
+  return parser.parses(text)
 
 
 def repair_edits(source: str, candidate: Sequence[str]) -> list[TextEdit]:

@@ -16,6 +16,7 @@ import ast
 import dataclasses
 from typing import Optional, Sequence
 
+from repair_rank.syntax import parser
 from repair_rank.syntax import tokens as tokens_lib
 
 # First tokens of top-level lines that continue the statement before them.
@@ -126,7 +127,7 @@ def first_error(lines: Sequence[str], lexemes: Sequence[tokens_lib.Lexeme],
   for begin, end in zip(starts, starts[1:]):
     text = "\n".join(lines[begin:end]) + "\n"
     try:
-      compile(text, "<file>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+      parser.parse(text, "<file>")
     except SyntaxError as e:
       line = None if e.lineno is None else min(begin + e.lineno - 1, len(lines) - 1)
       column = None if line is None or not e.offset else max(e.offset - 1, 0)

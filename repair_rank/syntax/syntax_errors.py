@@ -7,10 +7,10 @@ exactly as `tokens.render` does (so "no error" is the same verdict as
 back to the index of the token there. Layout the data's lexer never emits
 (a `tokens.LayoutError`) fails at the offending layout token.
 """
-import ast
 import dataclasses
 from typing import Optional, Sequence
 
+from repair_rank.syntax import parser
 from repair_rank.syntax import tokens as tokens_lib
 
 _OPENERS, _CLOSERS = frozenset(tokens_lib.OPENERS), frozenset(tokens_lib.CLOSERS)
@@ -159,7 +159,7 @@ def parse_error(tokens: Sequence[str]) -> Optional[ParseError]:
     layout = len(tokens) if layout is None else layout
     return ParseError(layout, layout, "layout")
   try:
-    compile(text, "<candidate>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    parser.parse(text, "<candidate>")
   except SyntaxError as e:
     n = len(tokens)
     _, lines = _render_lines(tokens)

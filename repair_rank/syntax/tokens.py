@@ -4,9 +4,10 @@ Token sequences use exactly the alphabet of the StackOverflow data: `NAME`,
 `NUMBER`, `STRING`, the 35 keywords, the 47 operators and delimiters, and the
 layout tokens `NEWLINE`, `INDENT`, `DEDENT`.
 """
-import ast
 import re
 from typing import Iterable, NamedTuple, Sequence
+
+from repair_rank.syntax import parser
 
 NAME, NUMBER, STRING = "NAME", "NUMBER", "STRING"
 NEWLINE, INDENT, DEDENT = "NEWLINE", "INDENT", "DEDENT"
@@ -184,11 +185,7 @@ def is_valid(tokens: Sequence[str]) -> bool:
     text = render(tokens)
   except LayoutError:
     return False
-  try:
-    compile(text, "<candidate>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-  except (SyntaxError, ValueError, MemoryError, RecursionError):
-    return False
-  return True
+  return parser.parses(text)
 
 
 # --- Lexing -------------------------------------------------------------------

@@ -214,8 +214,7 @@ def train(config: ml_collections.ConfigDict, run: Run, stage: Stage, state: Any,
     if done % stage.checkpoint_every_steps == 0 or last:
       host_state = distributed.unreplicate(state)
       _stop_if_diverged(manager, host_state, done)
-      manager.save(done, args=ocp.args.StandardSave(host_state),
-                   metrics=stage.checkpoint_metrics(valid))
+      checkpoints.save(manager, done, host_state, stage.checkpoint_metrics(valid))
     if last:
       break
   manager.wait_until_finished()
