@@ -3,7 +3,7 @@ import gc
 import threading
 
 from repair_rank.syntax import parser
-from repair_rank.syntax import regions
+from repair_rank.repair import windows as regions
 from repair_rank.syntax import tokens as tokens_lib
 
 # A few hundred definitions: each parse builds a tree big enough for the garbage
@@ -42,7 +42,7 @@ def test_parse_is_safe_from_threads():
 
 
 def test_the_file_error_search_is_safe_from_threads():
-  """regions.first_error is where the endpoint's 500s came from."""
+  """windows.first_error (was syntax/regions.py) is where the endpoint's 500s came from."""
   source = SOURCE + "def broken(:\n    pass\n"
   lines = source.split("\n")
   lexemes = tokens_lib.lex_lexemes(source)
