@@ -5,6 +5,7 @@ import ast
 import asyncio
 import os
 import pathlib
+import re
 import sys
 
 from lsprotocol import types
@@ -100,7 +101,7 @@ def test_a_broken_document_gets_a_diagnostic_and_the_confident_human_fix():
   assert (diagnostic.range.start.line, diagnostic.range.start.character) == (
       error.value.lineno - 1, error.value.offset - 1)  # where Python itself points
   assert len(actions) == 1 and actions[0].kind == types.CodeActionKind.QuickFix
-  assert actions[0].is_preferred and actions[0].title == "Repair: line 1: insert ':' (74% sure)"
+  assert actions[0].is_preferred and _sure(actions[0].title, "Repair: line 1: insert ':'", 74)
   edits = actions[0].edit.changes[URI]
   assert len(edits) == 1 and edits[0].new_text == ":"  # one character, in place
   repaired = apply_text_edits(BROKEN, edits)
@@ -109,13 +110,21 @@ def test_a_broken_document_gets_a_diagnostic_and_the_confident_human_fix():
   assert not changed.diagnostics  # the fixed document parses: the diagnostic is gone
 
 
+def _sure(title: str, description: str, percent: int) -> bool:
+  """`title` is "<description> (N% sure)" with N within a point of `percent`: the bundled
+  model's float32 scores differ in the last bits between CPU models, enough to move a
+  rounded percentage that sits near .5 (48% here, 49% on the machine that recorded it)."""
+  match = re.fullmatch(re.escape(description) + r" \((\d+)% sure\)", title)
+  return match is not None and abs(int(match.group(1)) - percent) <= 1
+
+
 def test_min_confidence_zero_offers_every_repair_best_first():
   opened, actions, _ = asyncio.run(session(UNSURE, UNSURE_FIXED, "--config.min_confidence=0"))
   assert opened.diagnostics[0].message.startswith(
       "SyntaxError: closing parenthesis ')' does not match")
   assert opened.diagnostics[0].message.endswith("; 3 repairs offered")
   assert len(actions) == 3 and actions[0].is_preferred
-  assert actions[0].title.startswith("Repair: line 2: replace ')' with ']' (49% sure)")
+  assert _sure(actions[0].title, "Repair: line 2: replace ')' with ']'", 49)
   assert apply_text_edits(UNSURE, actions[0].edit.changes[URI]) == UNSURE_FIXED
   for action in actions:
     ast.parse(apply_text_edits(UNSURE, action.edit.changes[URI]))
