@@ -17,7 +17,7 @@ from repair_rank.syntax import tokens
 
 def broken_file(size: int, errors: int) -> str:
   unit = open("repair_rank/repair/command.py", encoding="utf-8").read()
-  unit = unit[unit.index("import ast"):]  # a cut docstring would be one unterminated STRING
+  unit = unit[unit.index("\nimport ") + 1:]  # a cut docstring would be one unterminated STRING
   source = (unit * (size // len(unit) + 1))[:size]
   lines = source[:source.rfind("\n") + 1].split("\n")
   targets = [i for i, line in enumerate(lines) if line.rstrip().endswith(")")]
