@@ -1,6 +1,7 @@
 """Time and peak RSS of the repair command on broken files of a given size.
 
-  nice -n 15 prlimit --as=4000000000 .venv/bin/python launch/benchmark_repair_file.py 5000000 1
+  nice -n 15 prlimit --as=4000000000 .venv/bin/python \
+      launch/benchmarks/benchmark_repair_file.py 5000000 1
 
 The file is repair_rank/repair/command.py repeated to SIZE bytes, with ERRORS
 statements broken (a ')' dropped), spread evenly; scored with markov_channel.
