@@ -45,7 +45,7 @@ setuptools.setup(
         # default; runner="pool" needs none of it). An extra: it adds ~180 MB and pins
         # protobuf < 7 and pyarrow < 26 (BENCHMARKS.md, issue 15).
         "beam": ["apache-beam>=2.60"],
-        # psutil: memory figures in launch/load_test_serve.py.
+        # psutil: memory figures in launch/benchmarks/load_test_serve.py.
         "dev": ["psutil>=5.9"],
     },
 )

@@ -41,7 +41,7 @@ for variant in ${VARIANTS:-small full}; do
                   --config.max_valid_instances=0 ${extra[*]}" \
     launch/multi_gpu.sh train
   echo "=== ${variant} trained: $(date -u +%T)"
-  "${PYTHON}" launch/tune_scorer.py --model "${out}/finetune" --instances "${VALID}" \
+  "${PYTHON}" launch/analysis/tune_scorer.py --model "${out}/finetune" --instances "${VALID}" \
       --priors markov_channel --weights 0 1 2 3 4 6 --bundle "${out}/selected_bundle" --select
   "${PYTHON}" -m repair_rank.main --config configs/evaluate.py --workdir "${out}/test" \
       --config.model_path="${out}/selected_bundle" --config.instances="${TEST}"

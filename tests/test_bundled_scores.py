@@ -9,7 +9,7 @@ differed by 1.9e-6 on a score of 17), so the scores are compared within what
 float32 reassociation allows, and the order of the candidates exactly: the
 recorded scores are far further apart than that tolerance, so the order cannot
 flip on another machine unless the model changed. A new bundle is recorded with
-launch/record_bundled_scores.py.
+launch/analysis/record_bundled_scores.py.
 """
 import json
 import pathlib

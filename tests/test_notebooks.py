@@ -68,7 +68,7 @@ def test_committed_notebook_is_small_has_figures_and_no_escaped_newlines(name):
   notebook = nbformat.read(path, as_version=4)
   images = sum("image/png" in output.get("data", {}) for cell in notebook.cells
                if cell.cell_type == "code" for output in cell.get("outputs", []))
-  assert images >= 3, "run launch/run_notebook.py --workdir ... and commit its outputs"
+  assert images >= 3, "run launch/analysis/run_notebook.py --workdir ... and commit its outputs"
   for cell in notebook.cells:
     if cell.cell_type == "markdown":
       assert "\\n" not in cell.source, cell.source[:80]

@@ -1,5 +1,5 @@
 """Whole files with one slip: the slips, the rule script, and repairs judged in the file
-(issue 20; the benchmark is launch/benchmark_real_files.py)."""
+(issue 20; the benchmark is launch/benchmarks/benchmark_real_files.py)."""
 import importlib.util
 import pathlib
 import random
@@ -18,7 +18,7 @@ FIXTURE = (ROOT / "tests" / "fixtures" / "real_file.py").read_text()
 
 
 def load_launch(name: str):
-  spec = importlib.util.spec_from_file_location(name, ROOT / "launch" / f"{name}.py")
+  spec = importlib.util.spec_from_file_location(name, ROOT / "launch" / "benchmarks" / f"{name}.py")
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module

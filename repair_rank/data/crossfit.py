@@ -41,7 +41,7 @@ def fit_ngram(pairs: Sequence[dict[str, Any]], extra: ngram.NgramCounts | None =
 
 
 def fit_edit_stats(pairs: Sequence[dict[str, Any]]) -> edit_stats_lib.EditStats:
-  """Edit statistics of `pairs`, as launch/fit_edit_stats.py fits the bundled ones."""
+  """Edit statistics of `pairs`, as launch/analysis/fit_edit_stats.py fits the bundled ones."""
   return edit_stats_lib.EditStats.fit((p["broken"].split(), p["fixed"].split()) for p in pairs)
 
 

@@ -1,6 +1,6 @@
 """One slip put into a real Python file, as a person makes it in an editor.
 
-The whole-file benchmark (`launch/benchmark_real_files.py`) and the files'
+The whole-file benchmark (`launch/benchmarks/benchmark_real_files.py`) and the files'
 calibration (`launch/fit_file_confidence.py`) break real files the same way:
 a closing or opening bracket dropped, a block's colon dropped, a comma
 dropped, a stray `)`, two of these on one line, or a line's indentation

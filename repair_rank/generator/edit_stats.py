@@ -18,7 +18,7 @@ Users:
   inverse edits, drawn in proportion to the same counts.
 
 Counts are saved as JSON; a default fitted on the train split ships in the
-package (assets/edit_stats.json, made by launch/fit_edit_stats.py), so nothing
+package (assets/edit_stats.json, made by launch/analysis/fit_edit_stats.py), so nothing
 is refitted on a fresh install.
 
   stats = edit_stats.load_default()

@@ -13,7 +13,7 @@ path by construction and checked against it:
   plain "invalid syntax" cannot make the program valid
   (`syntax_errors.ParseError.last_read`). Checked against `tokens.is_valid` on
   every neighbour of 100 train inputs (709,280 sequences) and of 500 more
-  (3,679,984), no disagreement (launch/check_neighbour_validity.py), and in
+  (3,679,984), no disagreement (launch/analysis/check_neighbour_validity.py), and in
   the tests.
 * `NeighbourLogProb`: `model.log_prob` for a neighbour, rescored
   incrementally from the cached states of the fixed sequence.

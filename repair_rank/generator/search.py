@@ -103,7 +103,7 @@ def _check_input(broken: Sequence[str], max_distance: int, k: int) -> tuple[str,
 
 @dataclasses.dataclass(frozen=True)
 class SearchConfig:
-  """Knobs of the distance-2/3 search (tuned on valid with launch/benchmark_candidates.py).
+  """Knobs of the distance-2/3 search (tuned on valid: launch/benchmarks/benchmark_candidates.py).
 
   Partial repairs are explored best first by key = log P(sequence)
   + channel_weight * sum of the edits' log rates (`edit_stats`)

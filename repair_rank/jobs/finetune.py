@@ -37,7 +37,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
     if config.get("calibrate", True) and valid_instances:
       note = f"confidence fitted on valid, {calibrate(path, valid_instances, config)}"
     else:
-      note = f"no confidence: launch/fit_confidence.py --bundle {path} --write fits it"
+      note = f"no confidence: launch/analysis/fit_confidence.py --bundle {path} --write fits it"
     best = config.get("select_on", "mrr")
     print(writer.summary(workdir, "finetune", best, time.perf_counter() - start, {
         "plot": f"{workdir}/metrics.png", "scorer bundle": f"{path} ({note})"}), flush=True)

@@ -85,7 +85,8 @@ def markov(model_path: str = "") -> evaluate.ScoreFn:
 def markov_distance(lam: float = 3.0, model_path: str = "") -> evaluate.ScoreFn:
   """n-gram log-probability minus `lam` per token edit.
 
-  The default λ = 3 is the best valid MRR of launch/tune_distance_prior.py (BENCHMARKS.md).
+  The default λ = 3 is the best valid MRR of launch/analysis/tune_distance_prior.py
+  (BENCHMARKS.md).
   """
   model = _ngram_model(model_path)
   def score(query: list[str], candidates: list[list[str]]) -> np.ndarray:

@@ -14,7 +14,7 @@ likelihood on valid lists, end to end: where the generator missed the fix the
 label is "none", so `confidence` is the probability that the top repair is the
 human's fix, the number a user feels. `p_i` of every candidate is the
 confidence of each listed repair. Optionally an isotonic (monotone) map of the
-top probability follows (`isotonic_x`, `isotonic_y`); `launch/fit_confidence.py`
+top probability follows (`isotonic_x`, `isotonic_y`); `launch/analysis/fit_confidence.py`
 decides on valid whether it pays (BENCHMARKS.md, "Confidence (issue 14)").
 
 The fitted numbers travel in a scorer bundle as `confidence.json`
@@ -319,7 +319,7 @@ def test_mix_weights(items: Sequence[ScoredList]) -> np.ndarray:
   return weights / weights.sum()
 
 
-# The name launch/fit_confidence.py gives the variant `fit_shipped` fits.
+# The name launch/analysis/fit_confidence.py gives the variant `fit_shipped` fits.
 SHIPPED_VARIANT = "top likelihood, test mix"
 
 

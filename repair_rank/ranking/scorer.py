@@ -309,8 +309,8 @@ def _calibration(path: pathlib.Path, meta: Mapping[str, Any], where: str
   if not name:
     logging.warning("%s: no %r field (an older bundle, or one not yet calibrated): repairs "
                     "get no confidence until one is fitted (the finetune job fits it at "
-                    "export; launch/fit_confidence.py --bundle %s --write)", where, CONFIDENCE,
-                    path)
+                    "export; launch/analysis/fit_confidence.py --bundle %s --write)", where,
+                    CONFIDENCE, path)
     return None
   if DIGESTS in meta and name not in meta[DIGESTS]:
     raise BundleError(f"{where}: field {DIGESTS!r} records no digest of {name!r} (field "

@@ -29,7 +29,7 @@ from repair_rank.syntax import parser
 from repair_rank.syntax import tokens as tokens_lib
 
 LAYOUT = tokens_lib.LAYOUT
-# The rule script's one-token insertions (launch/rule_repair_baseline.py).
+# The rule script's one-token insertions (launch/benchmarks/rule_repair_baseline.py).
 BLAMED_INSERTS = (")", "]", "}", ":", ",", "(", "[", "{")
 # Statement-starting tokens at column 0 after which a top-level statement starts.
 _TOP_LEVEL_STARTS = frozenset(("def", "class", "@", "async", "import", "from"))

@@ -135,7 +135,7 @@ def _last_read(lines: list[list[tuple[int, int]]], error: SyntaxError) -> Option
   never read, so no edit there can change the verdict. Trusted only when the
   reported column is the start of one of our tokens (not, say, the end of
   the input); the neighbour validity check in `repair_rank.generator.neighbours` relies on it and
-  launch/check_neighbour_validity.py verifies it against full parses.
+  launch/analysis/check_neighbour_validity.py verifies it against full parses.
   """
   if error.msg != "invalid syntax" or error.lineno is None or error.offset is None:
     return None

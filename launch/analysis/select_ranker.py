@@ -1,6 +1,6 @@
 """Valid rows of trained scorers, for choosing the bundle: plain and reweighted to test's mix.
 
-  .venv/bin/python launch/select_ranker.py --valid data/instances/valid_ranker.jsonl.gz \
+  .venv/bin/python launch/analysis/select_ranker.py --valid data/instances/valid_ranker.jsonl.gz \
       NAME=BUNDLE[:PRIOR_JSON] ...
 
 Each NAME=BUNDLE is a scorer bundle (or finetune workdir) ranked on the valid

@@ -1,6 +1,6 @@
 """Re-records tests/fixtures/bundled_scores.json after a new scorer is bundled.
 
-  .venv/bin/python launch/record_bundled_scores.py
+  .venv/bin/python launch/analysis/record_bundled_scores.py
 
 Keeps the fixture's queries and candidates and writes what the bundled model
 (`repair_rank.scorer.load()`) now scores on them, float32 as float.hex(), so
@@ -15,7 +15,7 @@ import numpy as np
 
 from repair_rank import scorer
 
-FIXTURE = pathlib.Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "bundled_scores.json"
+FIXTURE = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "bundled_scores.json"
 
 
 def main():
@@ -28,7 +28,8 @@ def main():
   commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                           text=True, cwd=FIXTURE.parent, check=False).stdout.strip()
   data["note"] = ("repair_rank.scorer.load().score(query, candidates) of the bundled model, "
-                  f"float32 values as float.hex(); recorded by launch/record_bundled_scores.py "
+                  "float32 values as float.hex(); recorded by "
+                  "launch/analysis/record_bundled_scores.py "
                   f"when the bundle changed (on top of {commit or 'an unknown commit'})")
   FIXTURE.write_text(json.dumps(data, indent=1) + "\n")
   print(f"{len(data['cases'])} cases -> {FIXTURE}")

@@ -1,6 +1,7 @@
 """Time and peak RSS of the repair command on broken files of a given size.
 
-  nice -n 15 prlimit --as=4000000000 .venv/bin/python launch/benchmark_repair_file.py 5000000 1
+  nice -n 15 prlimit --as=4000000000 .venv/bin/python \
+      launch/benchmarks/benchmark_repair_file.py 5000000 1
 
 The file is repair_rank/repair/command.py repeated to SIZE bytes, with ERRORS
 statements broken (a ')' dropped), spread evenly; scored with markov_channel.
@@ -17,7 +18,7 @@ from repair_rank.syntax import tokens
 
 def broken_file(size: int, errors: int) -> str:
   unit = open("repair_rank/repair/command.py", encoding="utf-8").read()
-  unit = unit[unit.index("import ast"):]  # a cut docstring would be one unterminated STRING
+  unit = unit[unit.index("\nimport ") + 1:]  # a cut docstring would be one unterminated STRING
   source = (unit * (size // len(unit) + 1))[:size]
   lines = source[:source.rfind("\n") + 1].split("\n")
   targets = [i for i, line in enumerate(lines) if line.rstrip().endswith(")")]

@@ -7,7 +7,7 @@ train fixed, ties counted against the truth. Expected (the design brief's
 independent figures, quoted in BENCHMARKS.md): random P@1 ~0.28 (mean of 1/n),
 n-gram MRR ~0.80, P@1 ~0.70, median neighbours ~11 (p90 ~60, max ~160).
 
-  .venv/bin/python launch/check_distance1.py
+  .venv/bin/python launch/analysis/check_distance1.py
 """
 import argparse
 import json

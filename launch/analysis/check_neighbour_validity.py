@@ -5,7 +5,7 @@ a split (seeded shuffle), compares `neighbours.NeighbourValidity.is_valid`
 (one-line compiles, bracket and layout shortcuts) with `tokens.is_valid` and
 prints every disagreement; the shortcuts are exact when there is none.
 
-  .venv/bin/python launch/check_neighbour_validity.py --split train --pairs 100
+  .venv/bin/python launch/analysis/check_neighbour_validity.py --split train --pairs 100
 """
 import argparse
 import json

@@ -1,6 +1,6 @@
 """Refits the bundled edit statistics (repair_rank/assets/edit_stats.json) on train.
 
-  .venv/bin/python launch/fit_edit_stats.py [--output PATH]
+  .venv/bin/python launch/analysis/fit_edit_stats.py [--output PATH]
 
 Counts the minimal token edit scripts of every train pair (all distances) with
 `edit_stats.EditStats.fit` and saves them as JSON. Train only: the statistics

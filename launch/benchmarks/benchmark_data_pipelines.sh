@@ -5,9 +5,9 @@
 # the process pool). Prints one line per run: job, runner, workers, pairs, wall and CPU
 # seconds (the job with its workers).
 #
-#   launch/benchmark_data_pipelines.sh [OUT]      # PAIRS=32 SYNTHETIC=10000 CORPUS=DIR
+#   launch/benchmarks/benchmark_data_pipelines.sh [OUT]      # PAIRS=32 SYNTHETIC=10000 CORPUS=DIR
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 OUT=${1:-workdir/benchmark_data_pipelines}
 PY=${PY:-.venv/bin/python}
 PAIRS=${PAIRS:-32}            # pairs per build_data run

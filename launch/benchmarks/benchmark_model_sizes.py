@@ -1,6 +1,6 @@
 """Which transformer size can the CPU serve? Scoring latency of 1000 candidates per size.
 
-  python launch/benchmark_model_sizes.py [--sizes small mid full] [--repeats 30]
+  python launch/benchmarks/benchmark_model_sizes.py [--sizes small mid full] [--repeats 30]
 
 Each size is the bundled scorer with its transformer swapped for one of that size
 (random weights: latency does not depend on their values) behind the same first stage

@@ -1,7 +1,7 @@
 """Chooses the weight of a Markov prior on valid instances.
 
-  python launch/tune_distance_prior.py --instances workdir/instances/valid.jsonl
-  python launch/tune_distance_prior.py --instances V --baseline markov_channel \
+  python launch/analysis/tune_distance_prior.py --instances workdir/instances/valid.jsonl
+  python launch/analysis/tune_distance_prior.py --instances V --baseline markov_channel \
       --lambdas 0.5 1 1.5 1.75 2 2.5 3
 
 markov_distance: λ in log P − λ·distance; markov_channel: w in

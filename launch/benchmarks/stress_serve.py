@@ -1,9 +1,9 @@
 """Stress the endpoint as a hostile or unlucky world would (issue 13): three phases.
 
-  python launch/stress_serve.py                       # all three phases
-  python launch/stress_serve.py --phase=slowloris --slowloris_seconds=60
-  python launch/stress_serve.py --phase=sigterm --sigterm_runs=20
-  python launch/stress_serve.py --phase=soak --scorer=model
+  python launch/benchmarks/stress_serve.py                       # all three phases
+  python launch/benchmarks/stress_serve.py --phase=slowloris --slowloris_seconds=60
+  python launch/benchmarks/stress_serve.py --phase=sigterm --sigterm_runs=20
+  python launch/benchmarks/stress_serve.py --phase=soak --scorer=model
 
 slowloris  `--attackers` (64) connections each send one header byte every
            `--trickle_s` (5 s) and reconnect as soon as the server cuts them,
@@ -13,7 +13,7 @@ sigterm    `--sigterm_runs` (20) times: start a server, let `--keep_alive_client
            (8) keep-alive clients loop on /rerank.json, send SIGTERM mid-load.
            Pass: every exit code is 0 within `--exit_within_s`, no answer other than
            200 (a request the server had not started may meet a closed connection).
-soak       launch/load_test_serve.py with `--soak_clients` (16) clients x
+soak       launch/benchmarks/load_test_serve.py with `--soak_clients` (16) clients x
            `--soak_requests` (200) requests, half of them bad input of every
            class. Pass: no 5xx, no wrong answer, RSS growth under its bound.
 
@@ -35,7 +35,7 @@ import time
 
 from repair_rank.serving import client as client_lib
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 QUERY, CANDIDATES = "NAME = ( NAME", ["NAME = ( NAME )", "NAME = NAME"]
 
 
@@ -232,7 +232,8 @@ def sigterm(args) -> bool:
 
 
 def soak(args) -> bool:
-  command = [sys.executable, str(ROOT / "launch/load_test_serve.py"), f"--scorer={args.scorer}",
+  command = [sys.executable, str(ROOT / "launch/benchmarks/load_test_serve.py"),
+             f"--scorer={args.scorer}",
              f"--model_path={args.model_path}", f"--clients={args.soak_clients}",
              f"--requests={args.soak_requests}"]
   print(f"soak: {' '.join(command[1:])}", flush=True)

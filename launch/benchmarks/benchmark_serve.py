@@ -1,8 +1,8 @@
 """Scoring latency: 10, 100, 1000 candidates through the HTTP endpoint and in-process.
 
-  python launch/benchmark_serve.py                       # markov_distance baseline
-  python launch/benchmark_serve.py --scorer=model [--model_path=CKPT]
-  python launch/benchmark_serve.py --endpoint=http://127.0.0.1:8080   # a running server
+  python launch/benchmarks/benchmark_serve.py                       # markov_distance baseline
+  python launch/benchmarks/benchmark_serve.py --scorer=model [--model_path=CKPT]
+  python launch/benchmarks/benchmark_serve.py --endpoint=http://127.0.0.1:8080   # a running server
 
 For each size prints p50 / p99 milliseconds and candidates per second (at p50)
 of: the scorer called in-process on the whole batch; the same through

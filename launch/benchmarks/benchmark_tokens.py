@@ -1,6 +1,6 @@
 """Lexer agreement with the data, and the validity oracle's speed and accuracy.
 
-  python launch/benchmark_tokens.py
+  python launch/benchmarks/benchmark_tokens.py
 
 Prints, per split and side, how often `tokens.lex(source)` reproduces the
 data's token sequence exactly (over pairs whose source text survives); how many

@@ -1,6 +1,6 @@
 """Executes notebooks/results.ipynb on a workdir and saves it with its outputs, in place.
 
-  .venv/bin/python launch/run_notebook.py --workdir workdir/results
+  .venv/bin/python launch/analysis/run_notebook.py --workdir workdir/results
 
 The committed notebook carries the outputs of such a run (figures visible on a
 code host without running it); BENCHMARKS.md ("The notebook") lists what that
@@ -15,7 +15,7 @@ import pathlib
 import nbclient
 import nbformat
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "results.ipynb"
 MAX_BYTES = 1 << 20  # keep the committed notebook small
 

@@ -1,6 +1,6 @@
 """Valid rows of the learned first stage: feature groups dropped, lists, negatives, balance.
 
-  .venv/bin/python launch/ablate_learned_prior.py \
+  .venv/bin/python launch/analysis/ablate_learned_prior.py \
       --train data/instances/train_ranker.jsonl.gz --valid data/instances/valid_ranker.jsonl.gz
 
 Each row is `ranking.learned_prior.fit` with one setting changed, ranked on the

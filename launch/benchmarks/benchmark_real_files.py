@@ -1,8 +1,8 @@
 """Whole real files with one slip each: repair_rank through POST /repair.json beside the
 70-line rule script (issue 20).
 
-  .venv/bin/python launch/benchmark_real_files.py --out /tmp/real_files.json
-  .venv/bin/python launch/benchmark_real_files.py --per_kind 5 --rows rules   # quick look
+  .venv/bin/python launch/benchmarks/benchmark_real_files.py --out /tmp/real_files.json
+  .venv/bin/python launch/benchmarks/benchmark_real_files.py --per_kind 5 --rows rules  # quick
 
 The files are third-party library code this project never trained on (not the
 standard library, which the training experiments corrupt): the packages in
@@ -15,7 +15,7 @@ repaired file's AST equals the original's.
 
 Rows: repair_rank as a user meets it, the whole file POSTed to /repair.json
 (top_k 5) of a server built from configs/serve.py in this process; and the
-rule script (launch/rule_repair_baseline.py). Columns: top-1, top-5, the share
+rule script (launch/benchmarks/rule_repair_baseline.py). Columns: top-1, top-5, the share
 of files it answers at confidence >= 0.5 and how often it is right then, the
 share whose top repair edits a line outside the statement the slip is in
 ("far"), and the median seconds per file.
@@ -36,8 +36,8 @@ import urllib.request
 
 from repair_rank.data import file_slips
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "launch"))
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "launch" / "benchmarks"))
 import rule_repair_baseline  # pylint: disable=wrong-import-position
 
 # Third-party packages of the venv whose files are broken (never training data).

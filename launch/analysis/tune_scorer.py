@@ -1,6 +1,6 @@
 """Chooses the scorer's prior, ensemble weight and first-stage size on valid; can write the bundle.
 
-  python launch/tune_scorer.py --model workdir/finetune --instances <valid instances> \
+  python launch/analysis/tune_scorer.py --model workdir/finetune --instances <valid instances> \
       [--bundle repair_rank/assets/scorer_default --prior P --prior_weight W --prefilter_k K]
 
 For each prior (a baseline name: the first stage), each prior_weight

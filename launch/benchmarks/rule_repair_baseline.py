@@ -1,7 +1,7 @@
 """The rule script repair_rank must beat on whole files (issue 20): one-token edits near
 where CPython blames the error.
 
-  .venv/bin/python launch/rule_repair_baseline.py broken.py   # prints the top 5 repairs
+  .venv/bin/python launch/benchmarks/rule_repair_baseline.py broken.py   # prints the top 5 repairs
 
 It tries every one-token edit (insert one of `) ] } : , ( [ {`, or delete a
 token) on the line CPython's SyntaxError blames and the line before, the

@@ -2,9 +2,9 @@
 
   # compare the variants on valid (5-fold cross-validation), fit the chosen one on all of
   # valid and write it into the bundle (repair_rank/assets/scorer_default by default):
-  .venv/bin/python launch/fit_confidence.py --write
+  .venv/bin/python launch/analysis/fit_confidence.py --write
   # the test set, once, end to end: reliability diagram, ECE, risk-coverage table
-  .venv/bin/python launch/fit_confidence.py --test T/test.jsonl --out docs/figures
+  .venv/bin/python launch/analysis/fit_confidence.py --test T/test.jsonl --out docs/figures
 
 Lists are scored in generator order, end to end: where the generator missed the
 human's fix the top repair is wrong and the label is "none of these"
@@ -26,7 +26,7 @@ from repair_rank.ranking import confidence
 from repair_rank.ranking import registry
 from repair_rank.ranking import scorer as scorer_lib
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 VALID = ROOT / "data" / "instances" / "valid_ranker.jsonl.gz"
 FOLDS = 5
 # Thresholds whose coverage and P@1 are printed: configs/repair.py's min_confidence (0.5)
@@ -176,7 +176,7 @@ def main() -> None:
   print(f"\n{FOLDS}-fold cross-validation on valid (held-out folds; 10 equal-width bins):")
   print_table(cross_validate(items, weights), "variant")
   fitted_on = {"instances": pathlib.Path(args.valid).name, "queries": len(items),
-               "command": "launch/fit_confidence.py --write"}
+               "command": "launch/analysis/fit_confidence.py --write"}
   if args.variant == confidence.SHIPPED_VARIANT:  # what the finetune job fits, too
     calibration = confidence.fit_shipped(items, fitted_on=fitted_on)
   else:

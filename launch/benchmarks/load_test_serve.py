@@ -1,7 +1,7 @@
 """Load test: concurrent clients send a mix of good and bad requests; no 5xx allowed.
 
-  python launch/load_test_serve.py                     # 8 clients x 1000 requests
-  python launch/load_test_serve.py --scorer=model --clients=8 --requests=1000
+  python launch/benchmarks/load_test_serve.py                     # 8 clients x 1000 requests
+  python launch/benchmarks/load_test_serve.py --scorer=model --clients=8 --requests=1000
 
 Starts the endpoint as a subprocess (`configs/serve.py` on a free port, with the
 limits below), then each client thread sends `--requests` requests over
@@ -36,7 +36,7 @@ from repair_rank.serving import client as client_lib
 from repair_rank import tokens
 from repair_rank.data import stackoverflow
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 # Server limits for the test (small, so the bad classes are cheap to send).
 LIMITS = {"max_body_bytes": 256 << 10, "max_candidates": 500, "max_tokens_per_line": 256,
           "request_timeout_s": 1.0}

@@ -1,6 +1,6 @@
 """How far the prior trusts train more than unseen code, with and without cross-fitting.
 
-  .venv/bin/python launch/crossfit_gap.py \
+  .venv/bin/python launch/analysis/crossfit_gap.py \
       --train data/instances/train_ranker.jsonl.gz --valid data/instances/valid_ranker.jsonl.gz
 
 Per split: the truth's per-token n-gram perplexity (with </s>) and the noisy-channel

@@ -1,7 +1,7 @@
 """Latency of POST /repair.json (the page's route) and GET / on an endpoint in this process.
 
-  python launch/benchmark_repair_route.py                  # the bundled model, 20 snippets
-  python launch/benchmark_repair_route.py --scorer=markov_distance --n=40
+  python launch/benchmarks/benchmark_repair_route.py         # the bundled model, 20 snippets
+  python launch/benchmarks/benchmark_repair_route.py --scorer=markov_distance --n=40
 
 Sends the broken source of every other test pair (of those with source text, in file
 order) to `/repair.json` with top_k 5, after the scorer's warm-up as `configs/serve.py`

@@ -1,6 +1,7 @@
 """Prints report JSONs (from the baselines job) side by side as Markdown tables.
 
-  python launch/compare_reports.py workdir/baselines/baselines/*.json [--rows all d=1 d=2 d=3]
+  python launch/analysis/compare_reports.py workdir/baselines/baselines/*.json \
+      [--rows all d=1 d=2 d=3]
 
 One table per view (ranking instances, the subset the generator found, end to
 end); a row per report and per breakdown row; MRR and P@1/10/100.

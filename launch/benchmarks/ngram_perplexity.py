@@ -6,8 +6,8 @@ data/ngrams 5-gram counts) and prints a markdown table of per-token perplexity
 on valid `fixed` (with `</s>`). With --bundle it also writes the bundled
 default model.
 
-  .venv/bin/python launch/ngram_perplexity.py
-  .venv/bin/python launch/ngram_perplexity.py --mixes train+ngrams --orders 6 \
+  .venv/bin/python launch/benchmarks/ngram_perplexity.py
+  .venv/bin/python launch/benchmarks/ngram_perplexity.py --mixes train+ngrams --orders 6 \
       --bundle train+ngrams:6 --prune_from 0
 """
 import argparse

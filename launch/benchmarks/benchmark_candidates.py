@@ -6,8 +6,8 @@ the Markov order (P@1), and the seconds per snippet. Two worker processes by
 default (this machine has two cores); times are per-snippet wall clock inside
 a worker.
 
-  .venv/bin/python launch/benchmark_candidates.py --split test --output /tmp/cand.json
-  .venv/bin/python launch/benchmark_candidates.py --split valid --limit 50
+  .venv/bin/python launch/benchmarks/benchmark_candidates.py --split test --output /tmp/cand.json
+  .venv/bin/python launch/benchmarks/benchmark_candidates.py --split valid --limit 50
 """
 import argparse
 import dataclasses
