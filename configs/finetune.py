@@ -92,7 +92,8 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   config.select_on = "balanced_mrr"
   # Distillation: a larger model's scorer bundle or finetune workdir, trained behind the same
   # first stage, whose softmax over each training group is a soft target (path; "" = none).
-  # It scores every training group once at the start (cached in the workdir).
+  # It scores every training group once at the start, cached in the workdir as
+  # teacher_residuals.jsonl.gz; with that file there the teacher itself is not loaded.
   config.teacher = ""
   # Weight of the distillation loss against the truth's listwise loss (0..1).
   config.distill_weight = 0.5

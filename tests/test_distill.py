@@ -103,3 +103,17 @@ def test_residuals_file_names_a_bad_line(tmp_path):
   path.write_text('{"id": "a", "candidates": ["NAME"], "residuals": [1.0, 2.0]}\n')
   with pytest.raises(Exception, match=r"t.jsonl:1"):
     distill.read(path)
+
+
+def test_cached_residuals_need_no_teacher(tmp_path):
+  # A teacher trained elsewhere (e.g. on a GPU) travels as its residuals file alone.
+  config = _first_stage(tmp_path)
+  instances = conftest.with_parts(conftest.make_instances(4, candidates=8))
+  reranked = finetune.reranked_lists(config, finetune.prior_settings(config))
+  cached = {inst.id: {tuple(c): 0.5 for c in reranked(inst, None)[0]} for inst in instances}
+  (tmp_path / "run").mkdir()
+  distill.write(tmp_path / "run" / "teacher_residuals.jsonl.gz", cached)
+  config.teacher = str(tmp_path / "no_such_teacher")
+  assert finetune.teacher_residuals(config, tmp_path / "run", instances, reranked) == cached
+  with pytest.raises(FileNotFoundError):
+    finetune.teacher_residuals(config, tmp_path / "other", instances, reranked)

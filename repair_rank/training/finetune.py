@@ -365,14 +365,17 @@ def teacher_residuals(config: ml_collections.ConfigDict, workdir: str | pathlib.
   if config.get("random_negatives", 0):
     raise ValueError("config.teacher needs config.random_negatives=0 (the teacher scores "
                      "each training group once, so the groups must not change by step)")
-  teacher = scorer_lib.load(config.teacher)
-  logging.info("distilling from %s (%s, %d layers), weight %s", config.teacher,
-               f"dim {teacher.model_config.dim}", teacher.model_config.layers,
-               config.get("distill_weight", 0.0))
-  return distill.cached_residuals(
-      pathlib.Path(workdir) / "teacher_residuals.jsonl.gz",
-      lambda: distill.teacher_residuals(teacher.score_all, train_instances, reranked,
-                                        seed=config.seed, progress=config.progress))
+
+  def compute():  # The teacher is loaded only when its residuals are not cached yet.
+    teacher = scorer_lib.load(config.teacher)
+    logging.info("distilling from %s (dim %d, %d layers), weight %s", config.teacher,
+                 teacher.model_config.dim, teacher.model_config.layers,
+                 config.get("distill_weight", 0.0))
+    return distill.teacher_residuals(teacher.score_all, train_instances, reranked,
+                                     seed=config.seed, progress=config.progress)
+
+  return distill.cached_residuals(pathlib.Path(workdir) / "teacher_residuals.jsonl.gz",
+                                  compute)
 
 
 def export(workdir: str | pathlib.Path, bundle: str | pathlib.Path | None = None, *,
