@@ -559,8 +559,39 @@ def load_workdir(workdir: str | pathlib.Path, step: int | None = None) -> Scorer
   return Scorer(_for_this_backend(model_config), restored["params"])
 
 
+# Where compiled scoring functions are kept between runs, so a front end's second start
+# loads them instead of compiling (issue 22: the repair command, the server's warm-up).
+# REPAIR_RANK_JAX_CACHE=off turns it off; any other value is the directory.
+COMPILATION_CACHE_ENV = "REPAIR_RANK_JAX_CACHE"
+DEFAULT_COMPILATION_CACHE = pathlib.Path.home() / ".cache" / "repair_rank" / "jax"
+
+
+def use_compilation_cache() -> pathlib.Path | None:
+  """Turns on JAX's persistent compilation cache (every compile cached, however quick: the
+  scorer's shapes are few and small), unless REPAIR_RANK_JAX_CACHE=off or JAX already has
+  a cache directory. Returns the directory in use, or None."""
+  import os  # pylint: disable=g-import-not-at-top
+  setting = os.environ.get(COMPILATION_CACHE_ENV, "")
+  if setting.lower() in ("off", "0", "false", "no"):
+    return None
+  if jax.config.jax_compilation_cache_dir:
+    return pathlib.Path(jax.config.jax_compilation_cache_dir)
+  directory = pathlib.Path(setting) if setting else DEFAULT_COMPILATION_CACHE
+  try:
+    directory.mkdir(parents=True, exist_ok=True)
+  except OSError as e:  # a read-only home: compile every time, say why once
+    logging.warning("no JAX compilation cache (%s): %s", directory, e)
+    return None
+  jax.config.update("jax_compilation_cache_dir", str(directory))
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+  jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+  return directory
+
+
 def load(path: str | pathlib.Path | None = None) -> Scorer:
-  """The bundled default scorer (`path` None), a bundle directory, or a finetune workdir."""
+  """The bundled default scorer (`path` None), a bundle directory, or a finetune workdir.
+  JAX's persistent compilation cache is on (`use_compilation_cache`)."""
+  use_compilation_cache()
   if path is None:
     if not (DEFAULT_BUNDLE / BUNDLE_CONFIG).exists():
       raise FileNotFoundError(

@@ -12,7 +12,6 @@ from repair_rank.repair import in_file
 from repair_rank.repair import ranked
 from repair_rank.repair import showing
 from repair_rank.repair import source_text
-from repair_rank.repair import text_edits
 from repair_rank.repair import text_repairs
 from repair_rank.repair import windows
 from repair_rank.syntax import tokens as tokens_lib
