@@ -261,11 +261,12 @@ def save_calibration(path: str | pathlib.Path, calibration: confidence_lib.Calib
   return path / confidence_lib.CALIBRATION_FILE
 
 
-def load_bundle(path: str | pathlib.Path) -> Scorer:
+def load_bundle(path: str | pathlib.Path, *, calibrating: bool = False) -> Scorer:
   """Reads a bundle written by `Scorer.save`, checked (see the module docstring).
 
   A bundle without digests (saved before they were recorded) loads with a
-  warning; everything else is still checked.
+  warning; everything else is still checked. `calibrating`: loaded to fit its
+  calibration, so a missing one is expected (no warning).
   """
   path = pathlib.Path(path).resolve()
   config_path = path / BUNDLE_CONFIG
@@ -292,7 +293,7 @@ def load_bundle(path: str | pathlib.Path) -> Scorer:
   _check_prior(path, prior, prior_options, where)
   if prior_options.get("path"):  # Relative paths are inside the bundle.
     prior_options["path"] = str(path / prior_options["path"])
-  calibration = _calibration(path, meta, where)
+  calibration = _calibration(path, meta, where, warn=not calibrating)
   params = _restore_params(path / "params")
   _check_shapes(params, model_config, where, path / "params")
   return Scorer(model_config, params, length_buckets=length_buckets,
@@ -301,12 +302,14 @@ def load_bundle(path: str | pathlib.Path) -> Scorer:
                 prior=prior, prior_options=prior_options, calibration=calibration)
 
 
-def _calibration(path: pathlib.Path, meta: Mapping[str, Any], where: str
+def _calibration(path: pathlib.Path, meta: Mapping[str, Any], where: str, warn: bool = True
                  ) -> confidence_lib.Calibration | None:
   """The bundle's calibration (field `confidence`), checked; None, with a warning, if it
   has none. Its digest is checked with the others (`_check_digests`)."""
   name = _field(meta, CONFIDENCE, str, where, "")
   if not name:
+    if not warn:
+      return None
     logging.warning("%s: no %r field (an older bundle, or one not yet calibrated): repairs "
                     "get no confidence until one is fitted (the finetune job fits it at "
                     "export; launch/analysis/fit_confidence.py --bundle %s --write)", where,
