@@ -9,6 +9,7 @@ from repair_rank.generator import search
 from repair_rank.ranking import evaluate
 from repair_rank.repair import file_ranking
 from repair_rank.repair import in_file
+from repair_rank.repair import indentation
 from repair_rank.repair import line_edits
 from repair_rank.repair import ranked
 from repair_rank.repair import showing
@@ -114,22 +115,33 @@ def file_candidates(text: str, lexemes: Sequence[tokens_lib.Lexeme],
   window_lexemes = None if found is None else found[1]
   candidates = [(c, 1) for c in in_file.blamed_edits(window, error.line, error.message,
                                                      statement_lines)]
+  checker = in_file.FileChecker(text, lexemes, logical, window, window_lexemes)
+  layouts = []
+  if indentation.is_indentation_error(error.message):
+    layouts = indentation.search(checker, lines, lexemes, logical, error.line,
+                                 deadline=time.monotonic() + TWO_STEP_SECONDS)
   share = 0.0
   if not tokens_lib.is_valid(window.tokens):
     # The file's own evidence does much of the work: the search gets part of the budget,
-    # but all of it for an indentation error (the one-token edits cannot move a block).
-    share = 1.0 if "indent" in error.message else FILE_SEARCH_SHARE
+    # but all of it for an indentation error no re-indentation repairs (the one-token
+    # edits cannot move a block).
+    share = 1.0 if "indent" in error.message and not layouts else FILE_SEARCH_SHARE
     budget = None if time_budget is None else share * time_budget
     candidates += [(c.tokens, c.distance) for c in search.generate_scored(
         window.tokens, max_distance=max_distance, k=k, time_budget=budget,
         max_expansions=max_expansions)]
   blamed_at = in_file.error_index(window, window_lexemes, error.line, error.column)
   ordered = in_file.check_order(window.tokens, error.message, blamed_at, candidates)
-  checker = in_file.FileChecker(text, lexemes, logical, window, window_lexemes)
   deadline = None if time_budget is None else started + (1 + share) * time_budget
-  checked = in_file.check(checker, error.message, error.line, ordered,
-                          limit=MAX_FILE_CHECKS, deadline=deadline)
-  if not dropped:
+  checked = [in_file.Checked(layout.tokens, 1, layout.text, layout.edits, True,
+                             abs(layout.first_line - error.line), preferred=layout.preferred,
+                             description=in_file.describe_text_edits(text, layout.edits))
+             for layout in layouts]
+  texts = {c.text for c in checked}
+  checked += [c for c in in_file.check(checker, error.message, error.line, ordered,
+                                       limit=MAX_FILE_CHECKS, deadline=deadline)
+              if c.text not in texts]
+  if not dropped and not layouts:
     # The blamed line as text: glued names split, and two edits where one does not do.
     two_steps = not any(c.distance == 1 and c.hinted for c in checked)
     line_deadline = time.monotonic() + TWO_STEP_SECONDS
@@ -142,8 +154,8 @@ def file_candidates(text: str, lexemes: Sequence[tokens_lib.Lexeme],
         texts.add(one.text)
         checked.append(in_file.Checked(
             one.tokens, one.distance, one.text, one.edits, one.hinted,
-            abs(one.first_line - error.line), one.split,
-            in_file.describe_text_edits(text, one.edits)))
+            abs(one.first_line - error.line), split=one.split,
+            description=in_file.describe_text_edits(text, one.edits)))
   return FileCandidates(window, checked, dropped)
 
 

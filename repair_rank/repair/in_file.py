@@ -88,6 +88,7 @@ class Checked:
   hinted: bool
   offset_lines: int
   split: bool = False  # a glued name split (`line_edits.splits`)
+  preferred: bool = False  # the first layout that compiles (`indentation`)
   description: str = ""  # the edits in words where the tokens cannot say them
 
 
@@ -227,6 +228,32 @@ class FileChecker:
       lines[line] = new_text
     return tuple(tokens), "\n".join(lines), tuple(edits)
 
+  def relaid(self, new_lines: dict[int, str]
+             ) -> Optional[tuple[tuple[str, ...], str, tuple[text_edits.TextEdit, ...]]]:
+    """As `with_lines` for lines whose indentation changes: the window's tokens lexed
+    again from the repaired lines (its first line's indentation taken off each line),
+    ending in the window's own closing layout; None when a line is outside it."""
+    if any(not self.window.first_line <= line < self.window.end_line for line in new_lines):
+      return None
+    lines = list(self.lines)
+    starts = source_text.line_starts(self.text)
+    edits = []
+    for line, new_text in sorted(new_lines.items()):
+      edit = text_edits.diff_edit(lines[line], new_text)
+      edits.append(dataclasses.replace(edit, start=starts[line] + edit.start,
+                                       end=starts[line] + edit.end))
+      lines[line] = new_text
+    first = self.lines[self.window.first_line]
+    prefix = first[:len(first) - len(first.lstrip(" \t"))]
+    region = [line[len(prefix):] if line.startswith(prefix) else line.lstrip(" \t")
+              for line in lines[self.window.first_line:self.window.end_line]]
+    tokens = text_edits.strip_layout_end(tokens_lib.lex("\n".join(region)))
+    own = list(self.window.tokens)
+    tail = len(own)
+    while tail > 0 and own[tail - 1] in LAYOUT:
+      tail -= 1
+    return tuple(tokens) + tuple(own[tail:]), "\n".join(lines), tuple(edits)
+
   def context_error(self, repaired: str) -> Optional[tuple[int, int, str]]:
     """None when the repaired file's context compiles, else Python's error in it:
     (0-based line in the file, 0-based column, message)."""
@@ -304,7 +331,9 @@ def describe_text_edits(text: str, edits: Sequence[text_edits.TextEdit]) -> str:
   for edit in edits:
     line = bisect.bisect_right(starts, edit.start)
     old = text[edit.start:edit.end]
-    if not old:
+    if not (old + edit.text).strip(" \t"):
+      out.append(f"line {line}: re-indent")
+    elif not old:
       out.append(f"line {line}: insert {edit.text!r}")
     elif not edit.text:
       out.append(f"line {line}: delete {old!r}")
