@@ -124,7 +124,8 @@ def test_min_confidence_zero_offers_every_repair_best_first():
       "SyntaxError: closing parenthesis ')' does not match")
   assert opened.diagnostics[0].message.endswith("; 3 repairs offered")
   assert len(actions) == 3 and actions[0].is_preferred
-  assert _sure(actions[0].title, "Repair: line 2: replace ')' with ']'", 49)
+  # 49% sure before issue 22 counted the copies of this text together: now offered.
+  assert _sure(actions[0].title, "Repair: line 2: replace ')' with ']'", 75)
   assert apply_text_edits(UNSURE, actions[0].edit.changes[URI]) == UNSURE_FIXED
   for action in actions:
     ast.parse(apply_text_edits(UNSURE, action.edit.changes[URI]))

@@ -126,3 +126,23 @@ def test_prior_weight_adds_the_first_stage_score(tiny_scorer, tmp_path):
   np.testing.assert_allclose(reloaded.score(query, candidates),
                              tiny_scorer.score(query, candidates)
                              + 0.5 * baselines.get("markov")(query, candidates), rtol=1e-5)
+
+
+def test_the_model_keeps_its_compiled_functions_in_the_persistent_cache(tmp_path):
+  """Issue 22: a front end's second start reads compiled shapes instead of compiling;
+  REPAIR_RANK_JAX_CACHE names the directory, `off` turns it off."""
+  import os  # pylint: disable=g-import-not-at-top
+  import pathlib  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  code = ("from repair_rank.ranking import registry, scorer\n"
+          "s = registry.get('model')\n"
+          "s(['NAME', '(', 'NEWLINE'], [['NAME', '(', ')', 'NEWLINE']])\n"
+          "print(scorer.use_compilation_cache())\n")
+  root = pathlib.Path(__file__).resolve().parent.parent
+  for setting, expected in ((str(tmp_path / "cache"), str(tmp_path / "cache")), ("off", "None")):
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                          env={**os.environ, "REPAIR_RANK_JAX_CACHE": setting,
+                               "JAX_PLATFORMS": "cpu"}, timeout=300, check=True)
+    assert done.stdout.strip().splitlines()[-1] == expected
+  assert any((tmp_path / "cache").iterdir())

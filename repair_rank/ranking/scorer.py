@@ -170,6 +170,24 @@ class Scorer:
       scores[rest] = kept_scores.min() - 1.0 - np.arange(len(rest), dtype=np.float32)
     return scores
 
+  def warmup(self) -> None:
+    """Readies every (batch bucket, length bucket) shape before the first request: each
+    compiled, or loaded from JAX's persistent cache (`use_compilation_cache`), but run only
+    at the smallest batch (running every shape took seconds of a server's start, issue 22);
+    then one list scored end to end, which loads the first stage's tables."""
+    pair = features_lib.pair_features(["NAME", "=", "(", "NEWLINE"], ["NAME", "=", "(", ")", "NEWLINE"],
+                                      self.model_config.max_len, self.model_config.pair_window)
+    for length in self.length_buckets:
+      one = features_lib.stack_pairs([pair], int(length))
+      for rows in self.batch_buckets:
+        batch = {k: np.concatenate([v, np.zeros((rows - 1,) + v.shape[1:], v.dtype)])
+                 for k, v in one.items()}
+        if rows == self.batch_buckets[0]:
+          np.asarray(self._apply(self.params, batch))
+        else:
+          self._apply.lower(self.params, batch).compile()
+    self.score(["NAME", "=", "(", "NEWLINE"], [["NAME", "=", "(", ")", "NEWLINE"]])
+
   def score_all(self, query: Sequence[str], candidates: Sequence[Sequence[str]]) -> np.ndarray:
     """The transformer's score for every candidate (no first stage)."""
     scores = np.zeros(len(candidates), dtype=np.float32)

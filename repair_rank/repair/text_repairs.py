@@ -1,20 +1,21 @@
-"""A snippet's repairs as the texts a person reads: one per program, best first.
+"""A snippet's repairs as the texts a person reads: one per text, best first.
 
 The generator's candidates are token sequences; several give the same text (a
-line break the file already has, a trailing NEWLINE) or the same program, and a
-list of them splits one repair's probability between its copies. Here the
+line break the file already has, a trailing NEWLINE), and a list of them splits one
+repair's probability between its copies. Here the
 candidates of a snippet (the generator's, and character-level ones for a slip
 inside a token, `syntax.character_repairs`) are scored together, turned into
-the user's text (`text_edits`), and those that give the same program are one
-repair: the best-scored copy is shown, and its confidence is the sum of the
-copies' (issue 22, item 3). In a file that mixes tabs and spaces, a repair whose
+the user's text (`text_edits`), and those that give the same text are one
+repair: the copy of fewest edits is shown, and its confidence is the sum of the
+copies' (issue 22, item 3). (Grouping by syntax tree instead merged layouts that
+read differently and let their sum outrank the fix: `if a == 1 print(a)` got
+`a = 1` + `print(a)` on two lines first.) In a file that mixes tabs and spaces, a repair whose
 layout moves a statement into another block is ranked below every one that
 keeps the meaning (`layout_meaning`).
 
 The command and the diagnosis front ends (page, /repair.json, the editor
 server) both take their snippet repairs from `snippet_fixes`.
 """
-import ast
 import dataclasses
 import re
 from typing import Optional, Sequence
@@ -90,14 +91,6 @@ def describe_text_edits(text: str, edits: Sequence[text_edits.TextEdit]) -> str:
   return "; ".join(out)
 
 
-def _program(text: str) -> Optional[str]:
-  """What identifies the program `text` is (its syntax tree); None if it does not parse."""
-  try:
-    return ast.dump(parser.parse(text))
-  except (SyntaxError, ValueError, MemoryError, RecursionError):
-    return None
-
-
 def _candidates(text: str, query: Sequence[str], *, max_distance: int, k: int,
                 time_budget: Optional[float], max_expansions: Optional[int]
                 ) -> list[_Candidate]:
@@ -127,7 +120,8 @@ def _candidates(text: str, query: Sequence[str], *, max_distance: int, k: int,
   if not tokens_lib.is_valid(query):
     for c in search.generate_scored(query, max_distance=max_distance, k=k,
                                     time_budget=time_budget, max_expansions=max_expansions):
-      if tuple(text_edits.strip_layout_end(c.tokens)) not in out:  # else a character repair's
+      stripped = tuple(text_edits.strip_layout_end(c.tokens))
+      if stripped not in out or out[stripped].base is None:  # else a character repair's
         add(_Candidate(c.tokens, c.distance, None))
   return list(out.values())
 
@@ -146,7 +140,7 @@ def snippet_fixes(text: str, score_fn: evaluate.ScoreFn, *, top_k: int, max_dist
                   k: int = 1000, time_budget: Optional[float] = search.DEFAULT_TIME_BUDGET,
                   max_expansions: Optional[int] = None) -> list[Fix]:
   """The `top_k` best repairs of the snippet `text` (newlines as \\n) as texts, one per
-  program, best first: by the summed confidence of the copies where the scorer has a
+  text, best first: by the summed confidence of the copies where the scorer has a
   calibration (else by the best copy's score); in a file mixing tabs and spaces,
   repairs that move a statement between blocks last."""
   lexemes = tokens_lib.lex_lexemes(text)
@@ -159,8 +153,8 @@ def snippet_fixes(text: str, score_fn: evaluate.ScoreFn, *, top_k: int, max_dist
       score_fn, list(query), [_scored_tokens(c, query) for c in found])
   texts, token_lines = source_text.token_texts(text, query)
   dropped = source_text.describe_dropped(source_text.dropped_characters(text))
-  groups: dict[str, list] = {}  # program -> [first index, text, edits, summed confidence]
-  # Every candidate becomes text (some 75 us each), so a program's confidence sums all copies.
+  groups: dict[str, list] = {}  # text -> [index shown, text, edits, summed confidence]
+  # Every candidate becomes text (some 75 us each), so a text's confidence sums all copies.
   for i in metrics.best_first(scores):
     candidate = found[i]
     base = text if candidate.base is None else candidate.base.text
@@ -170,14 +164,17 @@ def snippet_fixes(text: str, score_fn: evaluate.ScoreFn, *, top_k: int, max_dist
     else:
       repaired = text_edits.apply_repair(base, candidate.tokens)
       edits = character_edits(text, repaired)
-    program = _program(repaired)
-    if program is None:
+    if not parser.parses(repaired):
       continue  # no text of the user's lexes to these tokens (a token inside a slip)
     share = 0.0 if confidences is None else float(confidences[i])
-    if program in groups:
-      groups[program][3] += share
+    key = repaired.rstrip()  # what a person reads; a last line break more or less is none
+    if key in groups:
+      groups[key][3] += share
+      kept = found[groups[key][0]]
+      if candidate.distance < kept.distance:  # the copy of fewest edits is described
+        groups[key][:3] = [i, repaired, edits]
     else:
-      groups[program] = [i, repaired, edits, share]
+      groups[key] = [i, repaired, edits, share]
   entries = list(groups.values())
   if confidences is not None:
     entries.sort(key=lambda entry: -entry[3])  # stable: ties keep the score order
