@@ -9,10 +9,13 @@ from repair_rank.generator import search
 from repair_rank.ranking import evaluate
 from repair_rank.repair import file_ranking
 from repair_rank.repair import in_file
+from repair_rank.repair import indentation
+from repair_rank.repair import line_edits
 from repair_rank.repair import ranked
 from repair_rank.repair import showing
 from repair_rank.repair import source_text
-from repair_rank.repair import text_edits
+from repair_rank.repair import text_repairs
+from repair_rank.repair import two_step
 from repair_rank.repair import windows
 from repair_rank.syntax import tokens as tokens_lib
 
@@ -21,22 +24,13 @@ LAYOUT = tokens_lib.LAYOUT
 MAX_FILE_CHECKS = 400
 # The share of the time budget the generator may spend on a file's window.
 FILE_SEARCH_SHARE = 0.25
+# Seconds the blamed line's text edits (`two_step`) may take at most.
+TWO_STEP_SECONDS = 1.0
 FILE_RANKING = file_ranking.FileRanking.load()
 
 
-@dataclasses.dataclass(frozen=True)
-class Fix:
-  """One repair of a source as text.
-
-  text: the whole repaired source (newlines normalised to \n).
-  edits: the edits of the source that give it (`text_edits.TextEdit`s, ascending,
-    non-overlapping).
-  description: the edits in words, lines as in the source ("line 2: insert ')'").
-  """
-  repair: ranked.Repair
-  text: str
-  edits: tuple[text_edits.TextEdit, ...]
-  description: str
+# One repair as text (kept here under its old name for the front ends).
+Fix = text_repairs.Fix
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,18 +71,26 @@ def _window_lexemes(lexemes: Sequence[tokens_lib.Lexeme], window: windows.Window
   return start, picked + [tokens_lib.Lexeme(tok, "", picked[-1].line) for tok in added]
 
 
-def _file_fixes(text: str, lexemes: Sequence[tokens_lib.Lexeme],
-                logical: Sequence[windows.LogicalLine], error: windows.FileError,
-                score_fn: evaluate.ScoreFn, *, top_k: int, window_tokens: int,
-                max_distance: int, k: int, time_budget: Optional[float],
-                max_expansions: Optional[int]) -> list[Fix]:
-  """The best repairs of a file's first error, each judged in the file (`in_file`):
-  the generator's candidates for a window around the error and the one-token edits
-  where Python blames it, kept when the file around the window compiles with them,
-  ranked with Python's evidence (`file_ranking`)."""
+@dataclasses.dataclass(frozen=True)
+class FileCandidates:
+  """The repairs of a file's first error that compile in the file, unranked."""
+  window: windows.Window
+  checked: list[in_file.Checked]
+  dropped: list[source_text.Dropped]
+
+
+def file_candidates(text: str, lexemes: Sequence[tokens_lib.Lexeme],
+                    logical: Sequence[windows.LogicalLine], error: windows.FileError, *,
+                    window_tokens: int, max_distance: int, k: int,
+                    time_budget: Optional[float],
+                    max_expansions: Optional[int]) -> FileCandidates:
+  """The repairs of a file's first error, each judged in the file (`in_file`): the
+  generator's candidates for a window around the error, the one-token edits where
+  Python blames it, and the blamed line's text edits (`two_step`), kept when the file
+  around the window compiles with them."""
   lines = text.split("\n")
   started = time.monotonic()
-  back = in_file.reach_back(error.message)
+  back = in_file.reach_back(error.message, lines, logical, error.line)
   window = windows.error_window(lexemes, logical, len(lines), error.line,
                                 max_tokens=window_tokens, reach_back=back)
   center = windows.line_at(logical, error.line)
@@ -102,32 +104,90 @@ def _file_fixes(text: str, lexemes: Sequence[tokens_lib.Lexeme],
   window_lexemes = None if found is None else found[1]
   candidates = [(c, 1) for c in in_file.blamed_edits(window, error.line, error.message,
                                                      statement_lines)]
+  checker = in_file.FileChecker(text, lexemes, logical, window, window_lexemes)
+  layouts = []
+  if indentation.is_indentation_error(error.message):
+    layouts = indentation.search(checker, lines, lexemes, logical, error.line,
+                                 deadline=time.monotonic() + TWO_STEP_SECONDS)
   share = 0.0
   if not tokens_lib.is_valid(window.tokens):
     # The file's own evidence does much of the work: the search gets part of the budget,
-    # but all of it for an indentation error (the one-token edits cannot move a block).
-    share = 1.0 if "indent" in error.message else FILE_SEARCH_SHARE
+    # but all of it for an indentation error no re-indentation repairs (the one-token
+    # edits cannot move a block).
+    share = 1.0 if "indent" in error.message and not layouts else FILE_SEARCH_SHARE
     budget = None if time_budget is None else share * time_budget
     candidates += [(c.tokens, c.distance) for c in search.generate_scored(
         window.tokens, max_distance=max_distance, k=k, time_budget=budget,
         max_expansions=max_expansions)]
   blamed_at = in_file.error_index(window, window_lexemes, error.line, error.column)
   ordered = in_file.check_order(window.tokens, error.message, blamed_at, candidates)
-  checker = in_file.FileChecker(text, lexemes, logical, window, window_lexemes)
   deadline = None if time_budget is None else started + (1 + share) * time_budget
-  checked = in_file.check(checker, error.message, error.line, ordered,
-                          limit=MAX_FILE_CHECKS, deadline=deadline)
+  checked = [in_file.Checked(layout.tokens, 1, layout.text, layout.edits, True,
+                             abs(layout.first_line - error.line), preferred=layout.preferred,
+                             description=in_file.describe_text_edits(text, layout.edits))
+             for layout in layouts]
+  texts = {c.text for c in checked}
+  checked += [c for c in in_file.check(checker, error.message, error.line, ordered,
+                                       limit=MAX_FILE_CHECKS, deadline=deadline)
+              if c.text not in texts]
+  if not dropped and not layouts:
+    # The blamed line as text: glued names split, and two edits where one does not do.
+    two_steps = not any(c.distance == 1 and c.hinted for c in checked)
+    line_deadline = time.monotonic() + TWO_STEP_SECONDS
+    texts = {c.text for c in checked}
+    for one in two_step.search(
+        checker, error.line, error.column, error.message, line_edits.known_names(lexemes),
+        two_steps=two_steps, statement_lines=statement_lines,
+        deadline=line_deadline if deadline is None else min(deadline, line_deadline)):
+      if one.text not in texts:
+        texts.add(one.text)
+        checked.append(in_file.Checked(
+            one.tokens, one.distance, one.text, one.edits, one.hinted,
+            abs(one.first_line - error.line), split=one.split,
+            description=in_file.describe_text_edits(text, one.edits)))
+  return FileCandidates(window, checked, dropped)
+
+
+def _file_fixes(text: str, lexemes: Sequence[tokens_lib.Lexeme],
+                logical: Sequence[windows.LogicalLine], error: windows.FileError,
+                score_fn: evaluate.ScoreFn, *, top_k: int, **options) -> list[Fix]:
+  """The best repairs of a file's first error (`file_candidates`), ranked with Python's
+  evidence (`file_ranking`)."""
+  found = file_candidates(text, lexemes, logical, error, **options)
+  window = found.window
   window_lines = [line + 1 for line in window.lines]
   fixes = []
-  for ranked_one in file_ranking.rank(checked, window.tokens, score_fn, FILE_RANKING):
+  for ranked_one in file_ranking.rank(found.checked, window.tokens, score_fn, FILE_RANKING):
     if len(fixes) == top_k:
       break
     c = ranked_one.checked
     repair = ranked.Repair(c.tokens, ranked_one.score, c.distance, ranked_one.confidence)
     fixes.append(Fix(repair, c.text, c.edits, "; ".join(filter(None, [
-        source_text.describe_dropped(dropped),
-        showing.describe_edits(window.tokens, window.texts, window_lines, c.tokens)]))))
+        source_text.describe_dropped(found.dropped),
+        c.description or showing.describe_edits(window.tokens, window.texts, window_lines,
+                                                c.tokens)]))))
   return fixes
+
+
+def first_error_candidates(source: str, *, window_tokens: int = 120, max_distance: int = 3,
+                           k: int = 1000,
+                           time_budget: Optional[float] = search.DEFAULT_TIME_BUDGET,
+                           max_expansions: Optional[int] = None
+                           ) -> Optional[tuple[windows.FileError, FileCandidates]]:
+  """The first error of a file longer than a snippet and its unranked repairs (None when
+  it parses, is a snippet, or Python names no line): what the files' ranking is fitted
+  on (launch/analysis/fit_file_ranking.py)."""
+  text = source_text.normalize_newlines(source)
+  lexemes = tokens_lib.lex_lexemes(text)
+  if len(lexemes) <= window_tokens:
+    return None
+  logical = windows.logical_lines(lexemes)
+  error = windows.first_error(text.split("\n"), lexemes, logical)
+  if error is None or error.line is None:
+    return None
+  return error, file_candidates(text, lexemes, logical, error, window_tokens=window_tokens,
+                                max_distance=max_distance, k=k, time_budget=time_budget,
+                                max_expansions=max_expansions)
 
 
 def diagnose(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
@@ -155,25 +215,13 @@ def diagnose(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
   if error.line is None:
     return Diagnosis("stuck", error.message, **where)
   query = [x.token for x in lexemes]
-  # Twice as many: repairs that differ only in the layout at the very end give one text.
-  options = dict(top_k=2 * top_k, max_distance=max_distance, k=k, time_budget=time_budget,
+  options = dict(top_k=top_k, max_distance=max_distance, k=k, time_budget=time_budget,
                  max_expansions=max_expansions)
   if len(query) <= window_tokens:
-    if tokens_lib.is_valid(query):
+    fixes = text_repairs.snippet_fixes(text, score_fn, **options)
+    if not fixes and tokens_lib.is_valid(query):
       return Diagnosis("in_token", f"{error.message} (inside a string or number literal, or a "
-                       "character outside Python's grammar: token edits cannot fix it)", **where)
-    texts, token_lines = source_text.token_texts(text, query)
-    dropped = source_text.describe_dropped(source_text.dropped_characters(text))
-    fixes = []
-    for repair in ranked.rank_repairs(query, score_fn, **options):
-      if len(fixes) == top_k:
-        break
-      edits = tuple(text_edits.repair_edits(text, repair.tokens))
-      description = "; ".join(filter(None, [
-          dropped, showing.describe_edits(query, texts, token_lines, repair.tokens)]))
-      repaired = text_edits.apply_edits(text, edits)
-      if all(fix.text != repaired for fix in fixes):
-        fixes.append(Fix(repair, repaired, edits, description))
+                       "character outside Python's grammar: no repair found)", **where)
   else:
     fixes = _file_fixes(text, lexemes, logical, error, score_fn, top_k=top_k,
                         window_tokens=window_tokens, max_distance=max_distance, k=k,

@@ -15,12 +15,14 @@ relative to the blamed position and whether it is of the kind Python's message
 hints ("was never closed": a closer; "expected ':'": a colon), which the
 ranking of files uses (`file_ranking`).
 """
+import bisect
 import dataclasses
 import time
 from typing import Optional, Sequence
 
 from rapidfuzz.distance import Levenshtein
 
+from repair_rank.repair import line_edits
 from repair_rank.repair import showing
 from repair_rank.repair import source_text
 from repair_rank.repair import text_edits
@@ -85,18 +87,45 @@ class Checked:
   edits: tuple[text_edits.TextEdit, ...]
   hinted: bool
   offset_lines: int
+  split: bool = False  # a glued name split (`line_edits.splits`)
+  preferred: bool = False  # the first layout that compiles (`indentation`)
+  description: str = ""  # the edits in words where the tokens cannot say them
 
 
 # "unmatched ')'": the opener the slip dropped, put anywhere in the statement before.
 _OPENER_OF = {")": "(", "]": "[", "}": "{"}
 
 
-def reach_back(message: str) -> int:
+# Lines an unmatched closer's statement may reach back at most.
+MAX_REACH_LINES = 12
+
+
+def reach_back(message: str, lines: Sequence[str] = (),
+               logical: Sequence[windows.LogicalLine] = (), error_line: int = 0) -> int:
   """Logical lines before the blamed one where the slip may have started: an unmatched
   closer may be the previous statement's (a dropped opener, a stray closer that ended
-  it early). (An unexpected indent reaching back measured worse: the search's budget
-  went to the wider window.)"""
-  return 1 if message.startswith(("unmatched", "closing parenthesis")) else 0
+  it early); a closer that starts its line closes a statement that began at the last
+  line before it indented no deeper (`def f` ... `) -> None:`, lines earlier). (An
+  unexpected indent reaching back measured worse: the search's budget went to the
+  wider window.)"""
+  if not message.startswith(("unmatched", "closing parenthesis")):
+    return 0
+  if not lines or not logical or error_line >= len(lines):
+    return 1
+  text = lines[error_line]
+  stripped = text.lstrip(" \t")
+  if not stripped[:1] or stripped[0] not in ")]}":
+    return 1
+  indent = len(text) - len(stripped)
+  start = error_line
+  for line in range(error_line - 1, max(error_line - MAX_REACH_LINES, 0) - 1, -1):
+    other = lines[line]
+    if not other.strip():
+      continue
+    start = line
+    if len(other) - len(other.lstrip(" \t")) <= indent:
+      break
+  return max(1, windows.line_at(logical, error_line) - windows.line_at(logical, start))
 
 
 def blamed_edits(window: windows.Window, error_line: int, message: str = "",
@@ -177,6 +206,67 @@ class FileChecker:
     repaired = "\n".join(windows.splice(self.lines, self.window, shown))
     return repaired, (text_edits.diff_edit(self.text, repaired),)
 
+  def with_lines(self, new_lines: dict[int, str]
+                 ) -> Optional[tuple[tuple[str, ...], str, tuple[text_edits.TextEdit, ...]]]:
+    """(the window's tokens, the whole file, its edits) with physical lines replaced
+    (`line_edits`); None when a line is outside the window or holds no token start."""
+    tokens = list(self.window.tokens)
+    for line in sorted(new_lines, reverse=True):
+      on_line = [i for i, tok in enumerate(tokens[:len(self.window.lines)])
+                 if tok not in LAYOUT and self.window.lines[i] == line]
+      if not on_line or on_line[-1] - on_line[0] + 1 != len(on_line):
+        return None
+      new = [x.token for x in line_edits.lexemes_of(new_lines[line])]
+      tokens[on_line[0]:on_line[-1] + 1] = new
+    lines = list(self.lines)
+    starts = source_text.line_starts(self.text)
+    edits = []
+    for line, new_text in sorted(new_lines.items()):
+      edit = text_edits.diff_edit(lines[line], new_text)
+      edits.append(dataclasses.replace(edit, start=starts[line] + edit.start,
+                                       end=starts[line] + edit.end))
+      lines[line] = new_text
+    return tuple(tokens), "\n".join(lines), tuple(edits)
+
+  def relaid(self, new_lines: dict[int, str]
+             ) -> Optional[tuple[tuple[str, ...], str, tuple[text_edits.TextEdit, ...]]]:
+    """As `with_lines` for lines whose indentation changes: the window's tokens lexed
+    again from the repaired lines (its first line's indentation taken off each line),
+    ending in the window's own closing layout; None when a line is outside it."""
+    if any(not self.window.first_line <= line < self.window.end_line for line in new_lines):
+      return None
+    lines = list(self.lines)
+    starts = source_text.line_starts(self.text)
+    edits = []
+    for line, new_text in sorted(new_lines.items()):
+      edit = text_edits.diff_edit(lines[line], new_text)
+      edits.append(dataclasses.replace(edit, start=starts[line] + edit.start,
+                                       end=starts[line] + edit.end))
+      lines[line] = new_text
+    first = self.lines[self.window.first_line]
+    prefix = first[:len(first) - len(first.lstrip(" \t"))]
+    region = [line[len(prefix):] if line.startswith(prefix) else line.lstrip(" \t")
+              for line in lines[self.window.first_line:self.window.end_line]]
+    tokens = text_edits.strip_layout_end(tokens_lib.lex("\n".join(region)))
+    own = list(self.window.tokens)
+    tail = len(own)
+    while tail > 0 and own[tail - 1] in LAYOUT:
+      tail -= 1
+    return tuple(tokens) + tuple(own[tail:]), "\n".join(lines), tuple(edits)
+
+  def context_error(self, repaired: str) -> Optional[tuple[int, int, str]]:
+    """None when the repaired file's context compiles, else Python's error in it:
+    (0-based line in the file, 0-based column, message)."""
+    end = self.context.end + len(repaired) - len(self.text)
+    try:
+      parser.parse(repaired[self.context.start:end] + "\n")
+    except SyntaxError as e:
+      return (self.context.first_line + (e.lineno or 1) - 1, max((e.offset or 1) - 1, 0),
+              e.msg)
+    except (ValueError, MemoryError, RecursionError):
+      return (self.context.first_line, 0, "the parser gave up")
+    return None
+
   def context_compiles(self, repaired: str) -> bool:
     """Whether the repaired file's context around the window compiles (the context's end
     moves with the length the repair added)."""
@@ -232,3 +322,21 @@ def check_order(window_tokens: Sequence[str], message: str, blamed_at: int,
           for c, d in candidates]
   order = sorted(range(len(candidates)), key=lambda i: keys[i])
   return [candidates[i] for i in order]
+
+
+def describe_text_edits(text: str, edits: Sequence[text_edits.TextEdit]) -> str:
+  """Text edits in words, lines 1-based: "line 3: insert '('"."""
+  starts = source_text.line_starts(text)
+  out = []
+  for edit in edits:
+    line = bisect.bisect_right(starts, edit.start)
+    old = text[edit.start:edit.end]
+    if not (old + edit.text).strip(" \t"):
+      out.append(f"line {line}: re-indent")
+    elif not old:
+      out.append(f"line {line}: insert {edit.text!r}")
+    elif not edit.text:
+      out.append(f"line {line}: delete {old!r}")
+    else:
+      out.append(f"line {line}: replace {old!r} with {edit.text!r}")
+  return "; ".join(out)

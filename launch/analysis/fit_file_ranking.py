@@ -1,0 +1,210 @@
+"""Fits how repairs of whole files are ranked and how sure they are (issue 20, item 3):
+repair_rank/assets/file_ranking.json and repair_rank/assets/file_confidence.json.
+
+  PYTHONPATH=. .venv/bin/python launch/analysis/fit_file_ranking.py \
+      --cache /tmp/file_slips.jsonl --write
+
+Slips (`repair_rank.data.file_slips`, every kind) are put into files of the
+running interpreter's standard library (never the benchmark's third-party
+packages: launch/benchmarks/benchmark_real_files.py), `--per_kind` files per kind,
+seed `--seed`. For each broken file the candidates that compile in the file
+(`diagnosis.first_error_candidates`) are scored by the scorer of
+configs/serve.py and written with their in-file features (hinted kind, lines
+from the blamed line, token edits, a name split, the preferred layout) and whether each gives the
+original's AST, one JSON line per file (`--cache`; an existing cache is read
+instead of rebuilt).
+
+The weights maximise the likelihood of the right candidate under a softmax
+of the combined score (`file_ranking.FileRanking.combined`) over the files
+whose list holds it, on even-numbered files; the calibration
+(`confidence.fit`, the top-1 likelihood and an isotonic map) is fitted on the
+odd-numbered files, and both halves' top-1 and answers are printed.
+"""
+import argparse
+import json
+import pathlib
+import random
+import sys
+import sysconfig
+
+import numpy as np
+from scipy import optimize
+
+from repair_rank.data import file_slips
+from repair_rank.ranking import confidence as confidence_lib
+from repair_rank.ranking import evaluate
+from repair_rank.repair import diagnosis
+from repair_rank.repair import file_ranking
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+MIN_LINES, MAX_LINES = 40, 1500
+# Parts of the standard library that are not ordinary code (tests hold broken files).
+_SKIP = ("test", "tests", "idlelib", "lib2to3", "site-packages", "turtledemo", "__pycache__")
+
+
+def stdlib_files(stdlib: pathlib.Path) -> list[pathlib.Path]:
+  out = []
+  for path in sorted(stdlib.rglob("*.py")):
+    if any(part in _SKIP for part in path.relative_to(stdlib).parts):
+      continue
+    try:
+      text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
+      continue
+    if MIN_LINES <= text.count("\n") <= MAX_LINES and file_slips.compiles(text):
+      out.append(path)
+  return out
+
+
+def load_scorer():
+  sys.path.insert(0, str(ROOT / "launch" / "benchmarks"))
+  import benchmark_real_files  # pylint: disable=import-outside-toplevel
+  from repair_rank.ranking import registry  # pylint: disable=import-outside-toplevel
+  return registry.from_config(benchmark_real_files.load_serve_config())
+
+
+def build_rows(files, per_kind: int, seed: int, score_fn, time_budget: float) -> list[dict]:
+  """One row per broken file: the candidates' scores, features and rightness."""
+  rows = []
+  for kind in file_slips.KINDS:
+    rng = random.Random(f"{seed}-{kind}")
+    order = list(files)
+    rng.shuffle(order)
+    taken = 0
+    for path in order:
+      if taken == per_kind:
+        break
+      slip = file_slips.put_slip(path.read_text(encoding="utf-8"), kind, rng)
+      if slip is None:
+        continue
+      found = diagnosis.first_error_candidates(slip.broken, time_budget=time_budget)
+      if found is None:
+        continue
+      taken += 1
+      error, candidates = found
+      checked = candidates.checked
+      scores = (np.asarray(evaluate.as_score_fn(score_fn)(
+          list(candidates.window.tokens), [list(c.tokens) for c in checked]), np.float64)
+          if checked else np.zeros(0))
+      rows.append({"kind": kind, "file": path.name, "message": error.message,
+                   "scores": [float(x) for x in scores],
+                   "hinted": [bool(c.hinted) for c in checked],
+                   "offset_lines": [int(c.offset_lines) for c in checked],
+                   "distance": [int(c.distance) for c in checked],
+                   "split": [bool(c.split) for c in checked],
+                   "preferred": [bool(c.preferred) for c in checked],
+                   "right": [file_slips.same_ast(c.text, slip.original) for c in checked]})
+      print(f"{kind:12s} {path.name:30s} {len(checked):4d} candidates, "
+            f"right among them: {any(rows[-1]['right'])}", flush=True)
+  return rows
+
+
+class _Row:
+  """`in_file.Checked`-like views of a row's candidates for `FileRanking.combined`."""
+
+  def __init__(self, row: dict):
+    self.scores = np.asarray(row["scores"], np.float64)
+    self.checked = [_Candidate(*fields) for fields in zip(
+        row["hinted"], row["offset_lines"], row["distance"], row["split"],
+        row.get("preferred", [False] * len(row["scores"])))]
+    self.right = np.asarray(row["right"], bool)
+
+
+class _Candidate:
+  def __init__(self, hinted, offset_lines, distance, split, preferred):
+    self.hinted, self.offset_lines, self.distance = hinted, offset_lines, distance
+    self.split, self.preferred = split, preferred
+
+
+def _ranking(params) -> file_ranking.FileRanking:
+  return file_ranking.FileRanking(*[float(p) for p in params])
+
+
+def _nll(params, rows: list[_Row]) -> float:
+  ranking, total = _ranking(params), 0.0
+  for row in rows:
+    combined = ranking.combined(row.scores, row.checked)
+    best = combined.max()
+    log_total = best + np.log(np.exp(combined - best).sum())
+    total += log_total - combined[row.right].max()
+  return total / max(len(rows), 1) + 1e-3 * float(np.sum(np.square(params)))
+
+
+def top1(ranking: file_ranking.FileRanking, rows: list[_Row]) -> float:
+  hits = [bool(r.right[int(np.argmax(ranking.combined(r.scores, r.checked)))])
+          for r in rows if len(r.scores)]
+  return sum(hits) / max(len(rows), 1)
+
+
+def scored_lists(ranking, rows: list[_Row]) -> list[confidence_lib.ScoredList]:
+  out = []
+  for row in rows:
+    combined = ranking.combined(row.scores, row.checked) if len(row.scores) else np.zeros(0)
+    truth = int(np.flatnonzero(row.right)[0]) if row.right.any() else None
+    if truth is not None and len(combined):  # the best right one stands for the fix
+      right = np.flatnonzero(row.right)
+      truth = int(right[np.argmax(combined[right])])
+    out.append(confidence_lib.ScoredList(combined, truth))
+  return out
+
+
+def answers(calibration, lists, threshold: float = 0.5) -> tuple[float, float]:
+  tops = [calibration.top(item.scores) if len(item.scores) else None for item in lists]
+  answered = [i for i, t in enumerate(tops) if t is not None and t >= threshold]
+  right = [confidence_lib.top_is_truth(lists[i]) for i in answered]
+  return len(answered) / len(lists), (sum(right) / len(right) if right else float("nan"))
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--per_kind", type=int, default=30)
+  parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--time_budget", type=float, default=2.0)
+  parser.add_argument("--cache", default="", help="JSONL of the scored candidates")
+  parser.add_argument("--stdlib", default=sysconfig.get_paths()["stdlib"])
+  parser.add_argument("--write", action="store_true", help="write the two assets")
+  args = parser.parse_args()
+  cache = pathlib.Path(args.cache) if args.cache else None
+  if cache is not None and cache.exists():
+    raw = [json.loads(line) for line in cache.read_text().splitlines() if line.strip()]
+  else:
+    files = stdlib_files(pathlib.Path(args.stdlib))
+    print(f"{len(files)} standard library files in the pool", flush=True)
+    raw = build_rows(files, args.per_kind, args.seed, load_scorer(), args.time_budget)
+    if cache is not None:
+      cache.write_text("".join(json.dumps(row) + "\n" for row in raw))
+  rows = [_Row(row) for row in raw]
+  fit_rows = [r for i, r in enumerate(rows) if i % 2 == 0]
+  held = [r for i, r in enumerate(rows) if i % 2 == 1]
+  with_right = [r for r in fit_rows if r.right.any()]
+  start = file_ranking.FileRanking()
+  x0 = np.array([start.hint_weight, start.line_weight, start.distance_weight,
+                 start.split_weight, start.preferred_weight])
+  result = optimize.minimize(_nll, x0, args=(with_right,), method="Nelder-Mead",
+                             options={"maxiter": 4000, "xatol": 1e-4, "fatol": 1e-7})
+  ranking = _ranking(result.x)
+  print(f"\n{len(rows)} files ({len(fit_rows)} fit, {len(held)} held out); right among the "
+        f"candidates: {sum(r.right.any() for r in rows) / len(rows):.2f}")
+  print("weights:", json.dumps(ranking.to_json()))
+  for name, part in (("fit", fit_rows), ("held out", held)):
+    print(f"top-1 on {name}: defaults {top1(start, part):.3f}, fitted {top1(ranking, part):.3f}")
+  lists = scored_lists(ranking, held)
+  calibration = confidence_lib.fit(
+      lists, objective="top", isotonic=True,
+      fitted_on={"data": f"slips in standard library files (odd-numbered of {len(rows)}), "
+                 f"seed {args.seed}, {args.per_kind} per kind",
+                 "scores": "file_ranking.json's combined scores", "objective": "top",
+                 "isotonic": True})
+  fit_lists = scored_lists(ranking, fit_rows)
+  for name, part in (("fit half (not used by the calibration)", fit_lists),
+                     ("calibration half", lists)):
+    share, right = answers(calibration, part)
+    print(f"{name}: answers {share:.0%}, right when answered {right:.2f}")
+  if args.write:
+    ranking.save(file_ranking.DEFAULT_PATH)
+    calibration.save(file_ranking.DEFAULT_CALIBRATION_PATH)
+    print(f"wrote {file_ranking.DEFAULT_PATH} and {file_ranking.DEFAULT_CALIBRATION_PATH}")
+
+
+if __name__ == "__main__":
+  main()

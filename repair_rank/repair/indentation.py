@@ -1,0 +1,124 @@
+"""Layout repairs of IndentationError and TabError (issue 20, item 4).
+
+"unexpected indent", "unindent does not match any outer indentation level",
+"expected an indented block" and mixed tabs and spaces are slips of a line's
+indentation; token edits of a window can only add or drop INDENT and DEDENT,
+which often moves a statement into or out of a block. Here the blamed line
+(or the line before it) is re-indented as text, to an indentation the file
+already uses around it, in this order:
+1. a block header's body, when the previous statement is one;
+2. the previous statement's level, the next one's, and every level that encloses
+   the line, nearest its own indentation first (a slip is a few columns; ties:
+   the previous statement's, then the next one's);
+3. the previous statement re-indented to the blamed line's.
+The first layout that compiles in the file is `preferred` (`file_ranking`
+weighs it): a statement is never moved into a block when a layout keeping it
+where it was also parses. Indentation strings are copied from the lines they
+come from, so a tab-and-space mix becomes the neighbours' own.
+"""
+import dataclasses
+import time
+from typing import Optional, Sequence
+
+from repair_rank.repair import in_file
+from repair_rank.repair import text_edits
+from repair_rank.repair import windows
+from repair_rank.syntax import tokens as tokens_lib
+
+LAYOUT = tokens_lib.LAYOUT
+_MESSAGES = ("unexpected indent", "unindent does not match", "expected an indented block",
+             "inconsistent use of tabs", "unexpected unindent")
+
+
+def is_indentation_error(message: str) -> bool:
+  return message.startswith(_MESSAGES) or "indent" in message or "tabs" in message
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+  """Lines re-indented: {0-based line: new text}; `preferred`: the first that compiles."""
+  tokens: tuple[str, ...]
+  text: str
+  edits: tuple[text_edits.TextEdit, ...]
+  first_line: int
+  preferred: bool
+
+
+def _prefix(line: str) -> str:
+  return line[:len(line) - len(line.lstrip(" \t"))]
+
+
+def _width(prefix: str) -> int:
+  return len(prefix.expandtabs(8))
+
+
+def _is_header(lexemes: Sequence[tokens_lib.Lexeme], line: windows.LogicalLine) -> bool:
+  """Whether the logical line ends with a colon (a block header)."""
+  end = line.end - 1
+  while end > line.start and lexemes[end].token in LAYOUT:
+    end -= 1
+  return lexemes[end].token == ":"
+
+
+def targets(lines: Sequence[str], lexemes: Sequence[tokens_lib.Lexeme],
+            logical: Sequence[windows.LogicalLine], error_line: int
+            ) -> list[dict[int, str]]:
+  """The re-indentations to try, in order (see the module docstring)."""
+  center = windows.line_at(logical, error_line)
+  blamed = logical[center].line
+  if blamed >= len(lines):
+    return []
+  text = lines[blamed]
+  body = text.lstrip(" \t")
+  own = _prefix(text)
+  out: list[dict[int, str]] = []
+
+  def add(line: int, prefix: str) -> None:
+    new = prefix + lines[line].lstrip(" \t")
+    if new != lines[line] and {line: new} not in out:
+      out.append({line: new})
+
+  unit = "\t" if "\t" in own and " " not in own else "    "
+  previous = logical[center - 1] if center > 0 else None
+  if previous is not None and _is_header(lexemes, previous):
+    add(blamed, _prefix(lines[previous.line]) + unit)
+  # The levels around the line: the previous statement's, the next one's, and each
+  # earlier statement less indented than the last (the blocks that enclose it).
+  levels = []
+  if previous is not None:
+    levels.append(_prefix(lines[previous.line]))
+  if center + 1 < len(logical):
+    levels.append(_prefix(lines[logical[center + 1].line]))
+  width = None
+  for line in reversed(logical[:center]):
+    prefix = _prefix(lines[line.line])
+    if width is None or _width(prefix) < width:
+      levels.append(prefix)
+      width = _width(prefix)
+      if width == 0:
+        break
+  # Nearest the line's own indentation first (a slip is a few columns), then the
+  # previous statement's, then the next one's (the order listed).
+  order = sorted(range(len(levels)), key=lambda i: (abs(_width(levels[i]) - _width(own)), i))
+  for i in order:
+    add(blamed, levels[i])
+  if previous is not None and not _is_header(lexemes, previous) and body:
+    add(previous.line, own)
+  return out
+
+
+def search(checker: in_file.FileChecker, lines: Sequence[str],
+           lexemes: Sequence[tokens_lib.Lexeme], logical: Sequence[windows.LogicalLine],
+           error_line: int, *, deadline: Optional[float] = None) -> list[Layout]:
+  """The re-indentations (`targets`) that compile in the file, in order."""
+  out: list[Layout] = []
+  for new_lines in targets(lines, lexemes, logical, error_line):
+    if deadline is not None and time.monotonic() > deadline:
+      break
+    made = checker.relaid(new_lines)
+    if made is None:
+      continue
+    tokens, text, edits = made
+    if checker.context_compiles(text):
+      out.append(Layout(tokens, text, edits, min(new_lines), preferred=not out))
+  return out

@@ -1,0 +1,137 @@
+"""Repairs of a file's blamed line as text, one edit or two (issue 20).
+
+Two slips on one line (`foo(a, b` with its `)` and `:` dropped) need two
+edits, and the second is only visible once the first is made: Python blames
+the first slip; with it repaired, the file fails further on, at the second.
+So the search here is Python's own: each one-token edit of the blamed line
+(and the line before), and each split of a glued name (`line_edits`), is made
+in the file and its context compiled (`in_file.FileChecker`):
+* it compiles: a one-edit repair;
+* it fails further on than before: a first step; the one-token edits (and
+  splits) of the line the new error is on are tried after it, and each pair
+  after which the context compiles is a two-edit repair.
+Edits of the kind Python's message hints come first, then the nearest the
+blamed column; the number of compiles and a deadline bound it all.
+"""
+import dataclasses
+import time
+from typing import Optional, Sequence
+
+from repair_rank.repair import in_file
+from repair_rank.repair import line_edits
+from repair_rank.repair import text_edits
+from repair_rank.syntax import tokens as tokens_lib
+
+CLOSERS, OPENERS = tokens_lib.CLOSERS, tokens_lib.OPENERS
+
+
+@dataclasses.dataclass(frozen=True)
+class Found:
+  """A repair of the file made of `distance` line edits; `first_line` is where the first
+  edit is; `hinted`: the first edit is of the kind Python's message names."""
+  tokens: tuple[str, ...]
+  text: str
+  edits: tuple[text_edits.TextEdit, ...]
+  distance: int
+  first_line: int
+  hinted: bool
+  split: bool = False
+
+
+def hinted(message: str, variant: line_edits.Variant) -> bool:
+  """Whether the edit is of the kind Python's message names (as `in_file.hinted`)."""
+  if "never closed" in message:
+    return variant.inserted in CLOSERS
+  if "expected ':'" in message:
+    return variant.inserted == ":"
+  if "forgot a comma" in message:
+    return variant.inserted == ","
+  if "unmatched" in message or "does not match" in message:
+    return variant.deleted in CLOSERS or variant.inserted in OPENERS
+  return False
+
+
+def variants(checker: in_file.FileChecker, lines: list[str], line: int,
+             column: Optional[int], message: str, counts: dict[str, int]
+             ) -> list[line_edits.Variant]:
+  """The one-token edits and name splits of `lines[line]`: hinted first, then nearest."""
+  if not checker.window.first_line <= line < checker.window.end_line:
+    return []
+  text = lines[line]
+  found = line_edits.one_token(text, line, column) + line_edits.splits(text, line, counts, column)
+  key = lambda v: (not hinted(message, v), column is not None and abs(v.column - column))
+  return sorted(found, key=key)
+
+
+def _after(error: tuple[int, int, str], line: int, column: Optional[int],
+           variant: line_edits.Variant) -> bool:
+  """Whether the new error lies past the old one (the edit got the parser further)."""
+  shift = 0
+  if variant.line == line and column is not None and variant.column <= column:
+    shift = len(variant.inserted) - len(variant.deleted)
+  return (error[0], error[1]) > (line, (column or 0) + shift)
+
+
+def search(checker: in_file.FileChecker, error_line: int, error_column: Optional[int],
+           message: str, counts: dict[str, int], *, two_steps: bool = True,
+           statement_lines: Sequence[int] = (),
+           deadline: Optional[float] = None, max_checks: int = 600, max_firsts: int = 12,
+           per_first: int = 40, found_per_first: int = 3) -> list[Found]:
+  """The one- and (with `two_steps`) two-edit repairs of the blamed line and the line
+  before that compile in the file, first steps in the order of `variants`; on the other
+  `statement_lines` (where an unmatched closer's statement began), a glued name split
+  by an opener."""
+  lines = checker.lines
+  checks = 0
+  out: list[Found] = []
+  seen: set[str] = set()
+
+  def spent() -> bool:
+    return checks >= max_checks or (deadline is not None and time.monotonic() > deadline)
+
+  firsts = []
+  lines_first = [(line, variants(checker, lines, line, error_column, message, counts))
+                 for line in (error_line, error_line - 1)]
+  for line in sorted(set(statement_lines) - {error_line, error_line - 1}, reverse=True):
+    if checker.window.first_line <= line < checker.window.end_line:
+      lines_first.append((line, line_edits.splits(lines[line], line, counts, only=OPENERS)))
+  for line, options in lines_first:
+    for v in options:
+      if spent():
+        return out
+      made = checker.with_lines({v.line: v.text})
+      if made is None:
+        continue
+      tokens, text, edits = made
+      checks += 1
+      error = checker.context_error(text)
+      if error is None:
+        if text not in seen:
+          seen.add(text)
+          out.append(Found(tokens, text, edits, 1, v.line, hinted(message, v), v.split))
+      elif two_steps and len(firsts) < max_firsts and _after(error, error_line, error_column, v):
+        firsts.append((v, error))
+  for first, error in firsts:
+    if not two_steps:
+      break
+    new_lines = {first.line: first.text}
+    current = list(lines)
+    current[first.line] = first.text
+    kept = 0
+    for second in variants(checker, current, error[0], error[1], error[2], counts)[:per_first]:
+      if spent():
+        return out
+      made = checker.with_lines({**new_lines, second.line: second.text})
+      if made is None:
+        continue
+      tokens, text, edits = made
+      checks += 1
+      if text in seen or not checker.context_compiles(text):
+        continue
+      seen.add(text)
+      out.append(Found(tokens, text, edits, 2, min(first.line, second.line),
+                       hinted(message, first), first.split or second.split))
+      kept += 1
+      if kept == found_per_first:
+        break
+  return out

@@ -1,0 +1,131 @@
+"""Whole files as text (issue 20): glued names split, two slips on a line, indentation,
+the files' ranking weights, on small fixtures with a constant scorer (only the in-file
+evidence ranks)."""
+import ast
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+from repair_rank.repair import diagnosis
+from repair_rank.repair import file_ranking
+from repair_rank.repair import indentation
+from repair_rank.repair import line_edits
+from repair_rank.repair import two_step
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+FUNCTION = '''def area_{n}(width, height):
+    """Area of a {n}-sided thing."""
+    if width < 0:
+        raise ValueError("negative width: %s" % width)
+    total = width * height
+    for side in range({n}):
+        total += side
+    return total
+
+'''
+ORIGINAL = "".join(FUNCTION.format(n=i) for i in range(6))
+
+
+def constant(query, candidates):
+  del query
+  return np.zeros(len(candidates))
+
+
+def broken(old: str, new: str, n: int = 3) -> str:
+  """ORIGINAL with `old` replaced by `new` in function `n` only."""
+  block = FUNCTION.format(n=n)
+  assert old in block
+  return ORIGINAL.replace(block, block.replace(old, new, 1))
+
+
+def fixes(source: str) -> list[str]:
+  found = diagnosis.diagnose(source, constant, top_k=5, time_budget=0.5)
+  assert found.status == "repaired", found.message
+  return [fix.text for fix in found.fixes]
+
+
+def same_ast(a: str, b: str) -> bool:
+  return ast.dump(ast.parse(a)) == ast.dump(ast.parse(b))
+
+
+def test_splits_keep_the_halves_the_file_knows():
+  variants = line_edits.splits("    return abs_sqg) ** 2", 4, {"g": 2}, column=18)
+  texts = [v.text for v in variants]
+  assert "    return abs_sq(g) ** 2" in texts
+  assert "    return abs(_sqg) ** 2" not in texts  # `_sqg` unknown: one known half only
+  assert all(v.split and v.line == 4 for v in variants)
+  prefix = line_edits.splits("raise KeyErrorf'x'", 0, {}, only={"("})
+  assert [v.text for v in prefix] == ["raise KeyError(f'x'"]
+
+
+def test_one_token_edits_nearest_first():
+  variants = line_edits.one_token("x = f(a", 0, column=7)
+  assert variants[0].column == 7
+  assert "x = f(a)" in [v.text for v in variants]
+  assert "x = (a" in [v.text for v in variants]  # `f` deleted
+  assert two_step.hinted("'(' was never closed", line_edits.Variant(0, "", 0, ")", ""))
+  assert not two_step.hinted("'(' was never closed", line_edits.Variant(0, "", 0, "", ")"))
+
+
+def test_a_glued_name_is_split_back():
+  source = broken("range({n})".format(n=3), "range3)")
+  assert any(same_ast(text, ORIGINAL) for text in fixes(source))
+
+
+def test_two_slips_on_one_line():
+  source = broken("    if width < 0:", "    if (width < 0")  # ')' and ':' dropped
+  texts = fixes(source)
+  assert any(same_ast(text, ORIGINAL.replace("    if width < 0:", "    if (width < 0):"))
+             for text in texts)
+
+
+def test_an_unmatched_closer_reaches_back_to_its_statement():
+  lines = ["def f", "    a,", "    b,", ")", ""]
+  assert diagnosis.in_file.reach_back("unmatched ')'", lines,
+                                      diagnosis.windows.logical_lines(
+                                          diagnosis.tokens_lib.lex_lexemes("\n".join(lines))),
+                                      3) == 3
+  assert diagnosis.in_file.reach_back("invalid syntax") == 0
+
+
+@pytest.mark.parametrize("old,new", [("    for side", "        for side"),
+                                     ("    total = width", "  total = width")])
+def test_indentation_keeps_the_line_in_its_block(old, new):
+  source = broken(old, new)
+  texts = fixes(source)
+  assert same_ast(texts[0], ORIGINAL)  # the preferred layout first
+
+
+def test_indentation_targets_in_order():
+  lines = ["def f():", "    x = 1", "        y = 2", "    return y", ""]
+  lexemes = diagnosis.tokens_lib.lex_lexemes("\n".join(lines))
+  logical = diagnosis.windows.logical_lines(lexemes)
+  targets = indentation.targets(lines, lexemes, logical, 2)
+  assert targets[0] == {2: "    y = 2"}  # the nearest level: the previous statement's
+  assert {2: "y = 2"} in targets  # an enclosing level, later
+  assert indentation.is_indentation_error("unexpected indent")
+  assert not indentation.is_indentation_error("invalid syntax")
+
+
+def test_file_ranking_round_trip_and_features(tmp_path):
+  ranking = file_ranking.FileRanking(1.5, 0.5, 2.0, 0.75, 4.0)
+  ranking.save(tmp_path / "r.json")
+  loaded = file_ranking.FileRanking.load(tmp_path / "r.json", tmp_path / "none.json")
+  assert loaded == ranking
+  checked = [diagnosis.in_file.Checked(("x",), 2, "", (), True, 5, split=True),
+             diagnosis.in_file.Checked(("x",), 1, "", (), False, 0, preferred=True)]
+  combined = ranking.combined(np.zeros(2), checked)
+  np.testing.assert_allclose(combined, [1.5 - 0.5 * 3 - 2.0 + 0.75, 4.0], rtol=1e-6)
+
+
+def test_fit_file_ranking_on_rows():
+  sys.path.insert(0, str(ROOT / "launch" / "analysis"))
+  import fit_file_ranking  # pylint: disable=import-outside-toplevel
+  row = {"scores": [0.0, 0.0], "hinted": [False, True], "offset_lines": [0, 0],
+         "distance": [1, 1], "split": [False, False], "right": [False, True]}
+  rows = [fit_file_ranking._Row(row)] * 4  # pylint: disable=protected-access
+  start = file_ranking.FileRanking(0.0, 0.0, 0.0, 0.0, 0.0)
+  assert fit_file_ranking.top1(start, rows) == 0.0
+  assert fit_file_ranking.top1(file_ranking.FileRanking(), rows) == 1.0
