@@ -6,6 +6,7 @@ scorer.json that is not JSON or whose fields are missing, mistyped or disagree
 with the params, NaN params, a NaN learned prior. Field checks are reached
 with the config digest recomputed, as if the bundle had been saved that way.
 """
+import importlib.util
 import json
 import logging
 import pathlib
@@ -322,3 +323,31 @@ def test_learned_prior_file_is_checked(saved, tmp_path):
   _refused(bundle, str(prior_file), "not a usable learned prior")
   prior_file.unlink()
   _refused(bundle, str(prior_file), "missing")
+
+
+def test_a_bundle_saved_before_digests_is_redigested_by_the_script(bundle, saved, caplog):
+  _edit_config(bundle, lambda meta: meta.pop(scorer.DIGESTS))
+  root = pathlib.Path(__file__).resolve().parent.parent
+  spec = importlib.util.spec_from_file_location(
+      "redigest_bundle", root / "launch/analysis/redigest_bundle.py")
+  script = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(script)
+  assert script.main([str(bundle)]) == 0
+  meta = json.loads((bundle / scorer.BUNDLE_CONFIG).read_text())
+  assert meta[scorer.DIGESTS] == json.loads(
+      (saved[0] / scorer.BUNDLE_CONFIG).read_text())[scorer.DIGESTS]  # as save records them
+  caplog.clear()  # the script's own load warned: no digests yet
+  with caplog.at_level(logging.WARNING):
+    scorer.load(bundle)
+  assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+  assert script.main([str(bundle)]) == 1  # digests already: refused, not re-blessed
+  with open(_data_file(bundle), "r+b") as f:
+    f.write(b"\x00" * 8)
+  _refused(bundle, "params/")
+
+
+def test_a_damaged_bundle_without_digests_is_not_blessed(bundle):
+  _edit_config(bundle, lambda meta: (meta.pop(scorer.DIGESTS), meta.update(format="nope")))
+  with pytest.raises(scorer.BundleError, match="format"):
+    scorer.add_digests(bundle)
+  assert scorer.DIGESTS not in json.loads((bundle / scorer.BUNDLE_CONFIG).read_text())

@@ -248,3 +248,29 @@ def test_printed_repair_names_the_characters_it_drops():
   out = command.repair_source(filler + "y = (1 × 2\n" + filler, prefer_short, top_k=1,
                              max_distance=1, style="markers", window_tokens=40)
   assert "line 61: drop '×' (U+00D7; not Python)" in out
+
+
+@pytest.mark.parametrize("text", ["", "x = 1\ndef f(y):\n    return y\n" * 60])
+def test_no_scorer_is_loaded_when_there_is_nothing_to_score(tmp_path, text):
+  # issue 23, item 5: an empty file cost the command 336 MB, all of it JAX and the model.
+  import subprocess, sys  # pylint: disable=g-import-not-at-top,multiple-imports
+  path = tmp_path / "f.py"
+  path.write_text(text, encoding="utf-8")
+  root = pathlib.Path(__file__).resolve().parent.parent
+  code = ("import atexit, runpy, sys\n"
+          "atexit.register(lambda: print('JAX', 'jax' in sys.modules, 'flax' in sys.modules))\n"
+          f"sys.argv = ['main', '--config', 'configs/repair.py', '--config.file={path}']\n"
+          "runpy.run_module('repair_rank.main', run_name='__main__')\n")
+  done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                        text=True, timeout=120)
+  assert done.returncode == 0 and "JAX False False" in done.stdout, done.stdout + done.stderr
+  assert "nothing to repair" in done.stdout.lower() or "no tokens" in done.stdout
+
+
+def test_the_scorer_loads_on_first_use():
+  loads = []
+  lazy = repair_job._LazyScoreFn(lambda: loads.append(1) or (lambda q, c: [0.0] * len(c)))
+  assert not lazy.loaded and not loads
+  assert lazy([], [[], []]) == [0.0, 0.0] and lazy.loaded and loads == [1]
+  lazy([], [[]])
+  assert loads == [1]

@@ -128,3 +128,40 @@ def test_an_endpoint_that_is_down_fails_clearly(tmp_path, capsys):
     repair_job.run(config, str(tmp_path))
   assert exit_info.value.code == repair_job.INPUT_ERROR
   assert "scoring with http://127.0.0.1:9 failed" in capsys.readouterr().err
+
+
+def test_a_line_longer_than_the_window_is_cut_at_token_boundaries(markov):
+  # One 5000-item line with its bracket unclosed (issue 23, item 4): the window held
+  # the whole line (10k tokens), so time and memory grew with it.
+  items = ", ".join(str(i) for i in range(5000))
+  source = f"y = 1\nx = [{items}\nz = 2\n"
+  lexemes = tokens.lex_lexemes(source)
+  logical = windows.logical_lines(lexemes)
+  window = windows.error_window(lexemes, logical, 4, 1, max_tokens=120, error_column=4)
+  assert len(window.tokens) <= 121  # the cap, and the NEWLINE that ends the statement
+  assert (window.first_line, window.first_column) == (1, 0)
+  assert window.end_column is not None and window.end_column < 600
+  lines = source.split("\n")
+  assert windows.window_text(lines, window).startswith("x = [0, 1, 2")
+  # A repair that closes the bracket in the window: the rest of the line stays after it.
+  repaired = showing.show_repair(window.tokens, window.texts,
+                                 window.tokens[:-1] + ("]", "NEWLINE"), "plain")
+  spliced = windows.splice(lines, window, repaired)
+  assert spliced[1].endswith(", 4998, 4999") and spliced[2] == "z = 2"
+  ast.parse("\n".join(spliced))
+  start = time.monotonic()
+  out = command.repair_source(source, markov, top_k=2, max_distance=2, time_budget=0.5)
+  assert time.monotonic() - start < 10
+  assert "(from column 1 to " in out and out.rstrip().endswith("the whole file parses."), out
+
+
+def test_an_error_far_into_a_long_line_gets_a_window_around_it():
+  items = ", ".join(str(i) for i in range(5000))
+  source = f"x = [{items})\n"
+  error = windows.first_error(source.split("\n"), None, None)
+  lexemes = tokens.lex_lexemes(source)
+  window = windows.error_window(lexemes, windows.logical_lines(lexemes), 2, error.line,
+                                max_tokens=120, error_column=error.column)
+  assert window.first_column > 20000 and window.end_column is None
+  assert ")" in window.tokens and len(window.tokens) <= 121
+  assert windows.window_text(source.split("\n"), window).endswith("4999)")

@@ -1,9 +1,10 @@
-"""Stress the endpoint as a hostile or unlucky world would (issue 13): three phases.
+"""Stress the endpoint as a hostile or unlucky world would (issues 13, 23): four phases.
 
   python launch/benchmarks/stress_serve.py                       # all three phases
   python launch/benchmarks/stress_serve.py --phase=slowloris --slowloris_seconds=60
   python launch/benchmarks/stress_serve.py --phase=sigterm --sigterm_runs=20
   python launch/benchmarks/stress_serve.py --phase=soak --scorer=model
+  python launch/benchmarks/stress_serve.py --phase=repair --scorer=model
 
 slowloris  `--attackers` (64) connections each send one header byte every
            `--trickle_s` (5 s) and reconnect as soon as the server cuts them,
@@ -16,12 +17,17 @@ sigterm    `--sigterm_runs` (20) times: start a server, let `--keep_alive_client
 soak       launch/benchmarks/load_test_serve.py with `--soak_clients` (16) clients x
            `--soak_requests` (200) requests, half of them bad input of every
            class. Pass: no 5xx, no wrong answer, RSS growth under its bound.
+repair     `--repair_rounds` (2) times, `--repair_clients` (4) clients at once each POST
+           /repair.json with a ~250 KB broken source (a different slip each). The
+           probe's 500s (issue 23, item 1: CPython's parser run from several handler
+           threads). Pass: every answer is 200.
 
 Each phase starts the endpoint (`configs/serve.py`, `--scorer`, default
 markov_distance) as a subprocess on a free port and prints its figures; the
 exit status is non-zero if any phase fails.
 """
 import argparse
+import ast
 import http.client
 import json
 import os
@@ -240,9 +246,53 @@ def soak(args) -> bool:
   return subprocess.run(command, cwd=ROOT, check=False).returncode == 0
 
 
+def _broken_source(seed: int, size: int = 250_000) -> str:
+  """~`size` bytes of the repair package's own code, one `)` dropped (a different one per seed)."""
+  unit = (ROOT / "repair_rank/repair/command.py").read_text(encoding="utf-8")
+  unit = unit[unit.index("\nimport ") + 1:]  # a cut docstring would be one unterminated STRING
+  source = (unit * (size // len(unit) + 1))[:size]
+  lines = source[:source.rfind("\n") + 1].split("\n")
+  targets = [i for i, line in enumerate(lines) if line.rstrip().endswith(")")]
+  for k in range(seed * 7919, seed * 7919 + len(targets)):  # a slip that breaks the file
+    i = targets[k % len(targets)]
+    broken = "\n".join(lines[:i] + [lines[i].rstrip()[:-1]] + lines[i + 1:])
+    try:
+      ast.parse(broken)
+    except SyntaxError:
+      return broken
+  raise ValueError("no slip breaks the file")
+
+
+def repair(args) -> bool:
+  process, url = start_server(args, f"/tmp/stress_repair_{os.getpid()}")
+  address = (url.split("//")[1].split(":")[0], int(url.rsplit(":", 1)[1]))
+  answers = []
+  try:
+    for round_ in range(args.repair_rounds):
+      bodies = [json.dumps({"source": _broken_source(round_ * args.repair_clients + c),
+                            "top_k": 3}).encode() for c in range(args.repair_clients)]
+      threads = [threading.Thread(target=lambda b=b: answers.append(
+          one_request(address, "POST", "/repair.json", b, timeout_s=args.repair_timeout_s)))
+                 for b in bodies]
+      for thread in threads:
+        thread.start()
+      for thread in threads:
+        thread.join()
+  finally:
+    stop_server(process)
+  statuses = [status for status, _ in answers]
+  seconds = sorted(s for _, s in answers)
+  print(f"repair: {len(answers)} requests of ~{len(bodies[0]) // 1000} KB, "
+        f"{args.repair_clients} at once: statuses {dict((x, statuses.count(x)) for x in set(statuses))}, "
+        f"seconds min {seconds[0]:.1f} median {seconds[len(seconds) // 2]:.1f} max {seconds[-1]:.1f}",
+        flush=True)
+  return all(status == 200 for status in statuses)
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--phase", default="all", choices=["all", "slowloris", "sigterm", "soak"])
+  parser.add_argument("--phase", default="all",
+                      choices=["all", "slowloris", "sigterm", "soak", "repair"])
   parser.add_argument("--scorer", default="markov_distance", help='"model" or a baseline name')
   parser.add_argument("--model_path", default="")
   parser.add_argument("--attackers", type=int, default=64)
@@ -255,8 +305,11 @@ def main():
   parser.add_argument("--exit_within_s", type=float, default=5.0)
   parser.add_argument("--soak_clients", type=int, default=16)
   parser.add_argument("--soak_requests", type=int, default=200)
+  parser.add_argument("--repair_clients", type=int, default=4)
+  parser.add_argument("--repair_rounds", type=int, default=2)
+  parser.add_argument("--repair_timeout_s", type=float, default=300.0)
   args = parser.parse_args()
-  phases = {"slowloris": slowloris, "sigterm": sigterm, "soak": soak}
+  phases = {"slowloris": slowloris, "sigterm": sigterm, "soak": soak, "repair": repair}
   chosen = list(phases) if args.phase == "all" else [args.phase]
   results = {name: phases[name](args) for name in chosen}
   print("\n" + ", ".join(f"{name} {'PASS' if ok else 'FAIL'}" for name, ok in results.items()))

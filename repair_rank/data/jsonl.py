@@ -4,6 +4,7 @@ import json
 import os
 import pathlib
 import uuid
+import zlib
 from typing import IO, Any, Iterator, Mapping, Sequence
 
 
@@ -21,24 +22,38 @@ def read_jsonl(path: str | pathlib.Path,
   `path:line`, so nothing is silently dropped.
   """
   path = pathlib.Path(path)
-  with open_text(path, "r") as f:
-    for number, line in enumerate(f, start=1):
-      if not line.strip():
-        continue
-      where = f"{path}:{number}"
-      try:
-        record = json.loads(line)
-      except json.JSONDecodeError as e:
-        raise DataError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
-      if not isinstance(record, dict):
-        raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
-      for field, types in (required or {}).items():
-        if field not in record:
-          raise DataError(f"{where}: missing field {field!r}")
-        if not isinstance(record[field], types):
-          raise DataError(f"{where}: field {field!r} has type "
-                          f"{type(record[field]).__name__}, expected {_type_names(types)}")
-      yield number, record
+  for number, line in _numbered_lines(path):
+    if not line.strip():
+      continue
+    where = f"{path}:{number}"
+    try:
+      record = json.loads(line)
+    except json.JSONDecodeError as e:
+      raise DataError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+    if not isinstance(record, dict):
+      raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    for field, types in (required or {}).items():
+      if field not in record:
+        raise DataError(f"{where}: missing field {field!r}")
+      if not isinstance(record[field], types):
+        raise DataError(f"{where}: field {field!r} has type "
+                        f"{type(record[field]).__name__}, expected {_type_names(types)}")
+    yield number, record
+
+
+def _numbered_lines(path: pathlib.Path) -> Iterator[tuple[int, str]]:
+  """(1-based number, text) of each line; bytes that are not UTF-8 or a damaged gzip
+  stream raise DataError naming the file (and the line), not a bare codec error."""
+  number = 0
+  try:
+    with (gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")) as f:
+      for number, raw in enumerate(f, start=1):
+        try:
+          yield number, raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+          raise DataError(f"{path}:{number}: not UTF-8 (byte {e.start}: {e.reason})") from None
+  except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+    raise DataError(f"{path}:{number + 1}: damaged gzip data ({type(e).__name__}: {e})") from None
 
 
 def write_jsonl(path: str | pathlib.Path, records: Sequence[Mapping[str, Any]]) -> None:

@@ -11,8 +11,9 @@ Exit status (README.md, "Exit status of `repair-rank repair`"):
   4  no repair found: the file stays broken
 How the repairs are found and shown: `repair_rank.repair.command`.
 
-The scorer (JAX, Flax) is imported only once the file is read and has something to
-score, so a bad path or option answers at once.
+The scorer (JAX, Flax) is imported and loaded only once the file is read and has
+something to score (`_LazyScoreFn`), so a bad path or option answers at once and an
+empty file, or one that parses, costs no model (issue 23, item 5).
 """
 import sys
 
@@ -31,6 +32,42 @@ def _fail(status: int, message: str) -> SystemExit:
   return SystemExit(status)
 
 
+class _LazyScoreFn:
+  """A scorer loaded on first use (a call, or an attribute such as its calibration)."""
+
+  def __init__(self, load):
+    self._load, self._fn = load, None
+
+  @property
+  def loaded(self) -> bool:
+    return self._fn is not None
+
+  def _get(self):
+    if self._fn is None:
+      self._fn = self._load()
+    return self._fn
+
+  def __call__(self, *args, **kwargs):
+    return self._get()(*args, **kwargs)
+
+  def __getattr__(self, name):
+    if name.startswith("_") and name != "__self__":
+      raise AttributeError(name)
+    return getattr(self._get(), name)
+
+
+def _load_scorer(config: ml_collections.ConfigDict):
+  # pylint: disable=g-import-not-at-top: JAX only once there is something to score.
+  from repair_rank.ranking import registry
+  from repair_rank.serving import client as client_lib
+  try:
+    if config.endpoint:
+      return client_lib.HttpScoreFn(config.endpoint)
+    return registry.from_config(config)
+  except registry.ScorerUnavailableError as e:
+    raise _fail(INPUT_ERROR, str(e)) from None
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   """Prints the top-k repairs of `config.file`; exits with the status above."""
   del workdir  # Prints only.
@@ -46,22 +83,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
     source = command.read_source(config.file)
   except command.RepairError as e:
     raise _fail(INPUT_ERROR, str(e)) from None
-  # pylint: disable=g-import-not-at-top: JAX only once there is something to score.
-  from repair_rank.ranking import confidence
-  from repair_rank.ranking import registry
-  from repair_rank.serving import client as client_lib
-  try:
-    if config.endpoint:
-      score_fn = client_lib.HttpScoreFn(config.endpoint)
-    else:
-      score_fn = registry.from_config(config)
-  except registry.ScorerUnavailableError as e:
-    raise _fail(INPUT_ERROR, str(e)) from None
+  score_fn = _LazyScoreFn(lambda: _load_scorer(config))
   ansi = color == "always" or (color == "auto" and sys.stdout.isatty())
-  if (min_confidence > 0 and not config.endpoint
-      and confidence.calibration_of(score_fn) is None):
-    print(f"repair: scorer {config.scorer!r} has no calibration, so repairs have no "
-          "confidence and min_confidence is not applied", file=sys.stderr)
   logging.info("Repairing %s with scorer %s", config.file, config.endpoint or config.scorer)
   name = "<stdin>" if config.file == "-" else config.file
   try:
@@ -77,6 +100,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
       raise
     # An endpoint that is down, or refuses the request: say so, no traceback.
     raise _fail(INPUT_ERROR, f"scoring with {config.endpoint} failed: {e}") from None
+  if min_confidence > 0 and not config.endpoint and score_fn.loaded:
+    from repair_rank.ranking import confidence  # pylint: disable=g-import-not-at-top
+    if confidence.calibration_of(score_fn) is None:
+      print(f"repair: scorer {config.scorer!r} has no calibration, so repairs have no "
+            "confidence and min_confidence is not applied", file=sys.stderr)
   sys.stdout.write(outcome.text + "\n")
   sys.stdout.flush()
   if EXIT_STATUS[outcome.status] != OK:

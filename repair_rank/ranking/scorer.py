@@ -279,6 +279,27 @@ def save_calibration(path: str | pathlib.Path, calibration: confidence_lib.Calib
   return path / confidence_lib.CALIBRATION_FILE
 
 
+def add_digests(path: str | pathlib.Path) -> dict[str, str]:
+  """Records the sha256 digests of a bundle saved before digests existed, as `Scorer.save`
+  would have (launch/analysis/redigest_bundle.py). The bundle is loaded first, so one
+  that fails any other check is refused (BundleError), never blessed; one that has
+  digests already is refused too (its files would be re-blessed as they are now)."""
+  path = pathlib.Path(path).resolve()
+  meta = _read_config(path / BUNDLE_CONFIG)
+  if DIGESTS in meta:
+    raise BundleError(f"{path / BUNDLE_CONFIG}: has a {DIGESTS!r} field already; "
+                      "re-save the scorer (Scorer.save) to record new ones")
+  load_bundle(path)
+  digests = {BUNDLE_CONFIG: _config_digest(meta)}
+  digests.update(checkpoints.file_digests(path / "params", path))
+  for name in (LEARNED_PRIOR_FILE, meta.get(CONFIDENCE)):
+    if isinstance(name, str) and (path / name).is_file():
+      digests[name] = checkpoints.sha256_of_file(path / name)
+  meta[DIGESTS] = digests
+  jsonl.write_json(path / BUNDLE_CONFIG, meta)
+  return digests
+
+
 def load_bundle(path: str | pathlib.Path, *, calibrating: bool = False) -> Scorer:
   """Reads a bundle written by `Scorer.save`, checked (see the module docstring).
 
@@ -375,8 +396,8 @@ def _check_digests(path: pathlib.Path, meta: Mapping[str, Any]) -> None:
   digests = meta.get(DIGESTS)
   if digests is None:
     logging.warning("%s: no %r field (a bundle saved before digests were recorded): its "
-                    "files are not checked against damage; re-save it with Scorer.save "
-                    "to add them", config_path, DIGESTS)
+                    "files are not checked against damage; add them with "
+                    "launch/analysis/redigest_bundle.py (scorer.add_digests)", config_path, DIGESTS)
     return
   if not (isinstance(digests, dict) and BUNDLE_CONFIG in digests
           and all(isinstance(v, str) for v in digests.values())):

@@ -11,6 +11,11 @@ real file is repaired one window at a time (`repair_rank.repair`):
   as the window stays within `max_tokens` tokens and starts at its least
   indented line (so it lexes, renders and parses on its own);
 * `splice` puts repaired text back in place of the window's lines.
+
+A physical line longer than the cap (a generated 1.5 MB list) is cut at token
+boundaries around the error: the window then starts or ends inside the line
+(`Window.first_column`, `Window.end_column`), so what one window holds, and so
+the search's time and memory, do not grow with the line.
 """
 import ast
 import dataclasses
@@ -67,12 +72,18 @@ class Window:
   texts: each token's source text (None for layout tokens).
   lines: each token's 0-based physical line in the file.
   first_line, end_line: the physical lines it replaces, [first_line, end_line).
+  first_column: where on first_line it starts (0: the whole line; more: the text
+    before it stays, a cut inside a long line).
+  end_column: where on line end_line - 1 it ends (None: the whole line; a column:
+    the text from there on stays, a cut inside a long line).
   """
   tokens: tuple[str, ...]
   texts: tuple[Optional[str], ...]
   lines: tuple[int, ...]
   first_line: int
   end_line: int
+  first_column: int = 0
+  end_column: Optional[int] = None
 
   def shifted(self, offset: int) -> "Window":
     """The same window in a file with `offset` more lines before it."""
@@ -114,16 +125,26 @@ def _chunk_starts(lexemes: Sequence[tokens_lib.Lexeme], logical: Sequence[Logica
   return starts
 
 
-def first_error(lines: Sequence[str], lexemes: Sequence[tokens_lib.Lexeme],
-                logical: Sequence[LogicalLine], chunk_lines: int = 2000) -> Optional[FileError]:
+# Lines per chunk that `first_error` parses at once.
+CHUNK_LINES = 2000
+
+
+def first_error(lines: Sequence[str], lexemes: Optional[Sequence[tokens_lib.Lexeme]],
+                logical: Optional[Sequence[LogicalLine]],
+                chunk_lines: int = CHUNK_LINES) -> Optional[FileError]:
   """The first syntax error of the file `lines`, found chunk by chunk; None if it parses.
 
   Chunks are runs of whole top-level statements (a `case`, `else`, `except`
   or decorated definition never starts one), so the file parses if and only
   if every chunk does, up to what only a whole-file pass sees (a `from
-  __future__` import after a chunk boundary).
+  __future__` import after a chunk boundary). A file of at most `chunk_lines`
+  lines is one chunk: it needs no lexemes (None), so a caller may parse before
+  it lexes and never hold both (a long line's lexemes and tree).
   """
-  starts = _chunk_starts(lexemes, logical, chunk_lines) + [len(lines)]
+  if len(lines) <= chunk_lines:
+    starts = [0, len(lines)]
+  else:
+    starts = _chunk_starts(lexemes, logical, chunk_lines) + [len(lines)]
   for begin, end in zip(starts, starts[1:]):
     text = "\n".join(lines[begin:end]) + "\n"
     try:
@@ -204,12 +225,47 @@ def _run_on(lexemes: Sequence[tokens_lib.Lexeme], line: LogicalLine) -> Optional
   return None
 
 
+def _continues_line(lexemes: Sequence[tokens_lib.Lexeme], k: int) -> bool:
+  """Whether token k starts on the physical line where token k - 1 ends."""
+  before = lexemes[k - 1]
+  return lexemes[k].line == before.line + before.text.count("\n")
+
+
+def _end_column(lexeme: tokens_lib.Lexeme) -> int:
+  """The column just past `lexeme`'s text, on the line where it ends."""
+  if "\n" in lexeme.text:
+    return len(lexeme.text.rsplit("\n", 1)[1])
+  return lexeme.column + len(lexeme.text)
+
+
+def _cut_start(lexemes: Sequence[tokens_lib.Lexeme], start: int, end: int, error_line: int,
+               error_column: Optional[int], max_tokens: int) -> int:
+  """Where a window of tokens [start, end) longer than the cap starts: `start`, unless
+  the error lies more than 3/4 of the cap past it; then at a line start or, inside one
+  long line, a token about 3/4 of the cap before the error."""
+  at = start
+  while at < end and (lexemes[at].line - 1, lexemes[at].column) < (error_line,
+                                                                    error_column or 0):
+    at += 1
+  keep = (3 * max_tokens) // 4
+  if at - start <= keep:
+    return start
+  first = at - keep
+  for k in range(first, at):  # whole physical lines where there is a line start
+    if not _continues_line(lexemes, k):
+      return k
+  return first
+
+
 def error_window(lexemes: Sequence[tokens_lib.Lexeme], logical: Sequence[LogicalLine],
                  n_lines: int, error_line: int, *, max_tokens: int = 120,
-                 margin: int = 2, reach_back: int = 0) -> Window:
+                 margin: int = 2, reach_back: int = 0,
+                 error_column: Optional[int] = None) -> Window:
   """The window of at most about `max_tokens` tokens around physical line `error_line`,
   starting at least `reach_back` logical lines before it (where a slip Python noticed
-  later began: the statement a stray or unmatched bracket belongs to)."""
+  later began: the statement a stray or unmatched bracket belongs to). In a physical
+  line longer than the cap the window is cut at token boundaries, around
+  `error_column` (0-based; None: the line's start)."""
   center = line_at(logical, error_line)
   back = max(center - reach_back, 0)
   run_on = _run_on(lexemes, logical[center])
@@ -222,21 +278,26 @@ def error_window(lexemes: Sequence[tokens_lib.Lexeme], logical: Sequence[Logical
     if back < lo and _span(logical, back, hi) <= max_tokens:
       lo = back
     start, end = logical[lo].start, logical[hi - 1].end
+  first_column, end_column = 0, None
   if end - start > max_tokens:
     # One logical line longer than the cap (an unclosed bracket runs on): whole
-    # physical lines from where the error is, up to the cap.
+    # physical lines from where the error is, up to the cap; a physical line longer
+    # than the cap is cut at token boundaries (never finished: its length is unbounded).
     first = max(lexemes[start].line - 1, error_line - margin)
     while start < end and lexemes[start].line - 1 < first:
       start += 1
+    start = _cut_start(lexemes, start, end, error_line, error_column, max_tokens)
+    if start > 0 and _continues_line(lexemes, start):
+      first_column = lexemes[start].column
     cut = min(end, start + max_tokens)
-    if cut < end:  # back off to a line break, or finish a single over-long line
+    if cut < end:  # back off to a line break, or cut the long line after a token
       boundary = cut
-      while boundary > start and lexemes[boundary].line == lexemes[boundary - 1].line:
+      while boundary > start and _continues_line(lexemes, boundary):
         boundary -= 1
       if boundary > start:
         cut = boundary
-      while cut < end and lexemes[cut].line == lexemes[cut - 1].line:
-        cut += 1
+      else:
+        end_column = _end_column(lexemes[cut - 1])
     end = cut
   picked = lexemes[start:end]
   if run_on is not None:  # the statement ends where the next one starts
@@ -248,15 +309,30 @@ def error_window(lexemes: Sequence[tokens_lib.Lexeme], logical: Sequence[Logical
   texts += (None,) * max(0, level)
   lines = tuple(x.line - 1 for x in picked)
   lines += (lines[-1],) * max(0, level)
-  return Window(tokens, texts, lines, lexemes[start].line - 1,
-                _physical_end(lexemes, end, n_lines))
+  if end_column is not None:
+    last = lexemes[end - 1]
+    end_line = last.line + last.text.count("\n")
+  else:
+    end_line = _physical_end(lexemes, end, n_lines)
+  return Window(tokens, texts, lines, lexemes[start].line - 1, end_line,
+                first_column, end_column)
+
+
+def window_text(lines: Sequence[str], window: Window) -> str:
+  """The file's text the window's tokens came from (its lines, cut at its columns)."""
+  text = list(lines[window.first_line:window.end_line])
+  if window.end_column is not None:
+    text[-1] = text[-1][:window.end_column]
+  text[0] = text[0][window.first_column:]
+  return "\n".join(text)
 
 
 def splice(lines: Sequence[str], window: Window, repaired: str) -> list[str]:
   """`lines` with the window's lines replaced by `repaired`, indented as the window was.
 
   `repaired` starts at indentation 0 (a snippet); each of its lines gets the
-  first window line's indentation, except lines inside a multi-line string.
+  first window line's indentation, except lines inside a multi-line string. A
+  window cut inside a long line keeps the text before and after it on that line.
   """
   first = lines[window.first_line]
   prefix = first[:len(first) - len(first.lstrip(" \t"))]
@@ -265,5 +341,10 @@ def splice(lines: Sequence[str], window: Window, repaired: str) -> list[str]:
   for lexeme in tokens_lib.lex_lexemes(repaired):
     for k in range(lexeme.text.count("\n")):
       inside_string.add(lexeme.line + k)  # 0-based index of each continued line
-  new = [line if i in inside_string or not line else prefix + line for i, line in enumerate(new)]
+  new = [line if i in inside_string or not line or (i == 0 and window.first_column)
+         else prefix + line for i, line in enumerate(new)]
+  if window.first_column:
+    new[0] = first[:window.first_column] + new[0]
+  if window.end_column is not None:
+    new[-1] += lines[window.end_line - 1][window.end_column:]
   return list(lines[:window.first_line]) + new + list(lines[window.end_line:])
