@@ -3,6 +3,8 @@ import os
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# No persistent compilation cache in ~/.cache from tests (test_scorer checks it in a tmp dir).
+os.environ.setdefault("REPAIR_RANK_JAX_CACHE", "off")
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import ml_collections

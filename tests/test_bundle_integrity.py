@@ -139,6 +139,11 @@ def test_bundle_without_a_calibration_loads_with_a_warning_and_no_confidence(bun
   assert loaded.calibration is None
   assert any("no 'confidence' field" in r.getMessage() for r in caplog.records)
   assert confidence.score_with_confidence(loaded, QUERY, CANDIDATES)[1] is None
+  # The finetune job loads its fresh bundle to calibrate it: no warning then (issue 22).
+  caplog.clear()
+  with caplog.at_level(logging.WARNING):
+    assert scorer.load_bundle(bundle, calibrating=True).calibration is None
+  assert not any("no 'confidence' field" in r.getMessage() for r in caplog.records)
 
 
 def test_damaged_calibration_is_refused_by_its_digest(bundle):

@@ -162,3 +162,15 @@ def test_the_lsp_job_refuses_a_threshold_outside_zero_one():
   config.min_confidence = 50.0  # a percentage by mistake: would silently offer nothing
   with pytest.raises(SystemExit, match=r"lsp: config.min_confidence must be in \[0, 1\]"):
     lsp_job.run(config, "")
+
+
+@pytest.mark.parametrize("top_k", [0, -3])
+def test_the_lsp_job_refuses_top_k_below_one(top_k):
+  from configs import lsp as lsp_config  # pylint: disable=g-import-not-at-top
+  from repair_rank.jobs import lsp as lsp_job  # pylint: disable=g-import-not-at-top
+  config = lsp_config.get_config()
+  config.top_k = top_k
+  with pytest.raises(SystemExit, match="lsp: config.top_k must be at least 1"):
+    lsp_job.run(config, "")
+  with pytest.raises(ValueError, match="top_k must be at least 1"):
+    lsp.RepairServer(lambda q, c: [0.0] * len(c), top_k=top_k)

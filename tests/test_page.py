@@ -59,6 +59,17 @@ def test_repair_route_answers_the_human_fix_first(server):
     ast.parse(repair["text"])
 
 
+def test_crlf_sources_get_crlf_repairs(server):
+  status, answer = post(server, {"source": BROKEN.replace("\n", "\r\n") + "\r\n", "top_k": 1})
+  assert status == 200, answer
+  assert answer["repairs"][0]["text"] == FIXED.replace("\n", "\r\n") + "\r\n"
+
+
+def test_a_lone_surrogate_is_a_clear_400(server):
+  got, answer = post(server, b'{"source": "x = (\\ud800"}')
+  assert got == 400 and "lone surrogate" in answer["error"], answer
+
+
 @pytest.mark.parametrize("body, status, message", [
     ({"source": ""}, 400, "'source' is empty"),
     ({"source": "x = 1\n"}, 422, "already parses"),
@@ -134,6 +145,31 @@ def test_the_page_in_a_real_browser(server, tmp_path):
       page.wait_for_selector("#message.error")
       assert "'source' is empty" in page.inner_text("#message")
       assert page.locator("li.repair").count() == 0
+      # A long file: the lines around the edit, the whole file one click away (issue 22).
+      long_file = "".join(f"value_{i} = {i}\n" for i in range(40)) + "total = max(1, 2\n"
+      page.fill("#source", long_file)
+      page.fill("#top_k", "1")
+      page.click("#submit")
+      page.wait_for_selector("li.repair", timeout=60_000)
+      shown = page.locator("li.repair pre").inner_text()
+      assert "total = max(1, 2)" in shown and "value_39" in shown and "value_0 " not in shown
+      assert "…" in shown and shown.count("\n") < 8
+      page.click("li.repair button.whole")
+      assert page.locator("li.repair pre").inner_text().startswith("value_0 = 0\n")
+      # Ctrl+Enter goes through the form: a repairs field of 0 is refused as by the button.
+      before = page.inner_text("#message")
+      page.fill("#top_k", "0")
+      page.locator("#source").press("Control+Enter")
+      page.wait_for_timeout(500)
+      assert page.inner_text("#message") == before
+      assert page.evaluate("document.querySelector('#top_k').validity.valid") is False
+      # Python's own question mark ends the sentence: no "?.".
+      page.fill("#top_k", "2")
+      page.fill("#source", "values = [1, 2 3, 4]\n")
+      page.click("#submit")
+      page.wait_for_selector("li.repair", timeout=60_000)
+      assert "forgot a comma? " in page.inner_text("#message")
+      assert "?." not in page.inner_text("#message")
       page.fill("#source", "total = price(a, 2)\n")
       page.click("#submit")
       page.wait_for_function("document.querySelector('#message').textContent.includes('parses')")

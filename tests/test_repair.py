@@ -57,10 +57,16 @@ def test_show_repair_restores_names_and_marks_edits():
   assert showing.describe_edits(query, texts, lines, fixed) == "line 1: delete ')'"
   inserted = query[:2] + ["NAME", "."] + query[2:]  # aligned as total = price.x(...)
   assert showing.show_repair(query, texts, inserted, "markers") == "total = price[+.][+x](a, 2))\n"
-  # The description names inserted placeholders as shown, and layout in words.
+  # The description names inserted placeholders as shown, and layout only as what it does
+  # to the lines (issue 22, item 5: no "a line break", no [+NEWLINE]).
   assert showing.describe_edits(query, texts, lines, inserted) == "line 1: insert '.' 'x'"
   broken_line = query[:-1] + ["NEWLINE", "NEWLINE"]
-  assert showing.describe_edits(query, texts, lines, broken_line) == "line 1: insert a line break"
+  assert showing.describe_edits(query, texts, lines, broken_line) == "line 1: break the line"
+  assert "NEWLINE" not in showing.show_repair(query, texts, broken_line, "markers")
+  unclosed = tokens.lex("f(a\n")
+  closed = unclosed + [")", "NEWLINE"]
+  described = showing.describe_edits(unclosed, *source_text.token_texts("f(a\n", unclosed), closed)
+  assert described == "line 1: insert ')'"
 
 
 def test_repair_source_with_a_baseline(tmp_path, capsys):
@@ -138,31 +144,83 @@ def test_the_job_reads_stdin_and_exits_3_when_it_abstains(tmp_path, monkeypatch,
     repair_job.run(config, str(tmp_path))
   assert exit_info.value.code == repair_job.ABSTAINED == 3
   assert "Abstained" in capsys.readouterr().out
-  with pytest.raises(SystemExit, match="min_confidence must be in"):
+  with pytest.raises(SystemExit) as exit_info:
     repair_job.run(load_config(file="-", min_confidence=1.5), str(tmp_path))
+  assert exit_info.value.code == repair_job.USAGE == 1
+  assert "min_confidence must be in" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("source, message", [
     ("x = 1\n", "already parses"),
     ("", "no tokens"),
-    ("x = 'abc\n", "inside a token"),
+    ("x = f\"{}\"\n", "inside a token"),
 ])
 def test_nothing_to_repair(source, message):
   out = command.repair_source(source, lambda q, c: np.zeros(len(c)), max_distance=1)
   assert message in out
 
 
-def test_bad_files_fail_clearly(tmp_path):
-  with pytest.raises(SystemExit, match="no such file"):
-    repair_job.run(load_config(file=str(tmp_path / "missing.py"), scorer="random"), str(tmp_path))
+def _exit_status(config, tmp_path, capsys) -> tuple[int, str]:
+  with pytest.raises(SystemExit) as exit_info:
+    repair_job.run(config, str(tmp_path))
+  return exit_info.value.code, capsys.readouterr().err
+
+
+def test_bad_files_fail_clearly(tmp_path, capsys):
+  """Input errors exit 2 with the reason on stderr (issue 22, item 7: the table in README)."""
+  missing = load_config(file=str(tmp_path / "missing.py"), scorer="random")
+  assert _exit_status(missing, tmp_path, capsys) == (2, f"repair: {tmp_path}/missing.py: no such file\n")
   latin = tmp_path / "latin.py"
   latin.write_bytes(b"x = '\xe9'\n")
-  with pytest.raises(SystemExit, match="not UTF-8"):
-    repair_job.run(load_config(file=str(latin), scorer="random"), str(tmp_path))
-  with pytest.raises(SystemExit, match="--config.file"):
-    repair_job.run(load_config(scorer="random"), str(tmp_path))
-  with pytest.raises(SystemExit, match="not a regular file"):
-    repair_job.run(load_config(file=str(tmp_path), scorer="random"), str(tmp_path))
+  code, err = _exit_status(load_config(file=str(latin), scorer="random"), tmp_path, capsys)
+  assert code == 2 and "not UTF-8" in err
+  code, err = _exit_status(load_config(scorer="random"), tmp_path, capsys)
+  assert code == 2 and "--config.file" in err
+  code, err = _exit_status(load_config(file=str(tmp_path), scorer="random"), tmp_path, capsys)
+  assert code == 2 and "not a regular file" in err
+
+
+@pytest.mark.parametrize("top_k", [0, -3])
+def test_top_k_below_one_is_a_usage_error(tmp_path, capsys, top_k):
+  path = tmp_path / "broken.py"
+  path.write_text(BROKEN)
+  code, err = _exit_status(load_config(file=str(path), scorer="random", top_k=top_k),
+                           tmp_path, capsys)
+  assert code == repair_job.USAGE == 1 and "top_k must be at least 1" in err
+  assert capsys.readouterr().out == ""
+
+
+def test_no_repair_exits_4_and_a_repair_exits_0(tmp_path, capsys):
+  unfixable = tmp_path / "fstring.py"
+  unfixable.write_text('x = f"{}"\n')
+  config = load_config(file=str(unfixable), scorer="markov_distance", max_distance=1,
+                       color="never")
+  code, _ = _exit_status(config, tmp_path, capsys)
+  assert code == repair_job.NO_REPAIR == 4
+  fixable = tmp_path / "unclosed.py"
+  fixable.write_text('print("hello)\n')
+  repair_job.run(load_config(file=str(fixable), scorer="markov_distance", max_distance=1,
+                             color="never"), str(tmp_path))  # returns: exit status 0
+  assert 'print("hello[+"])' in capsys.readouterr().out
+
+
+def test_files_as_people_have_them(tmp_path):
+  """A PEP 263 coding declaration and a BOM decode as Python decodes them; CRLF is kept
+  in what the command prints (issue 22, item 8)."""
+  latin = tmp_path / "latin.py"
+  latin.write_bytes(b"# -*- coding: latin-1 -*-\nname = '\xe9t\xe9'\n")
+  assert command.read_source(str(latin)) == "# -*- coding: latin-1 -*-\nname = '\u00e9t\u00e9'\n"
+  bom = tmp_path / "bom.py"
+  bom.write_bytes(b"\xef\xbb\xbfx = 1\r\n")
+  assert command.read_source(str(bom)) == "x = 1\r\n"
+  wrong = tmp_path / "wrong.py"
+  wrong.write_bytes(b"# coding: no-such-codec\nx = 1\n")
+  with pytest.raises(command.RepairError, match="no-such-codec"):
+    command.read_source(str(wrong))
+  prefer_short = lambda query, candidates: -np.array([len(c) for c in candidates], float)
+  out = command.repair_source("def f(x)\r\n    return x\r\n", prefer_short, top_k=1,
+                             max_distance=1, style="plain")
+  assert "def f(x):\r\n    return x" in out
 
 
 def test_characters_in_no_token_are_named_not_lost():

@@ -77,8 +77,8 @@ def test_diagnose_a_snippet_and_every_status():
     assert text_edits.apply_edits("def f(x)\n    return g(x)\n", fix.edits) == fix.text
   assert len({fix.text for fix in diagnosis.fixes}) == len(diagnosis.fixes)
   statuses = {source: diagnosis_lib.diagnose(source, prefer_short, max_distance=1).status
-              for source in ("x = 1\n", "", "x = 'abc\n")}
-  assert statuses == {"x = 1\n": "parses", "": "no_tokens", "x = 'abc\n": "in_token"}
+              for source in ("x = 1\n", "", 'x = f"{}"\n')}
+  assert statuses == {"x = 1\n": "parses", "": "no_tokens", 'x = f"{}"\n': "in_token"}
 
 
 def test_diagnose_a_whole_file_repairs_the_window_in_place():

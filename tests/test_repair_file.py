@@ -116,7 +116,7 @@ def test_a_file_that_parses_and_a_parser_that_gives_up(markov):
   assert "parser gave up" in out and "Traceback" not in out
 
 
-def test_an_endpoint_that_is_down_fails_clearly(tmp_path):
+def test_an_endpoint_that_is_down_fails_clearly(tmp_path, capsys):
   spec = importlib.util.spec_from_file_location("repair_config", ROOT / "configs/repair.py")
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
@@ -124,5 +124,7 @@ def test_an_endpoint_that_is_down_fails_clearly(tmp_path):
   config.update(file=str(tmp_path / "broken.py"), endpoint="http://127.0.0.1:9", max_distance=1)
   path = tmp_path / "broken.py"
   path.write_text("print(1\n", encoding="utf-8")
-  with pytest.raises(SystemExit, match="scoring with http://127.0.0.1:9 failed"):
+  with pytest.raises(SystemExit) as exit_info:
     repair_job.run(config, str(tmp_path))
+  assert exit_info.value.code == repair_job.INPUT_ERROR
+  assert "scoring with http://127.0.0.1:9 failed" in capsys.readouterr().err

@@ -335,3 +335,13 @@ def test_serves_the_model_with_scorer_options():
   rest = np.sort(scores)[:-2]
   assert rest.max() <= kept.min() - 1.0
   np.testing.assert_allclose(np.diff(np.sort(rest)), [1.0, 1.0])
+
+
+def test_unknown_routes_list_every_route_and_the_favicon_is_empty(server):
+  status, body = request(server, "GET", "/nope")
+  assert status == 404
+  for route in ("GET /", "GET /healthz", "POST /rerank", "POST /rerank.json", "POST /repair.json"):
+    assert route in body, body
+  status, body = request(server, "POST", "/nope", b"n\nn\n")
+  assert status == 404 and "POST /repair.json" in body
+  assert request(server, "GET", "/favicon.ico") == (204, "")

@@ -118,6 +118,12 @@ class SearchConfig:
   channel_weight: weight of the edit channel in the key (0: n-gram only).
   window_penalty: key lost by a first edit outside the error window, in nats.
   valid_penalty: key lost by extensions of a partial repair that parses.
+  settle_margin: the search stops before its budget once the best repair found leads
+    the best partial repair left by this many nats of key (None: never): whatever is
+    left would be that much less likely under the prior and the channel, so the
+    answer is settled (issue 22: a one-character fix returns in well under the budget).
+    Checked only beyond distance 1, which is always swept first, and only under a time
+    budget (`max_expansions` runs, which build datasets, are unchanged).
   """
   before: int = 2
   after: int = 1
@@ -126,6 +132,7 @@ class SearchConfig:
   channel_weight: float = 1.0
   window_penalty: float = 3.0
   valid_penalty: float = 3.0
+  settle_margin: Optional[float] = 12.0
 
 
 DEFAULT_SEARCH = SearchConfig()
@@ -298,6 +305,17 @@ class _Search:
     self.seen: set[tuple[str, ...]] = {broken}
     self.frontier: list = []
     self.counter = itertools.count()
+    self.best_key = -np.inf  # log-probability + channel of the best repair found
+
+  def _found(self, seq: tuple[str, ...], depth: int, log_prob: float, channel: float) -> None:
+    self.found[seq] = (depth, log_prob)
+    self.best_key = max(self.best_key, log_prob + self.search.channel_weight * channel)
+
+  def settled(self) -> bool:
+    """Whether the best repair found leads every partial repair left by the settle margin."""
+    margin = self.search.settle_margin
+    return (margin is not None and bool(self.frontier)
+            and -self.frontier[0][0] < self.best_key - margin)
 
   def distance1(self, deadline: Optional[float] = None) -> None:
     """Every sequence one edit from the input: valid ones are found, all are searched from.
@@ -330,10 +348,10 @@ class _Search:
       if not valid and max_distance == 1:
         continue  # Scored only to be kept or searched from.
       log_prob = neighbour_log_prob.log_prob(position, removed, added)
+      channel = _log_rate(self.stats, removed, added)
       if valid:
-        found[seq] = (1, log_prob)
+        self._found(seq, 1, log_prob, channel)
       if max_distance > 1:
-        channel = _log_rate(self.stats, removed, added)
         key = log_prob + channel_weight * channel
         if not lo <= position <= hi:
           key -= search.window_penalty
@@ -351,11 +369,13 @@ class _Search:
     # as a leaf is checked again if a shallower parent makes it too.
     leaves: set[tuple[str, ...]] = set()
     while frontier and (deadline is None or time.monotonic() < deadline):
+      if max_expansions is None and self.settled():
+        break  # (a budget of expansions is for reproducible datasets: searched in full)
       _, _, seq, depth, last_edit, parsed, channel, log_prob = heapq.heappop(frontier)
       if depth >= max_distance:
         # Only the verdict matters: skip the parse when the brackets cannot match.
         if neighbours_lib.properly_nested(seq) and tokens_lib.is_valid(seq):
-          found[seq] = (depth, log_prob)
+          self._found(seq, depth, log_prob, channel)
         continue
       # The children of a sequence that are not leaves are checked as they are made,
       # one edit from it (the shortcuts of NeighbourValidity apply), so a repair is
@@ -370,7 +390,7 @@ class _Search:
         else:
           error = syntax_errors.parse_error(seq)
         if error is None:
-          found[seq] = (depth, log_prob)
+          self._found(seq, depth, log_prob, channel)
       if error is None and not self.search.around_valid:
         continue
       if max_expansions is not None and expansions >= max_expansions:
@@ -405,7 +425,7 @@ class _Search:
       if checker is None:
         leaves.add(child)
       elif checker.is_valid(position, removed, added, child):
-        found[child] = (depth + 1, child_log_prob)
+        self._found(child, depth + 1, child_log_prob, child_channel)
         key -= search.valid_penalty
       heapq.heappush(self.frontier, (-key, next(self.counter), child, depth + 1, position,
                                      checker is not None, child_channel, child_log_prob))

@@ -14,7 +14,6 @@ import ml_collections
 from repair_rank import distributed
 from repair_rank.data import instances as instances_lib
 from repair_rank.ranking import confidence
-from repair_rank.ranking import registry
 from repair_rank.ranking import scorer
 from repair_rank.training import finetune
 from repair_rank.training import writer
@@ -46,7 +45,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
 def calibrate(bundle, valid_instances, config: ml_collections.ConfigDict) -> str:
   """Fits the exported bundle's confidence on valid, as the bundled one was fitted, and
   writes it into the bundle; returns the fitted numbers in words."""
-  items = confidence.score_lists(valid_instances, registry.get("model", path=str(bundle)),
+  # Loaded as a bundle being calibrated: its missing confidence is no news (no warning).
+  items = confidence.score_lists(valid_instances, scorer.load_bundle(bundle, calibrating=True),
                                  progress=config.get("progress", True))
   calibration = confidence.fit_shipped(items, fitted_on={
       "instances": str(config.valid_instances), "queries": len(items),

@@ -18,10 +18,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   del workdir  # Writes nothing.
   try:
     min_confidence = ranked.checked_min_confidence(config.min_confidence)
+    top_k = ranked.checked_top_k(config.top_k)
     score_fn = registry.from_config(config)
   except (ValueError, registry.ScorerUnavailableError) as e:
-    raise SystemExit(f"lsp: {e}") from None
-  server = lsp.build_server(score_fn, top_k=config.top_k, min_confidence=min_confidence,
+    raise SystemExit(f"lsp: {'config.' if str(e).startswith('top_k') else ''}{e}") from None
+  server = lsp.build_server(score_fn, top_k=top_k, min_confidence=min_confidence,
                             options=server_lib.repair_options(config))
   logging.info("repair-rank language server on stdio (scorer %s)", config.scorer)
   server.start_io()

@@ -27,7 +27,6 @@ import pathlib
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
-from scipy import optimize
 import tqdm
 
 from repair_rank.ranking import evaluate
@@ -205,6 +204,8 @@ def fit(items: Sequence[ScoredList], weights: Optional[Sequence[float]] = None, 
   items, weights = [items[i] for i in kept], weights[kept] / weights[kept].sum()
   scores, truth, _ = _padded(items)
   hits = (np.array([top_is_truth(item) for item in items]) if objective == "top" else None)
+  # Imported here: scipy.optimize costs half a second that front ends never need.
+  from scipy import optimize  # pylint: disable=g-import-not-at-top
   result = optimize.minimize(_negative_log_likelihood, x0=np.array([0.0, -2.0]),
                              args=(scores, truth, weights, hits), method="Nelder-Mead",
                              options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 2000})

@@ -14,7 +14,6 @@ import numpy as np
 import tqdm
 
 from repair_rank import paths
-from repair_rank.data import stackoverflow
 from repair_rank.data.instances import RankingInstance
 from repair_rank.ranking import metrics
 
@@ -110,6 +109,8 @@ def test_mix() -> dict[metrics.Cell, float]:
   valid reweights to it (`metrics.balanced_summary`), because test is balanced
   across distance and length while valid is 54% distance 1.
   """
+  # Imported here: tensorflow-datasets costs a second that scoring front ends never need.
+  from repair_rank.data import stackoverflow  # pylint: disable=g-import-not-at-top
   pairs = stackoverflow.read_pairs(paths.split_path("test"))
   return metrics.composition(metrics.cell(p["distance"], len(p["broken"].split()))
                              for p in pairs)

@@ -261,11 +261,12 @@ def save_calibration(path: str | pathlib.Path, calibration: confidence_lib.Calib
   return path / confidence_lib.CALIBRATION_FILE
 
 
-def load_bundle(path: str | pathlib.Path) -> Scorer:
+def load_bundle(path: str | pathlib.Path, *, calibrating: bool = False) -> Scorer:
   """Reads a bundle written by `Scorer.save`, checked (see the module docstring).
 
   A bundle without digests (saved before they were recorded) loads with a
-  warning; everything else is still checked.
+  warning; everything else is still checked. `calibrating`: loaded to fit its
+  calibration, so a missing one is expected (no warning).
   """
   path = pathlib.Path(path).resolve()
   config_path = path / BUNDLE_CONFIG
@@ -292,7 +293,7 @@ def load_bundle(path: str | pathlib.Path) -> Scorer:
   _check_prior(path, prior, prior_options, where)
   if prior_options.get("path"):  # Relative paths are inside the bundle.
     prior_options["path"] = str(path / prior_options["path"])
-  calibration = _calibration(path, meta, where)
+  calibration = _calibration(path, meta, where, warn=not calibrating)
   params = _restore_params(path / "params")
   _check_shapes(params, model_config, where, path / "params")
   return Scorer(model_config, params, length_buckets=length_buckets,
@@ -301,12 +302,14 @@ def load_bundle(path: str | pathlib.Path) -> Scorer:
                 prior=prior, prior_options=prior_options, calibration=calibration)
 
 
-def _calibration(path: pathlib.Path, meta: Mapping[str, Any], where: str
+def _calibration(path: pathlib.Path, meta: Mapping[str, Any], where: str, warn: bool = True
                  ) -> confidence_lib.Calibration | None:
   """The bundle's calibration (field `confidence`), checked; None, with a warning, if it
   has none. Its digest is checked with the others (`_check_digests`)."""
   name = _field(meta, CONFIDENCE, str, where, "")
   if not name:
+    if not warn:
+      return None
     logging.warning("%s: no %r field (an older bundle, or one not yet calibrated): repairs "
                     "get no confidence until one is fitted (the finetune job fits it at "
                     "export; launch/analysis/fit_confidence.py --bundle %s --write)", where,
@@ -559,8 +562,39 @@ def load_workdir(workdir: str | pathlib.Path, step: int | None = None) -> Scorer
   return Scorer(_for_this_backend(model_config), restored["params"])
 
 
+# Where compiled scoring functions are kept between runs, so a front end's second start
+# loads them instead of compiling (issue 22: the repair command, the server's warm-up).
+# REPAIR_RANK_JAX_CACHE=off turns it off; any other value is the directory.
+COMPILATION_CACHE_ENV = "REPAIR_RANK_JAX_CACHE"
+DEFAULT_COMPILATION_CACHE = pathlib.Path.home() / ".cache" / "repair_rank" / "jax"
+
+
+def use_compilation_cache() -> pathlib.Path | None:
+  """Turns on JAX's persistent compilation cache (every compile cached, however quick: the
+  scorer's shapes are few and small), unless REPAIR_RANK_JAX_CACHE=off or JAX already has
+  a cache directory. Returns the directory in use, or None."""
+  import os  # pylint: disable=g-import-not-at-top
+  setting = os.environ.get(COMPILATION_CACHE_ENV, "")
+  if setting.lower() in ("off", "0", "false", "no"):
+    return None
+  if jax.config.jax_compilation_cache_dir:
+    return pathlib.Path(jax.config.jax_compilation_cache_dir)
+  directory = pathlib.Path(setting) if setting else DEFAULT_COMPILATION_CACHE
+  try:
+    directory.mkdir(parents=True, exist_ok=True)
+  except OSError as e:  # a read-only home: compile every time, say why once
+    logging.warning("no JAX compilation cache (%s): %s", directory, e)
+    return None
+  jax.config.update("jax_compilation_cache_dir", str(directory))
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+  jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+  return directory
+
+
 def load(path: str | pathlib.Path | None = None) -> Scorer:
-  """The bundled default scorer (`path` None), a bundle directory, or a finetune workdir."""
+  """The bundled default scorer (`path` None), a bundle directory, or a finetune workdir.
+  JAX's persistent compilation cache is on (`use_compilation_cache`)."""
+  use_compilation_cache()
   if path is None:
     if not (DEFAULT_BUNDLE / BUNDLE_CONFIG).exists():
       raise FileNotFoundError(

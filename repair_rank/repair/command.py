@@ -17,27 +17,37 @@ from repair_rank.ranking import evaluate
 from repair_rank.repair import ranked
 from repair_rank.repair import showing
 from repair_rank.repair import source_text
+from repair_rank.repair import text_repairs
 from repair_rank.repair import windows
 from repair_rank.syntax import parser
 from repair_rank.syntax import tokens as tokens_lib
 
 
 class RepairError(ValueError):
-  """Bad input to the repair command (missing file, not UTF-8, ...)."""
+  """Bad input to the repair command (missing file, undecodable text, ...)."""
 
+
+# What the command's outcome was; the job turns each into its exit status (README).
+REPAIRED = "repaired"      # repairs listed (or nothing to repair)
+ABSTAINED = "abstained"    # the best repair's confidence is below min_confidence
+NO_REPAIR = "no_repair"    # no repair found: the file stays broken
 
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-  """What the repair command prints, and whether it abstained (confidence too low)."""
+  """What the repair command prints, and how it ended (`REPAIRED`, `ABSTAINED`, `NO_REPAIR`)."""
   text: str
-  abstained: bool = False
+  status: str = REPAIRED
 
+  @property
+  def abstained(self) -> bool:
+    return self.status == ABSTAINED
 
 
 def read_source(path: str) -> str:
-  """The text of a UTF-8 Python file ("-": standard input); RepairError if it is missing
-  or not UTF-8."""
+  """The text of a Python file ("-": standard input), decoded as Python decodes it (a BOM,
+  a PEP 263 coding declaration, else UTF-8; `source_text.decode_source`); RepairError if
+  it is missing or cannot be decoded."""
   if not path:
     raise RepairError("no file given: pass --config.file=broken.py (or - for stdin)")
   if path == "-":
@@ -51,10 +61,9 @@ def read_source(path: str) -> str:
       raise RepairError(f"{path}: not a regular file")
     data = file.read_bytes()
   try:
-    return data.decode("utf-8-sig")
-  except UnicodeDecodeError as e:
-    raise RepairError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})") from None
-
+    return source_text.decode_source(data)
+  except source_text.DecodeError as e:
+    raise RepairError(f"{path}: {e}") from None
 
 
 def _header(number: int, repair: ranked.Repair, edits: str) -> str:
@@ -62,20 +71,15 @@ def _header(number: int, repair: ranked.Repair, edits: str) -> str:
   return f"#{number}{shown}  score {repair.score:.3f}  distance {repair.distance}  {edits}"
 
 
-
-def format_repairs(source: str, repairs: Sequence[ranked.Repair], style: str) -> str:
-  """All repairs of `source` as a numbered, human-readable listing."""
-  query = tokens_lib.lex(source)
-  texts, lines = source_text.token_texts(source, query)
-  dropped = source_text.dropped_characters(source)
+def format_fixes(text: str, fixes: Sequence[text_repairs.Fix], style: str,
+                 ending: str = "\n") -> str:
+  """The repairs of `text` as a numbered listing: each the file's own lines, comments and
+  blank lines included, with its edits marked (`text_repairs.marked`), in its line ending."""
   blocks = []
-  for number, repair in enumerate(repairs, start=1):
-    edits = "; ".join(filter(None, [source_text.describe_dropped(dropped),
-                                    showing.describe_edits(query, texts, lines, repair.tokens)]))
-    header = _header(number, repair, edits)
-    shown = showing.show_repair(query, texts, repair.tokens, style, dropped).rstrip("\n")
-    blocks.append(header + "\n" + shown)
-  return "\n\n".join(blocks)
+  for number, fix in enumerate(fixes, start=1):
+    shown = text_repairs.marked(text, text_repairs.shown_edits(text, fix), style).rstrip("\n")
+    blocks.append(_header(number, fix.repair, fix.description) + "\n" + shown)
+  return "\n\n".join(blocks).replace("\n", ending)
 
 
 def repair_source(source: str, score_fn: evaluate.ScoreFn, **options) -> str:
@@ -83,42 +87,57 @@ def repair_source(source: str, score_fn: evaluate.ScoreFn, **options) -> str:
   return repair_outcome(source, score_fn, **options).text
 
 
+def _error_line(text: str, name: str) -> Optional[str]:
+  """Python's error for `text`, naming the file `name`; None when it parses."""
+  try:
+    parser.parse(text, name)
+  except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
+    return f"{type(e).__name__}: {e}"
+  return None
+
+
 def repair_outcome(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
                    style: str = "markers", max_distance: int = 3, k: int = 1000,
                    time_budget: Optional[float] = search.DEFAULT_TIME_BUDGET,
                    max_expansions: Optional[int] = None, window_tokens: int = 120,
-                   max_errors: int = 10, min_confidence: float = 0.0) -> Outcome:
-  """What the command prints for `source`, and whether it abstained.
+                   max_errors: int = 10, min_confidence: float = 0.0,
+                   name: str = "<unknown>") -> Outcome:
+  """What the command prints for `source` (the file `name`), and how it ended.
 
-  A source of at most `window_tokens` tokens (a snippet) is repaired whole; a
-  longer one error by error in windows of about that many tokens
+  A source of at most `window_tokens` tokens (a snippet) is repaired whole
+  (`text_repairs.snippet_fixes`: one repair per program, the file's own lines
+  shown); a longer one error by error in windows of about that many tokens
   (`repair_file`), so that time and memory stay bounded. Below
-  `min_confidence` (the best repair's confidence) it abstains.
+  `min_confidence` (the best repair's confidence) it abstains. The listing keeps
+  the file's line endings.
   """
-  query = tokens_lib.lex(source)
+  if top_k < 1:
+    raise ValueError(f"top_k must be at least 1, got {top_k}")
+  ending = source_text.line_ending(source)
+  text = source_text.normalize_newlines(source)
+  query = tokens_lib.lex(text)
   if not query:
     return Outcome("Nothing to repair: the file has no tokens.")
   options = dict(top_k=top_k, max_distance=max_distance, k=k, time_budget=time_budget,
                  max_expansions=max_expansions)
   if len(query) > window_tokens:
     del query  # the file path keeps its own lexemes
-    return _repair_file(source, score_fn, style=style, window_tokens=window_tokens,
+    return _repair_file(text, score_fn, style=style, window_tokens=window_tokens,
                         max_errors=max_errors, min_confidence=min_confidence, **options)
-  try:
-    parser.parse(source)
+  error = _error_line(text, name)
+  if error is None:
     return Outcome("The file already parses; nothing to repair.")
-  except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
-    error = f"{type(e).__name__}: {e}"
-  if tokens_lib.is_valid(query):
-    return Outcome(f"{error}\nThe error is inside a token (a string or number literal, or "
-                   "a character outside Python's grammar), which token-level repairs cannot "
-                   "fix.")
-  repairs = ranked.rank_repairs(query, score_fn, **options)
-  if not repairs:
-    return Outcome(f"{error}\nNo repair within {max_distance} token edits.")
-  if ranked.abstains(repairs, min_confidence):
-    return Outcome(f"{error}\n{ranked.abstain_message(repairs[0], min_confidence)}", abstained=True)
-  return Outcome(f"{error}\n\n{format_repairs(source, repairs, style)}")
+  fixes = text_repairs.snippet_fixes(text, score_fn, **options)
+  if not fixes:
+    if tokens_lib.is_valid(query):
+      return Outcome(f"{error}\nThe error is inside a token (a string or number literal, "
+                     "or a character outside Python's grammar), and no repair of its "
+                     "characters parses.", NO_REPAIR)
+    return Outcome(f"{error}\nNo repair within {max_distance} token edits.", NO_REPAIR)
+  if ranked.abstains([fixes[0].repair], min_confidence):
+    return Outcome(f"{error}\n{ranked.abstain_message(fixes[0].repair, min_confidence)}",
+                   ABSTAINED)
+  return Outcome(f"{error}\n\n{format_fixes(text, fixes, style, ending)}")
 
 
 # --- Whole files ----------------------------------------------------------------
@@ -192,7 +211,7 @@ def _repair_file(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
       reason = (f"stopped after {max_errors} errors (max_errors)" if error.line is not None
                 else "the parser names no line to repair")
       out.append(f"The file still does not parse: {reason}.")
-      return Outcome("\n\n".join(out))
+      return Outcome("\n\n".join(out), NO_REPAIR)
     window = windows.error_window(lexemes, logical, len(rest), error.line - offset,
                                   max_tokens=window_tokens).shifted(offset)
     del lexemes, logical, rest  # the next round lexes the repaired file
@@ -201,16 +220,16 @@ def _repair_file(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
     if tokens_lib.is_valid(window.tokens):
       out.append(f"{span} parse on their own: the error depends on code around them, "
                  "which token-level repairs of a window cannot see. Stopped here.")
-      return Outcome("\n\n".join(out))
+      return Outcome("\n\n".join(out), NO_REPAIR)
     repairs, listing = _window_repairs(window, score_fn, style, {"top_k": top_k, **options},
                                        original_line, lines)
     if ranked.abstains(repairs, min_confidence):
       out.append(f"At {span}: {ranked.abstain_message(repairs[0], min_confidence)}")
-      return Outcome("\n\n".join(out), abstained=True)
+      return Outcome("\n\n".join(out), ABSTAINED)
     if not repairs:
       out.append(f"No repair of {span} within {options.get('max_distance', 3)} token edits. "
                  "Stopped here.")
-      return Outcome("\n\n".join(out))
+      return Outcome("\n\n".join(out), NO_REPAIR)
     out.append(f"Repairs of {span}:\n\n{listing}")
     repaired = showing.show_repair(window.tokens, window.texts, repairs[0].tokens, "plain")
     before = len(lines)

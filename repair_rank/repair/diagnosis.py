@@ -14,7 +14,7 @@ from repair_rank.repair import line_edits
 from repair_rank.repair import ranked
 from repair_rank.repair import showing
 from repair_rank.repair import source_text
-from repair_rank.repair import text_edits
+from repair_rank.repair import text_repairs
 from repair_rank.repair import two_step
 from repair_rank.repair import windows
 from repair_rank.syntax import tokens as tokens_lib
@@ -29,19 +29,8 @@ TWO_STEP_SECONDS = 1.0
 FILE_RANKING = file_ranking.FileRanking.load()
 
 
-@dataclasses.dataclass(frozen=True)
-class Fix:
-  """One repair of a source as text.
-
-  text: the whole repaired source (newlines normalised to \n).
-  edits: the edits of the source that give it (`text_edits.TextEdit`s, ascending,
-    non-overlapping).
-  description: the edits in words, lines as in the source ("line 2: insert ')'").
-  """
-  repair: ranked.Repair
-  text: str
-  edits: tuple[text_edits.TextEdit, ...]
-  description: str
+# One repair as text (kept here under its old name for the front ends).
+Fix = text_repairs.Fix
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,25 +215,13 @@ def diagnose(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
   if error.line is None:
     return Diagnosis("stuck", error.message, **where)
   query = [x.token for x in lexemes]
-  # Twice as many: repairs that differ only in the layout at the very end give one text.
-  options = dict(top_k=2 * top_k, max_distance=max_distance, k=k, time_budget=time_budget,
+  options = dict(top_k=top_k, max_distance=max_distance, k=k, time_budget=time_budget,
                  max_expansions=max_expansions)
   if len(query) <= window_tokens:
-    if tokens_lib.is_valid(query):
+    fixes = text_repairs.snippet_fixes(text, score_fn, **options)
+    if not fixes and tokens_lib.is_valid(query):
       return Diagnosis("in_token", f"{error.message} (inside a string or number literal, or a "
-                       "character outside Python's grammar: token edits cannot fix it)", **where)
-    texts, token_lines = source_text.token_texts(text, query)
-    dropped = source_text.describe_dropped(source_text.dropped_characters(text))
-    fixes = []
-    for repair in ranked.rank_repairs(query, score_fn, **options):
-      if len(fixes) == top_k:
-        break
-      edits = tuple(text_edits.repair_edits(text, repair.tokens))
-      description = "; ".join(filter(None, [
-          dropped, showing.describe_edits(query, texts, token_lines, repair.tokens)]))
-      repaired = text_edits.apply_edits(text, edits)
-      if all(fix.text != repaired for fix in fixes):
-        fixes.append(Fix(repair, repaired, edits, description))
+                       "character outside Python's grammar: no repair found)", **where)
   else:
     fixes = _file_fixes(text, lexemes, logical, error, score_fn, top_k=top_k,
                         window_tokens=window_tokens, max_distance=max_distance, k=k,

@@ -51,6 +51,15 @@ def checked_min_confidence(value: Any) -> float:
   return threshold
 
 
+def checked_top_k(value: Any) -> int:
+  """`value` as a number of repairs to show; ValueError unless it is an integer >= 1."""
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+    raise ValueError(f"top_k must be a whole number of repairs, got {value!r}")
+  if value < 1:
+    raise ValueError(f"top_k must be at least 1 (how many repairs to show), got {value}")
+  return int(value)
+
+
 def abstains(repairs: Sequence[Repair], min_confidence: float) -> bool:
   """Whether the best repair's confidence is below `min_confidence` (never without one)."""
   best = repairs[0].confidence if repairs else None

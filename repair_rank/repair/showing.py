@@ -25,7 +25,8 @@ def _show(token: str, text: Optional[str]) -> str:
   return text if text is not None else token
 
 
-def _mark(text: str, inserted: bool, style: str) -> str:
+def mark(text: str, inserted: bool, style: str) -> str:
+  """`text` marked as inserted or deleted in `style` ("plain": deletions vanish)."""
   if style == "ansi":
     return f"{_ANSI_INSERT if inserted else _ANSI_DELETE}{text}{_ANSI_RESET}"
   if style == "markers":
@@ -65,12 +66,14 @@ def show_repair(query: Sequence[str], query_texts: Sequence[Optional[str]],
 
   dropped_before: dict[int, list[str]] = {}  # query index -> dropped texts just before it
   for run in dropped:
-    dropped_before.setdefault(run.before, []).append(_mark(run.text, False, style))
+    dropped_before.setdefault(run.before, []).append(mark(run.text, False, style))
 
   def deletions(j: int) -> list[str]:
     out = []
     for i in deleted_before.get(j, []):
-      out += dropped_before.get(i, []) + [_mark(_show(query[i], query_texts[i]), False, style)]
+      out += dropped_before.get(i, [])
+      if query[i] not in LAYOUT:  # a deleted line break shows as the joined line
+        out.append(mark(_show(query[i], query_texts[i]), False, style))
     return out
 
   out, cursor, pending = [], 0, []
@@ -78,9 +81,7 @@ def show_repair(query: Sequence[str], query_texts: Sequence[Optional[str]],
     pending += deletions(j)
     kept = j in source_of
     if tok in LAYOUT:
-      if not kept and style != "plain":  # the rendered text already breaks the line
-        pending.append(_mark(tok, True, style))
-      continue
+      continue  # an inserted line break or indent shows as the rendered layout
     if kept:
       pending += dropped_before.get(source_of[j], [])
     span = span_of[j]
@@ -91,7 +92,7 @@ def show_repair(query: Sequence[str], query_texts: Sequence[Optional[str]],
     out += [marks, gap]
     pending = []
     text = query_texts[source_of[j]] if kept and query_texts[source_of[j]] is not None else span.text
-    out.append(text if kept else _mark(text, True, style))
+    out.append(text if kept else mark(text, True, style))
     cursor = span.offset + len(span.text)
   pending += deletions(len(candidate)) + dropped_before.get(len(query), [])
   out.append("".join(pending))
@@ -99,18 +100,30 @@ def show_repair(query: Sequence[str], query_texts: Sequence[Optional[str]],
   return "".join(out)
 
 
-# How a token without source text reads in an edit's description: layout as words,
-# an inserted name, number or string as the placeholder the repaired text shows.
-_LAYOUT_WORDS = {tokens_lib.NEWLINE: "a line break", tokens_lib.INDENT: "an indent",
-                 tokens_lib.DEDENT: "a dedent"}
+# A token without source text reads as the placeholder the repaired text shows (an
+# inserted name, number or string); layout tokens are no words of their own: an edit of
+# layout only is said as what it does to the lines (`_layout_words`).
 
 
 def _word(token: str, text: Optional[str]) -> str:
   if text is not None:
     return repr(text)
-  if token in _LAYOUT_WORDS:
-    return _LAYOUT_WORDS[token]
   return repr(tokens_lib.PLACEHOLDERS.get(token, token))
+
+
+def _layout_words(inserted: Sequence[str], deleted: Sequence[str]) -> str:
+  """What an edit of layout tokens only does, as a person sees it."""
+  if tokens_lib.NEWLINE in deleted and tokens_lib.NEWLINE not in inserted:
+    return "join the next line to this one"
+  if tokens_lib.NEWLINE in inserted and tokens_lib.NEWLINE not in deleted:
+    return "break the line"
+  deeper = (inserted.count(tokens_lib.INDENT) + deleted.count(tokens_lib.DEDENT)
+            - inserted.count(tokens_lib.DEDENT) - deleted.count(tokens_lib.INDENT))
+  if deeper > 0:
+    return "indent the next line"
+  if deeper < 0:
+    return "dedent the next line"
+  return "change the indentation"
 
 
 def describe_edits(query: Sequence[str], query_texts: Sequence[Optional[str]],
@@ -123,11 +136,22 @@ def describe_edits(query: Sequence[str], query_texts: Sequence[Optional[str]],
 
   def words(start: int, end: int, sequence, texts=None) -> str:
     return " ".join(_word(sequence[i], texts[i] if texts else None)
-                    for i in range(start, end))
+                    for i in range(start, end) if sequence[i] not in LAYOUT)
 
   edits = []
   for op in Levenshtein.opcodes(list(query), list(candidate)):
-    if op.tag == "insert":
+    inserted, deleted = candidate[op.dest_start:op.dest_end], query[op.src_start:op.src_end]
+    if op.tag != "equal" and all(t in LAYOUT for t in list(inserted) + list(deleted)):
+      at = op.src_start - 1 if op.tag == "insert" else op.src_start
+      edits.append(f"{where(at)}: {_layout_words(inserted, deleted)}")
+    elif op.tag == "replace" and all(t in LAYOUT for t in inserted):
+      breaks = " and break the line" if tokens_lib.NEWLINE in inserted else ""
+      edits.append(f"{where(op.src_start)}: delete "
+                   f"{words(op.src_start, op.src_end, query, query_texts)}{breaks}")
+    elif op.tag == "replace" and all(t in LAYOUT for t in deleted):
+      edits.append(f"{where(op.src_start - 1)}: insert "
+                   f"{words(op.dest_start, op.dest_end, candidate)}")
+    elif op.tag == "insert":
       edits.append(f"{where(op.src_start - 1)}: insert "
                    f"{words(op.dest_start, op.dest_end, candidate)}")
     elif op.tag == "delete":

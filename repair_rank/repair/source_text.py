@@ -6,8 +6,11 @@ characters in no token (the repair stage's view of the user's own text).
 source with its line breaks normalised to \\n (`normalize_newlines`), the
 offsets every edit uses.
 """
+import codecs
 import dataclasses
+import io
 import re
+import tokenize
 from typing import Optional, Sequence
 
 from rapidfuzz.distance import Levenshtein
@@ -23,6 +26,41 @@ class ScannedToken:
   token: str
   text: str
   offset: int
+
+
+class DecodeError(ValueError):
+  """Bytes that are not the text of a Python file (undecodable, or an unknown encoding)."""
+
+
+def decode_source(data: bytes) -> str:
+  """The text of a Python file's bytes as Python reads them: a UTF-8 BOM, else a PEP 263
+  coding declaration on the first two lines (`# -*- coding: latin-1 -*-`), else UTF-8.
+  Line breaks are kept as they are (\\r\\n stays). DecodeError says why it cannot."""
+  try:
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+  except SyntaxError as e:  # an unknown encoding, a BOM against the declaration, not UTF-8
+    if "invalid or missing encoding declaration" not in str(e.msg):
+      raise DecodeError(str(e.msg)) from None
+    encoding = "utf-8"  # the decode below names the byte
+  if data.startswith(codecs.BOM_UTF8):  # detect_encoding says utf-8-sig
+    encoding, data = "utf-8", data[len(codecs.BOM_UTF8):]
+  try:
+    return data.decode(encoding)
+  except UnicodeDecodeError as e:
+    what = ("UTF-8 text, and no coding declaration says otherwise" if encoding == "utf-8"
+            else f"{encoding} text (its coding declaration)")
+    raise DecodeError(f"not {what} (byte {e.start}: {e.reason})") from None
+
+
+def line_ending(source: str) -> str:
+  """The source's own line break ("\\r\\n", "\\r" or "\\n", the first one met), so that text
+  given back to the user keeps it."""
+  for index, char in enumerate(source):
+    if char == "\r":
+      return "\r\n" if source[index + 1:index + 2] == "\n" else "\r"
+    if char == "\n":
+      return "\n"
+  return "\n"
 
 
 def normalize_newlines(source: str) -> str:

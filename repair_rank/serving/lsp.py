@@ -70,7 +70,7 @@ class RepairServer(LanguageServer):
                options: Optional[dict[str, Any]] = None):
     super().__init__(NAME, "0.1.0")
     self.score_fn = score_fn
-    self.top_k = top_k
+    self.top_k = ranked.checked_top_k(top_k)
     self.min_confidence = min_confidence
     self.options = dict(options or {})  # diagnosis.diagnose options (max_distance, k, ...)
     self._lock = threading.Lock()  # one repair at a time: the scorer is not re-entrant

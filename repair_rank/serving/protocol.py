@@ -177,7 +177,12 @@ def parse_repair_request(body: bytes, limits: Limits) -> tuple[str, int]:
     raise RequestError(400, "'source' must be a string of Python source")
   if not source.strip():
     raise RequestError(400, "'source' is empty: paste the Python that does not parse")
-  size = len(source.encode("utf-8", "surrogatepass"))
+  try:
+    size = len(source.encode("utf-8"))
+  except UnicodeEncodeError as e:  # JSON may spell a lone surrogate ("\ud800"): no text
+    raise RequestError(400, f"'source' holds a lone surrogate ({source[e.start]!r} at "
+                       f"character {e.start}), which is not text: send the source as "
+                       "UTF-8 text") from None
   if size > limits.max_source_bytes:
     raise RequestError(413, f"'source' of {size} bytes is over the limit of "
                        f"{limits.max_source_bytes} (max_source_bytes)")
@@ -190,12 +195,13 @@ def repair_answer(diagnosis: diagnosis_lib.Diagnosis, source: str) -> dict[str, 
   """The /repair.json answer for a `diagnosis.Diagnosis` of `source`.
 
   {"status", "message", "line", "column" (1-based; null where Python names none),
-   "repairs": [{"text": the whole repaired source, "segments": [[kind, text], ...] the
+   "repairs": [{"text": the whole repaired source (in the source's line ending), "segments": [[kind, text], ...] the
    source with each edit marked (kind "keep", "delete" or "insert"), "edits":
    [{"start", "end", "text"}] (character offsets of the source, newlines as \\n),
    "description", "score", "distance", "confidence" (null where the scorer gives none)}]}
   """
   text = source_text.normalize_newlines(source)
+  ending = source_text.line_ending(source)  # `text` comes back in the source's own
   repairs = []
   for fix in diagnosis.fixes:
     segments, cursor = [], 0
@@ -206,7 +212,7 @@ def repair_answer(diagnosis: diagnosis_lib.Diagnosis, source: str) -> dict[str, 
     segments.append(["keep", text[cursor:]])
     confidence = ranked.confidence_of(fix.repair)
     repairs.append({
-        "text": fix.text,
+        "text": fix.text.replace("\n", ending),
         "segments": [segment for segment in segments if segment[1]],
         "edits": [{"start": e.start, "end": e.end, "text": e.text} for e in fix.edits],
         "description": fix.description,

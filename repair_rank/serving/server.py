@@ -89,6 +89,11 @@ def warm_up(scorer: Any) -> float:
   return time.perf_counter() - start
 
 
+def _route_list() -> str:
+  """Every route with its method, for a 404's message."""
+  return ("GET /, GET /healthz, POST /rerank, POST /rerank.json, POST /repair.json")
+
+
 class _Handler(connections.RequestHandler):
   """The routes; reading, deadlines and answering are `connections.RequestHandler`'s."""
   json_routes = _JSON_ROUTES
@@ -108,10 +113,12 @@ class _Handler(connections.RequestHandler):
       self.send_json(200, self.app.health())
     elif path == "/":
       self.send_text(200, page(), "text/html; charset=utf-8")
+    elif path == "/favicon.ico":  # browsers ask on every page load: no icon, no error
+      self.send_text(204, b"", "image/x-icon")
     elif path in ROUTES + PAGE_ROUTES:
       self.method_not_allowed("POST")
     else:
-      raise RequestError(404, f"no route {path!r}; routes: {', '.join(ROUTES)}")
+      raise RequestError(404, f"no route {path!r}; routes: {_route_list()}")
 
   def _post(self, path: str) -> None:
     if path == "/repair.json":
@@ -137,7 +144,7 @@ class _Handler(connections.RequestHandler):
     elif path in ROUTES + PAGE_ROUTES:
       self.method_not_allowed("GET")
     else:
-      raise RequestError(404, f"no route {path!r}; routes: {', '.join(ROUTES + PAGE_ROUTES)}")
+      raise RequestError(404, f"no route {path!r}; routes: {_route_list()}")
 
   def _repair(self) -> None:
     """POST /repair.json: source text in, the first error and its best repairs out."""

@@ -1,6 +1,8 @@
 """Training metrics: one JSONL file and TensorBoard events per workdir, and a plot of them."""
+import itertools
 import json
 import math
+import os
 import pathlib
 from typing import Any, Mapping
 
@@ -9,6 +11,7 @@ from absl import logging
 from repair_rank.data import jsonl
 
 METRICS_FILE = "metrics.jsonl"
+_RUN_COUNTER = itertools.count()
 
 
 class MetricWriter:
@@ -37,7 +40,11 @@ class MetricWriter:
     self._events = None
     if job and self.active:
       import tensorboardX  # pylint: disable=g-import-not-at-top
-      self._events = tensorboardX.SummaryWriter(str(pathlib.Path(workdir) / "tensorboard"))
+      # tensorboardX names a file by the second and host: a run resumed within the
+      # same second would reopen (and truncate) the killed run's file. One file per run.
+      self._events = tensorboardX.SummaryWriter(
+          str(pathlib.Path(workdir) / "tensorboard"),
+          filename_suffix=f".{os.getpid()}.{next(_RUN_COUNTER)}")
 
   def truncate_after(self, step: int) -> None:
     if not self.active or not self.path.exists():
