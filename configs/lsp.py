@@ -32,4 +32,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # The editor sends the text, one error is repaired at a time, the output is the protocol.
   for field in ("file", "endpoint", "max_errors", "color"):
     del config[field]
+  # Syntax errors shown per document at most (count): after the first, its top repair is
+  # made and the text diagnosed again; one diagnostic each.
+  config.max_errors = 5
   return config

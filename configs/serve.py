@@ -71,6 +71,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # A source of more tokens than this is repaired in a window of about this many
   # tokens around its first error (count; snippets are repaired whole).
   config.window_tokens = 120
+  # POST /repair.json reports up to this many syntax errors of a source: after the first,
+  # its top repair is made and the source diagnosed again (count; its "errors" list).
+  config.max_errors = 5
   # Log one line per request (bool).
   config.access_log = False
   # Log JAX devices at start-up (bool).

@@ -48,12 +48,23 @@ def _learned_prior():
   assert np.isfinite(prior.weights).all() and prior.list_size > 0
 
 
+def _file_ranking():
+  from repair_rank.repair import file_ranking  # pylint: disable=import-outside-toplevel
+  ranking = file_ranking.FileRanking.load()
+  assert ranking.calibration is not None
+  assert ranking.hint_weight > 0 and ranking.preferred_weight > 0
+  probabilities = ranking.calibration.probabilities(np.array([0.0, -5.0]))
+  assert 0 < probabilities.sum() <= 1 and probabilities[0] > probabilities[1]
+
+
 LOADERS = {
     "scorer_default": _scorer_default,
     "pretrained_default": _pretrained_default,
     "ngram_default.npz": _ngram_default,
     "edit_stats.json": _edit_stats,
     "learned_prior.json": _learned_prior,
+    "file_ranking.json": _file_ranking,
+    "file_confidence.json": _file_ranking,
 }
 
 

@@ -129,3 +129,20 @@ def test_fit_file_ranking_on_rows():
   start = file_ranking.FileRanking(0.0, 0.0, 0.0, 0.0, 0.0)
   assert fit_file_ranking.top1(start, rows) == 0.0
   assert fit_file_ranking.top1(file_ranking.FileRanking(), rows) == 1.0
+
+
+def test_every_error_is_reported():
+  source = broken("    for side in range(1):", "    for side in range(1)", n=1)
+  source = source.replace(FUNCTION.format(n=4), FUNCTION.format(n=4).replace(
+      "    if width < 0:", "    if width < 0", 1))
+  found = diagnosis.diagnose(source, constant, top_k=3, time_budget=0.5, max_errors=5)
+  assert found.status == "repaired"
+  assert found.message == "expected ':'" and found.line == 14
+  assert [e.message for e in found.errors] == ["expected ':'"]
+  assert source.split("\n")[found.errors[0].line].strip() == "if width < 0"
+  one = diagnosis.diagnose(source, constant, top_k=3, time_budget=0.5)
+  assert one.errors == ()
+  from repair_rank.serving import protocol  # pylint: disable=import-outside-toplevel
+  answer = protocol.repair_answer(found, source)
+  assert [e["message"] for e in answer["errors"]][1:] == ["expected ':'"]
+  assert answer["errors"][0]["line"] == found.line + 1

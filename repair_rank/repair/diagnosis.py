@@ -1,6 +1,7 @@
 """The first syntax error of a source and its best repairs, as data (the page, POST
 /repair.json and the editor server).
 """
+import bisect
 import dataclasses
 import time
 from typing import Optional, Sequence
@@ -44,12 +45,15 @@ class Diagnosis:
   message: Python's message for the error, or why there is nothing to repair.
   line, column: 0-based position of the error Python reports (None if it names none).
   fixes: best first.
+  errors: the errors found after this one once the top repair of each before is made
+    (`diagnose`'s `max_errors`), lines as in the source given.
   """
   status: str
   message: str
   line: Optional[int] = None
   column: Optional[int] = None
   fixes: tuple[Fix, ...] = ()
+  errors: tuple["Diagnosis", ...] = ()
 
 
 def _window_lexemes(lexemes: Sequence[tokens_lib.Lexeme], window: windows.Window
@@ -193,15 +197,43 @@ def first_error_candidates(source: str, *, window_tokens: int = 120, max_distanc
 def diagnose(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
              max_distance: int = 3, k: int = 1000,
              time_budget: Optional[float] = search.DEFAULT_TIME_BUDGET,
-             max_expansions: Optional[int] = None, window_tokens: int = 120) -> Diagnosis:
+             max_expansions: Optional[int] = None, window_tokens: int = 120,
+             max_errors: int = 1) -> Diagnosis:
   """The first syntax error of `source` and its `top_k` best repairs, each as the whole
-  repaired text and its edits.
+  repaired text and its edits; with `max_errors` > 1 also the errors after it (`errors`):
+  the top repair is made and the source diagnosed again, up to `max_errors` in all.
 
   As `repair_source`: a snippet of at most `window_tokens` tokens is repaired
   whole, a longer file in a window around its first error (`windows`), so an
-  editor can send whole files. Python reports one error at a time; once a fix is
-  applied, the next call finds the next error.
+  editor can send whole files.
   """
+  options = dict(top_k=top_k, max_distance=max_distance, k=k, time_budget=time_budget,
+                 max_expansions=max_expansions, window_tokens=window_tokens)
+  first = _diagnose_one(source, score_fn, **options)
+  later: list[Diagnosis] = []
+  shifts: list[list[tuple[int, int]]] = []  # per repair made: (line of an edit, lines it adds)
+  current, last = source_text.normalize_newlines(source), first
+  while last.status == "repaired" and 1 + len(later) < max_errors:
+    fix = last.fixes[0]
+    starts = source_text.line_starts(current)
+    shifts.append([(bisect.bisect_right(starts, e.start) - 1,
+                    e.text.count("\n") - current[e.start:e.end].count("\n")) for e in fix.edits])
+    current = fix.text
+    last = _diagnose_one(current, score_fn, **options)
+    if last.status in ("parses", "no_tokens"):
+      break
+    line = last.line
+    for made in reversed(shifts):  # back to the source's lines
+      if line is not None:
+        line -= sum(added for at, added in made if line > at)
+    later.append(dataclasses.replace(last, line=line))
+  return dataclasses.replace(first, errors=tuple(later)) if later else first
+
+
+def _diagnose_one(source: str, score_fn: evaluate.ScoreFn, *, top_k: int, max_distance: int,
+                  k: int, time_budget: Optional[float], max_expansions: Optional[int],
+                  window_tokens: int) -> Diagnosis:
+  """The first syntax error of `source` and its best repairs (`diagnose`)."""
   text = source_text.normalize_newlines(source)
   lexemes = tokens_lib.lex_lexemes(text)
   if not lexemes:

@@ -100,10 +100,20 @@ class RepairServer(LanguageServer):
     offered = ranked.confident([fix.repair for fix in diagnosis.fixes], self.min_confidence)
     note = (f"; {len(offered)} repair{'s' if len(offered) != 1 else ''} offered"
             if offered else "")
-    return [types.Diagnostic(
-        range=self.client_range(uri, _error_range(text.split("\n"), diagnosis)),
+    lines = text.split("\n")
+    out = [types.Diagnostic(
+        range=self.client_range(uri, _error_range(lines, diagnosis)),
         message=f"SyntaxError: {diagnosis.message}{note}",
         severity=types.DiagnosticSeverity.Error, source=SOURCE)]
+    # One more per error found after the top repairs of those before (max_errors).
+    for later in diagnosis.errors:
+      if later.line is None or later.line >= len(lines):
+        continue
+      out.append(types.Diagnostic(
+          range=self.client_range(uri, _error_range(lines, later)),
+          message=f"SyntaxError: {later.message} (with the repairs above made)",
+          severity=types.DiagnosticSeverity.Error, source=SOURCE))
+    return out
 
   def code_actions(self, uri: str, asked: Optional[types.Range] = None,
                    context: Optional[types.CodeActionContext] = None) -> list[types.CodeAction]:

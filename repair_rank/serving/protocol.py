@@ -198,7 +198,9 @@ def repair_answer(diagnosis: diagnosis_lib.Diagnosis, source: str) -> dict[str, 
    "repairs": [{"text": the whole repaired source (in the source's line ending), "segments": [[kind, text], ...] the
    source with each edit marked (kind "keep", "delete" or "insert"), "edits":
    [{"start", "end", "text"}] (character offsets of the source, newlines as \\n),
-   "description", "score", "distance", "confidence" (null where the scorer gives none)}]}
+   "description", "score", "distance", "confidence" (null where the scorer gives none)}],
+   "errors": [{"status", "message", "line", "column", "description", "confidence"}]: the
+   first error and each after it (`diagnosis.diagnose`'s max_errors)}
   """
   text = source_text.normalize_newlines(source)
   ending = source_text.line_ending(source)  # `text` comes back in the source's own
@@ -222,4 +224,16 @@ def repair_answer(diagnosis: diagnosis_lib.Diagnosis, source: str) -> dict[str, 
   return {"status": diagnosis.status, "message": diagnosis.message,
           "line": None if diagnosis.line is None else diagnosis.line + 1,
           "column": None if diagnosis.column is None else diagnosis.column + 1,
-          "repairs": repairs}
+          "repairs": repairs,
+          # Every error found (the first, then each after the top repairs of those before;
+          # the serve config's max_errors), lines as in the source.
+          "errors": [_error_entry(d) for d in (diagnosis,) + tuple(diagnosis.errors)]}
+
+
+def _error_entry(diagnosis: diagnosis_lib.Diagnosis) -> dict[str, Any]:
+  top = diagnosis.fixes[0] if diagnosis.fixes else None
+  return {"status": diagnosis.status, "message": diagnosis.message,
+          "line": None if diagnosis.line is None else diagnosis.line + 1,
+          "column": None if diagnosis.column is None else diagnosis.column + 1,
+          "description": None if top is None else top.description,
+          "confidence": None if top is None else ranked.confidence_of(top.repair)}

@@ -245,7 +245,7 @@ def server_from_config(config: ml_collections.ConfigDict, scorer: Any = None,
 def repair_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
   """`diagnosis.diagnose` options of a serve (or lsp) config; missing fields keep its defaults."""
   options = {}
-  for field in ("max_distance", "k", "window_tokens"):
+  for field in ("max_distance", "k", "window_tokens", "max_errors"):
     if field in config:
       options[field] = int(config[field])
   if "time_budget" in config:
