@@ -146,3 +146,29 @@ def test_every_error_is_reported():
   answer = protocol.repair_answer(found, source)
   assert [e["message"] for e in answer["errors"]][1:] == ["expected ':'"]
   assert answer["errors"][0]["line"] == found.line + 1
+
+
+def test_program_key_ignores_only_spaces_that_do_not_matter():
+  from repair_rank.repair import in_file  # pylint: disable=import-outside-toplevel
+  from repair_rank.repair import text_edits  # pylint: disable=import-outside-toplevel
+  text = "x = 1\nf(a b)\ny = 2\n"
+
+  def key(start, new, end=None):
+    edit = text_edits.TextEdit(start, start if end is None else end, new)
+    return in_file.program_key(text, (edit,), text_edits.apply_edits(text, (edit,)))
+
+  assert key(9, ",") == key(10, ",")          # `f(a, b)` is `f(a ,b)`
+  assert key(9, " * *", 10) != key(9, " **", 10)  # `a * *b` is not `a **b`
+  assert key(6, "  ") != key(6, "    ")       # indentation is the program
+
+
+def test_a_fix_two_sources_make_is_one_repair():
+  """The dropped comma's fix comes from the blamed line's one-token edits and from the
+  generator (`insert ','` before or after the space): one repair, shown once."""
+  source = broken("range({n})".format(n=3), "max(3 4)")
+  found = diagnosis.diagnose(source, constant, top_k=10, time_budget=0.5)
+  trees = [ast.dump(ast.parse(fix.text)) for fix in found.fixes]
+  assert len(trees) == len(set(trees)), [fix.description for fix in found.fixes]
+  right = [fix for fix in found.fixes
+           if same_ast(fix.text, source.replace("max(3 4)", "max(3, 4)"))]
+  assert len(right) == 1 and right[0].text.count("max(3, 4)") == 1

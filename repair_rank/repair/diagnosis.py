@@ -130,26 +130,22 @@ def file_candidates(text: str, lexemes: Sequence[tokens_lib.Lexeme],
                              abs(layout.first_line - error.line), preferred=layout.preferred,
                              description=in_file.describe_text_edits(text, layout.edits))
              for layout in layouts]
-  texts = {c.text for c in checked}
-  checked += [c for c in in_file.check(checker, error.message, error.line, ordered,
-                                       limit=MAX_FILE_CHECKS, deadline=deadline)
-              if c.text not in texts]
+  checked += in_file.check(checker, error.message, error.line, ordered,
+                           limit=MAX_FILE_CHECKS, deadline=deadline)
   if not dropped and not layouts:
     # The blamed line as text: glued names split, and two edits where one does not do.
     two_steps = not any(c.distance == 1 and c.hinted for c in checked)
     line_deadline = time.monotonic() + TWO_STEP_SECONDS
-    texts = {c.text for c in checked}
     for one in two_step.search(
         checker, error.line, error.column, error.message, line_edits.known_names(lexemes),
         two_steps=two_steps, statement_lines=statement_lines,
         deadline=line_deadline if deadline is None else min(deadline, line_deadline)):
-      if one.text not in texts:
-        texts.add(one.text)
-        checked.append(in_file.Checked(
-            one.tokens, one.distance, one.text, one.edits, one.hinted,
-            abs(one.first_line - error.line), split=one.split,
-            description=in_file.describe_text_edits(text, one.edits)))
-  return FileCandidates(window, checked, dropped)
+      checked.append(in_file.Checked(
+          one.tokens, one.distance, one.text, one.edits, one.hinted,
+          abs(one.first_line - error.line), split=one.split,
+          description=in_file.describe_text_edits(text, one.edits)))
+  # The same program from two sources is one repair, or the two split its probability.
+  return FileCandidates(window, in_file.one_per_program(text, checked), dropped)
 
 
 def _file_fixes(text: str, lexemes: Sequence[tokens_lib.Lexeme],

@@ -17,6 +17,7 @@ ranking of files uses (`file_ranking`).
 """
 import bisect
 import dataclasses
+import re
 import time
 from typing import Optional, Sequence
 
@@ -274,6 +275,48 @@ class FileChecker:
     return compiles(repaired[self.context.start:end] + "\n")
 
 
+# Spaces between a word and a bracket or operator: where they go does not change the
+# program (`f(a ,b)` is `f(a, b)`). Between two words or two operators they do
+# (`* *` is not `**`), and at a line's start they are its indentation.
+_LOOSE_SPACES = re.compile(r"(?<=\w)[ \t]+(?=[^\s\w])|(?<=[^\s\w])[ \t]+(?=\w)")
+
+
+def program_key(text: str, edits: Sequence[text_edits.TextEdit], repaired: str) -> tuple:
+  """What two repairs of `text` share when they are the same program: the lines their
+  edits touch, with the spaces whose place does not matter dropped. The same edit made
+  by two sources (`insert ','` before or after a space) then is one repair, not two
+  splitting one probability (issue 20: a dropped comma's fix rarely offered)."""
+  if not edits:
+    return (0, 0, _LOOSE_SPACES.sub("", repaired))
+  first = text.rfind("\n", 0, min(e.start for e in edits)) + 1
+  line_end = text.find("\n", max(e.end for e in edits))
+  tail = 0 if line_end < 0 else len(text) - line_end
+  return (first, tail, _LOOSE_SPACES.sub("", repaired[first:len(repaired) - tail]))
+
+
+def one_per_program(text: str, checked: Sequence["Checked"]) -> list["Checked"]:
+  """`checked` with one repair per program (`program_key`), in first-seen order: the copy
+  with the smallest edits is shown (`(cls: _T)`, not `(cls: _T )`), and the evidence of
+  every copy is its (hinted, a name split, the preferred layout, the nearest line)."""
+  kept: dict[tuple, Checked] = {}
+  for c in checked:
+    key = program_key(text, c.edits, c.text)
+    old = kept.get(key)
+    if old is None:
+      kept[key] = c
+      continue
+    shown = c if _edit_size(c.edits) < _edit_size(old.edits) else old
+    kept[key] = dataclasses.replace(
+        shown, distance=min(c.distance, old.distance), hinted=c.hinted or old.hinted,
+        offset_lines=min(c.offset_lines, old.offset_lines), split=c.split or old.split,
+        preferred=c.preferred or old.preferred)
+  return list(kept.values())
+
+
+def _edit_size(edits: Sequence[text_edits.TextEdit]) -> int:
+  return sum(e.end - e.start + len(e.text) for e in edits)
+
+
 def check(checker: FileChecker, message: str, error_line: int,
           candidates: Sequence[tuple[tuple[str, ...], int]], *, limit: int,
           deadline: Optional[float]) -> list[Checked]:
@@ -284,9 +327,10 @@ def check(checker: FileChecker, message: str, error_line: int,
     if n == limit or (deadline is not None and time.monotonic() > deadline):
       break
     repaired, edits = checker.repaired(candidate)
-    if repaired in seen or not checker.context_compiles(repaired):
+    key = program_key(checker.text, edits, repaired)
+    if key in seen or not checker.context_compiles(repaired):
       continue
-    seen.add(repaired)
+    seen.add(key)
     out.append(Checked(tuple(candidate), distance, repaired, edits,
                        hinted(message, checker.window.tokens, candidate),
                        abs(_first_edit_line(checker.window, candidate) - error_line)))
