@@ -172,3 +172,11 @@ def test_a_fix_two_sources_make_is_one_repair():
   right = [fix for fix in found.fixes
            if same_ast(fix.text, source.replace("max(3 4)", "max(3, 4)"))]
   assert len(right) == 1 and right[0].text.count("max(3, 4)") == 1
+
+
+def test_two_slips_at_a_line_end_reached_past_nearer_first_steps():
+  """`def f(a, b` with its `)` and `:` dropped: a closer anywhere after the `(` gets the
+  parser further, but only the one at the end reaches the missing colon."""
+  source = broken("height):", "height")
+  texts = fixes(source)
+  assert any(same_ast(text, ORIGINAL) for text in texts), texts[:2]

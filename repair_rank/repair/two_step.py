@@ -7,9 +7,10 @@ So the search here is Python's own: each one-token edit of the blamed line
 (and the line before), and each split of a glued name (`line_edits`), is made
 in the file and its context compiled (`in_file.FileChecker`):
 * it compiles: a one-edit repair;
-* it fails further on than before: a first step; the one-token edits (and
-  splits) of the line the new error is on are tried after it, and each pair
-  after which the context compiles is a two-edit repair.
+* it fails further on than before: a first step; for the first of them and
+  those whose new error lies furthest on, the one-token edits (and splits) of the line that
+  error is on are tried after it, and each pair after which the context
+  compiles is a two-edit repair.
 Edits of the kind Python's message hints come first, then the nearest the
 blamed column; the number of compiles and a deadline bound it all.
 """
@@ -109,8 +110,14 @@ def search(checker: in_file.FileChecker, error_line: int, error_column: Optional
         if text not in seen:
           seen.add(text)
           out.append(Found(tokens, text, edits, 1, v.line, hinted(message, v), v.split))
-      elif two_steps and len(firsts) < max_firsts and _after(error, error_line, error_column, v):
+      elif two_steps and _after(error, error_line, error_column, v):
         firsts.append((v, error))
+  # The first steps in order (hinted, nearest), and those that got the parser furthest:
+  # a `)` anywhere in `f(a: int` gets it past the `(`, but only the one at the end
+  # reaches the missing `:`.
+  furthest = sorted(firsts, key=lambda f: (f[1][0], f[1][1]), reverse=True)
+  firsts = firsts[:max_firsts] + [f for f in furthest[:max_firsts // 2]
+                                  if f not in firsts[:max_firsts]]
   for first, error in firsts:
     if not two_steps:
       break
