@@ -110,14 +110,42 @@ def test_indentation_targets_in_order():
 
 
 def test_file_ranking_round_trip_and_features(tmp_path):
-  ranking = file_ranking.FileRanking(1.5, 0.5, 2.0, 0.75, 4.0)
+  ranking = file_ranking.FileRanking(1.5, 0.5, 2.0, 0.75, 4.0, 0.25)
   ranking.save(tmp_path / "r.json")
   loaded = file_ranking.FileRanking.load(tmp_path / "r.json", tmp_path / "none.json")
   assert loaded == ranking
   checked = [diagnosis.in_file.Checked(("x",), 2, "", (), True, 5, split=True),
-             diagnosis.in_file.Checked(("x",), 1, "", (), False, 0, preferred=True)]
+             diagnosis.in_file.Checked(("x",), 1, "", (), False, 0, preferred=True,
+                                       extra_lines=2)]
   combined = ranking.combined(np.zeros(2), checked)
-  np.testing.assert_allclose(combined, [1.5 - 0.5 * 3 - 2.0 + 0.75, 4.0], rtol=1e-6)
+  np.testing.assert_allclose(combined, [1.5 - 0.5 * 3 - 2.0 + 0.75, 4.0 - 0.5], rtol=1e-6)
+
+
+def test_lines_touched_counts_the_lines_an_edit_changes():
+  from repair_rank.repair import in_file  # pylint: disable=import-outside-toplevel
+  from repair_rank.repair import text_edits  # pylint: disable=import-outside-toplevel
+  text = "if a:\nb = 1\nc = 2\n"
+  one = (text_edits.TextEdit(6, 6, "    "),)
+  two = (text_edits.TextEdit(6, 6, "    "), text_edits.TextEdit(12, 12, "    "))
+  joined = (text_edits.TextEdit(5, 6, " "),)  # the line break after the header
+  assert [in_file.lines_touched(text, e) for e in (one, two, joined)] == [1, 2, 2]
+
+
+def test_indentation_follows_the_files_step():
+  """A 2-space file: a block's body 2 deeper than its header; a block's first line
+  indented off that step, with the next line on it, is the slip."""
+  two = ["def f(x):", "  if x:", "  return 1", "  return 2", ""]
+  assert indentation.space_unit(two) == 2
+  assert indentation.space_unit(["x = 1", ""]) == 4
+  text = "\n".join(two)
+  lexemes = diagnosis.tokens_lib.lex_lexemes(text)
+  logical = diagnosis.windows.logical_lines(lexemes)
+  assert indentation.targets(two, lexemes, logical, 2)[0] == {2: "    return 1"}
+  deep = ["def f(x):", "  for y in x:", "        z = y", "    print(z)", "  return 2", ""]
+  text = "\n".join(deep)
+  lexemes = diagnosis.tokens_lib.lex_lexemes(text)
+  logical = diagnosis.windows.logical_lines(lexemes)
+  assert indentation.targets(deep, lexemes, logical, 3)[0] == {2: "    z = y"}
 
 
 def test_fit_file_ranking_on_rows():

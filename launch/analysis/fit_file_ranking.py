@@ -10,7 +10,7 @@ packages: launch/benchmarks/benchmark_real_files.py), `--per_kind` files per kin
 seed `--seed`. For each broken file the candidates that compile in the file
 (`diagnosis.first_error_candidates`) are scored by the scorer of
 configs/serve.py and written with their in-file features (hinted kind, lines
-from the blamed line, token edits, a name split, the preferred layout) and whether each gives the
+from the blamed line, token edits, a name split, the preferred layout, lines touched) and whether each gives the
 original's AST, one JSON line per file (`--cache`; an existing cache is read
 instead of rebuilt).
 
@@ -93,6 +93,7 @@ def build_rows(files, per_kind: int, seed: int, score_fn, time_budget: float) ->
                    "distance": [int(c.distance) for c in checked],
                    "split": [bool(c.split) for c in checked],
                    "preferred": [bool(c.preferred) for c in checked],
+                   "extra_lines": [int(c.extra_lines) for c in checked],
                    "right": [file_slips.same_ast(c.text, slip.original) for c in checked]})
       print(f"{kind:12s} {path.name:30s} {len(checked):4d} candidates, "
             f"right among them: {any(rows[-1]['right'])}", flush=True)
@@ -106,14 +107,15 @@ class _Row:
     self.scores = np.asarray(row["scores"], np.float64)
     self.checked = [_Candidate(*fields) for fields in zip(
         row["hinted"], row["offset_lines"], row["distance"], row["split"],
-        row.get("preferred", [False] * len(row["scores"])))]
+        row.get("preferred", [False] * len(row["scores"])),
+        row.get("extra_lines", [0] * len(row["scores"])))]
     self.right = np.asarray(row["right"], bool)
 
 
 class _Candidate:
-  def __init__(self, hinted, offset_lines, distance, split, preferred):
+  def __init__(self, hinted, offset_lines, distance, split, preferred, extra_lines):
     self.hinted, self.offset_lines, self.distance = hinted, offset_lines, distance
-    self.split, self.preferred = split, preferred
+    self.split, self.preferred, self.extra_lines = split, preferred, extra_lines
 
 
 def _ranking(params) -> file_ranking.FileRanking:
@@ -179,7 +181,7 @@ def main() -> None:
   with_right = [r for r in fit_rows if r.right.any()]
   start = file_ranking.FileRanking()
   x0 = np.array([start.hint_weight, start.line_weight, start.distance_weight,
-                 start.split_weight, start.preferred_weight])
+                 start.split_weight, start.preferred_weight, start.extra_lines_weight])
   result = optimize.minimize(_nll, x0, args=(with_right,), method="Nelder-Mead",
                              options={"maxiter": 4000, "xatol": 1e-4, "fatol": 1e-7})
   ranking = _ranking(result.x)

@@ -6,7 +6,8 @@ that compiles in the file (`in_file.Checked`) gets the scorer's score plus
 `line_weight` per line between the blamed line and its first edit (at most
 three), minus `distance_weight` per token edit beyond the first, plus
 `split_weight` for a glued name split apart (`line_edits`), plus
-`preferred_weight` for the layout that keeps a line where it was (`indentation`). Its confidence is a softmax over those scores with a "none of these"
+`preferred_weight` for the layout that keeps a line where it was (`indentation`),
+minus `extra_lines_weight` per line the edits touch beyond the first (at most three). Its confidence is a softmax over those scores with a "none of these"
 option (`ranking.confidence.Calibration`), fitted on files of the standard
 library with slips put in (`launch/analysis/fit_file_ranking.py`; never the
 benchmark's packages), as the snippets' calibration is fitted on valid.
@@ -42,12 +43,14 @@ class FileRanking:
   distance_weight: float = 0.0  # taken per token edit beyond the first
   split_weight: float = 1.0  # added to a glued name split (`line_edits.splits`)
   preferred_weight: float = 3.0  # added to the layout that keeps a line's place (`indentation`)
+  extra_lines_weight: float = 0.0  # taken per line the edits touch beyond the first
   calibration: Optional[confidence_lib.Calibration] = None  # of the combined scores
 
   def to_json(self) -> dict[str, Any]:
     return {"format": FORMAT, "hint_weight": self.hint_weight, "line_weight": self.line_weight,
             "distance_weight": self.distance_weight, "split_weight": self.split_weight,
-            "preferred_weight": self.preferred_weight}
+            "preferred_weight": self.preferred_weight,
+            "extra_lines_weight": self.extra_lines_weight}
 
   def save(self, path: str | pathlib.Path,
            calibration_path: Optional[str | pathlib.Path] = None) -> None:
@@ -70,7 +73,8 @@ class FileRanking:
       raise ValueError(f"{path}: field 'format' is {data.get('format')!r}, expected {FORMAT!r}")
     return cls(float(data["hint_weight"]), float(data["line_weight"]),
                float(data.get("distance_weight", 0.0)), float(data.get("split_weight", 0.0)),
-               float(data.get("preferred_weight", 0.0)), calibration)
+               float(data.get("preferred_weight", 0.0)),
+               float(data.get("extra_lines_weight", 0.0)), calibration)
 
   def combined(self, scores: np.ndarray, checked: Sequence[in_file.Checked]) -> np.ndarray:
     hints = np.array([c.hinted for c in checked], np.float64)
@@ -78,9 +82,11 @@ class FileRanking:
     edits = np.array([max(c.distance - 1, 0) for c in checked], np.float64)
     splits = np.array([c.split for c in checked], np.float64)
     preferred = np.array([getattr(c, "preferred", False) for c in checked], np.float64)
+    extra = np.array([min(getattr(c, "extra_lines", 0), MAX_LINES) for c in checked],
+                     np.float64)
     return (scores + self.hint_weight * hints - self.line_weight * lines
             - self.distance_weight * edits + self.split_weight * splits
-            + self.preferred_weight * preferred)
+            + self.preferred_weight * preferred - self.extra_lines_weight * extra)
 
 
 @dataclasses.dataclass(frozen=True)

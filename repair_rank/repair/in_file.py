@@ -91,6 +91,7 @@ class Checked:
   split: bool = False  # a glued name split (`line_edits.splits`)
   preferred: bool = False  # the first layout that compiles (`indentation`)
   description: str = ""  # the edits in words where the tokens cannot say them
+  extra_lines: int = 0  # lines of the file the edits touch beyond the first (`lines_touched`)
 
 
 # "unmatched ')'": the opener the slip dropped, put anywhere in the statement before.
@@ -297,7 +298,8 @@ def program_key(text: str, edits: Sequence[text_edits.TextEdit], repaired: str) 
 def one_per_program(text: str, checked: Sequence["Checked"]) -> list["Checked"]:
   """`checked` with one repair per program (`program_key`), in first-seen order: the copy
   with the smallest edits is shown (`(cls: _T)`, not `(cls: _T )`), and the evidence of
-  every copy is its (hinted, a name split, the preferred layout, the nearest line)."""
+  every copy is its (hinted, a name split, the preferred layout, the nearest line); each
+  gets the lines its edits touch (`extra_lines`)."""
   kept: dict[tuple, Checked] = {}
   for c in checked:
     key = program_key(text, c.edits, c.text)
@@ -310,7 +312,19 @@ def one_per_program(text: str, checked: Sequence["Checked"]) -> list["Checked"]:
         shown, distance=min(c.distance, old.distance), hinted=c.hinted or old.hinted,
         offset_lines=min(c.offset_lines, old.offset_lines), split=c.split or old.split,
         preferred=c.preferred or old.preferred)
-  return list(kept.values())
+  return [dataclasses.replace(c, extra_lines=lines_touched(text, c.edits) - 1)
+          for c in kept.values()]
+
+
+def lines_touched(text: str, edits: Sequence[text_edits.TextEdit]) -> int:
+  """How many lines of `text` the edits change (an indent that takes the next lines into a
+  block touches them all; re-indenting the slipped line, one)."""
+  lines: set[int] = set()
+  for e in edits:
+    first = text.count("\n", 0, e.start)
+    last = first + text.count("\n", e.start, e.end)
+    lines.update(range(first, last + 1))
+  return max(len(lines), 1)
 
 
 def _edit_size(edits: Sequence[text_edits.TextEdit]) -> int:

@@ -6,7 +6,9 @@ indentation; token edits of a window can only add or drop INDENT and DEDENT,
 which often moves a statement into or out of a block. Here the blamed line
 (or the line before it) is re-indented as text, to an indentation the file
 already uses around it, in this order:
-1. a block header's body, when the previous statement is one;
+1. a block header's body (the header's indentation and the file's step), when the
+   previous statement is one; the previous statement to that body's level, when it is
+   a block's first line indented off the file's step and the blamed line is on it;
 2. the previous statement's level, the next one's, and every level that encloses
    the line, nearest its own indentation first (a slip is a few columns; ties:
    the previous statement's, then the next one's);
@@ -60,6 +62,22 @@ def _is_header(lexemes: Sequence[tokens_lib.Lexeme], line: windows.LogicalLine) 
   return lexemes[end].token == ":"
 
 
+def space_unit(lines: Sequence[str]) -> int:
+  """The file's indentation step in spaces: the commonest increase from one line to the
+  next (2 in a file indented by two), 4 where no line is indented by spaces."""
+  steps: dict[int, int] = {}
+  last = None
+  for line in lines:
+    body = line.lstrip(" ")
+    if not body.strip() or body.startswith("#") or "\t" in line[:len(line) - len(body)]:
+      continue
+    width = len(line) - len(body)
+    if last is not None and width > last:
+      steps[width - last] = steps.get(width - last, 0) + 1
+    last = width
+  return max(steps, key=lambda step: (steps[step], -step)) if steps else 4
+
+
 def targets(lines: Sequence[str], lexemes: Sequence[tokens_lib.Lexeme],
             logical: Sequence[windows.LogicalLine], error_line: int
             ) -> list[dict[int, str]]:
@@ -78,10 +96,16 @@ def targets(lines: Sequence[str], lexemes: Sequence[tokens_lib.Lexeme],
     if new != lines[line] and {line: new} not in out:
       out.append({line: new})
 
-  unit = "\t" if "\t" in own and " " not in own else "    "
+  unit = "\t" if "\t" in own and " " not in own else " " * space_unit(lines)
   previous = logical[center - 1] if center > 0 else None
   if previous is not None and _is_header(lexemes, previous):
     add(blamed, _prefix(lines[previous.line]) + unit)
+  before = logical[center - 2] if center > 1 else None
+  if (previous is not None and before is not None and _is_header(lexemes, before)
+      and _width(_prefix(lines[before.line]) + unit) == _width(own)):
+    # The previous statement is off the file's grid (a block's first line indented too
+    # deep) and the blamed one on it: the slip is the previous line.
+    add(previous.line, _prefix(lines[before.line]) + unit)
   # The levels around the line: the previous statement's, the next one's, and each
   # earlier statement less indented than the last (the blocks that enclose it).
   levels = []
