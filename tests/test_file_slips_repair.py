@@ -208,3 +208,24 @@ def test_two_slips_at_a_line_end_reached_past_nearer_first_steps():
   source = broken("height):", "height")
   texts = fixes(source)
   assert any(same_ast(text, ORIGINAL) for text in texts), texts[:2]
+
+
+def test_an_indent_that_moves_the_next_statements_comes_after_the_layout():
+  """A 2-space file whose `if` body slipped out: re-indenting that line keeps the next
+  statement where it was; the token INDENT that takes both into the block comes after."""
+  block = "".join(f"def g{i}(x):\n  y = x + {i}\n  return y\n\n" for i in range(12))
+  source = block + "def f(d, k):\n  if k not in d:\n  d[k] = 1\n  return d[k]\n"
+
+
+  def return_in_block(query, candidates):  # a scorer that wants `return` inside the `if`
+    del query
+    return np.array([20.0 * c.count("INDENT")
+                     - 10.0 * sum(a == "DEDENT" and b == "return" for a, b in zip(c, c[1:]))
+                     for c in candidates])
+
+  found = diagnosis.diagnose(source, return_in_block, top_k=5, time_budget=0.5)
+  texts = [fix.text for fix in found.fixes]
+  kept = source.replace("\n  d[k] = 1", "\n    d[k] = 1")
+  moved = kept.replace("\n  return d[k]", "\n    return d[k]")
+  assert texts[0] == kept, [fix.description for fix in found.fixes]
+  assert moved in texts[1:]

@@ -145,7 +145,33 @@ def file_candidates(text: str, lexemes: Sequence[tokens_lib.Lexeme],
           abs(one.first_line - error.line), split=one.split,
           description=in_file.describe_text_edits(text, one.edits)))
   # The same program from two sources is one repair, or the two split its probability.
-  return FileCandidates(window, in_file.one_per_program(text, checked), dropped)
+  checked = in_file.one_per_program(text, checked)
+  if layouts:
+    relaid = {layout.first_line for layout in layouts}
+    checked = [dataclasses.replace(c, moves=c.extra_lines > 0 and
+                                   indentation.moves_other_lines(text, c.text, relaid))
+               for c in checked]
+  return FileCandidates(window, checked, dropped)
+
+
+def _keeping_meaning_first(ranked_list: Sequence[file_ranking.Ranked]
+                           ) -> list[file_ranking.Ranked]:
+  """`ranked_list` with every repair that moves other statements into or out of a block
+  (`in_file.Checked.moves`) after the preferred layout, which keeps them in place; their
+  confidence no higher than its (it is not offered where the layout is not)."""
+  if not any(r.checked.preferred for r in ranked_list):
+    return list(ranked_list)
+  out, held, placed = [], [], False
+  for r in ranked_list:
+    if r.checked.moves and not placed:
+      held.append(r)
+      continue
+    out.append(r)
+    if r.checked.preferred:
+      out += [dataclasses.replace(h, confidence=min(h.confidence, r.confidence))
+              if h.confidence is not None and r.confidence is not None else h for h in held]
+      placed = True
+  return out
 
 
 def _file_fixes(text: str, lexemes: Sequence[tokens_lib.Lexeme],
@@ -157,7 +183,8 @@ def _file_fixes(text: str, lexemes: Sequence[tokens_lib.Lexeme],
   window = found.window
   window_lines = [line + 1 for line in window.lines]
   fixes = []
-  for ranked_one in file_ranking.rank(found.checked, window.tokens, score_fn, FILE_RANKING):
+  ranked_list = file_ranking.rank(found.checked, window.tokens, score_fn, FILE_RANKING)
+  for ranked_one in _keeping_meaning_first(ranked_list):
     if len(fixes) == top_k:
       break
     c = ranked_one.checked

@@ -92,6 +92,7 @@ class Checked:
   preferred: bool = False  # the first layout that compiles (`indentation`)
   description: str = ""  # the edits in words where the tokens cannot say them
   extra_lines: int = 0  # lines of the file the edits touch beyond the first (`lines_touched`)
+  moves: bool = False  # re-indents lines no layout repair touches (`indentation`)
 
 
 # "unmatched ')'": the opener the slip dropped, put anywhere in the statement before.

@@ -14,8 +14,10 @@ already uses around it, in this order:
    the previous statement's, then the next one's);
 3. the previous statement re-indented to the blamed line's.
 The first layout that compiles in the file is `preferred` (`file_ranking`
-weighs it): a statement is never moved into a block when a layout keeping it
-where it was also parses. Indentation strings are copied from the lines they
+weighs it), and a repair that re-indents other lines too (`moves_other_lines`:
+a token INDENT that takes the next statements into the block) is ranked after
+the layouts: a statement is never moved into a block above a layout that keeps
+it where it was. Indentation strings are copied from the lines they
 come from, so a tab-and-space mix becomes the neighbours' own.
 """
 import dataclasses
@@ -146,3 +148,15 @@ def search(checker: in_file.FileChecker, lines: Sequence[str],
     if checker.context_compiles(text):
       out.append(Layout(tokens, text, edits, min(new_lines), preferred=not out))
   return out
+
+
+def moves_other_lines(text: str, repaired: str, lines: set[int]) -> bool:
+  """Whether `repaired` re-indents a line of `text` outside `lines` (the lines a layout
+  repair re-indents): an INDENT that takes the next statements into a block changes
+  what they do, where re-indenting the slipped line alone keeps them."""
+  old, new = text.split("\n"), repaired.split("\n")
+  if len(old) != len(new):
+    return False
+  return any(i not in lines and a != b and a.strip() == b.strip()
+             for i, (a, b) in enumerate(zip(old, new)))
+
