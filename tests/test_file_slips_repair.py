@@ -229,3 +229,15 @@ def test_an_indent_that_moves_the_next_statements_comes_after_the_layout():
   moved = kept.replace("\n  return d[k]", "\n    return d[k]")
   assert texts[0] == kept, [fix.description for fix in found.fixes]
   assert moved in texts[1:]
+
+
+def test_a_held_back_repair_is_no_surer_than_the_layout_it_follows():
+  Checked = diagnosis.in_file.Checked  # pylint: disable=invalid-name
+  moved = file_ranking.Ranked(Checked(("x",), 1, "m", (), False, 0, moves=True), 3.0, 0.75)
+  other = file_ranking.Ranked(Checked(("x",), 1, "o", (), False, 0), 2.0, 0.1)
+  layout = file_ranking.Ranked(Checked(("x",), 1, "l", (), True, 0, preferred=True), 1.0, 0.05)
+  out = diagnosis._keeping_meaning_first([moved, other, layout])  # pylint: disable=protected-access
+  assert [r.checked.text for r in out] == ["o", "l", "m"]
+  assert out[2].confidence == 0.05
+  unchanged = [moved, other]  # no layout that keeps the lines: nothing held back
+  assert diagnosis._keeping_meaning_first(unchanged) == unchanged  # pylint: disable=protected-access

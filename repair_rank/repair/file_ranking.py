@@ -7,7 +7,8 @@ that compiles in the file (`in_file.Checked`) gets the scorer's score plus
 three), minus `distance_weight` per token edit beyond the first, plus
 `split_weight` for a glued name split apart (`line_edits`), plus
 `preferred_weight` for the layout that keeps a line where it was (`indentation`),
-minus `extra_lines_weight` per line the edits touch beyond the first (at most three). Its confidence is a softmax over those scores with a "none of these"
+minus `extra_lines_weight` per line the edits touch beyond the first (at most
+three). Its confidence is a softmax over those scores with a "none of these"
 option (`ranking.confidence.Calibration`), fitted on files of the standard
 library with slips put in (`launch/analysis/fit_file_ranking.py`; never the
 benchmark's packages), as the snippets' calibration is fitted on valid.

@@ -159,4 +159,3 @@ def moves_other_lines(text: str, repaired: str, lines: set[int]) -> bool:
     return False
   return any(i not in lines and a != b and a.strip() == b.strip()
              for i, (a, b) in enumerate(zip(old, new)))
-
