@@ -45,6 +45,11 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   # Default: the bundled small pretrained encoder (repair_rank/assets/pretrained_default).
   config.pretrained_checkpoint = (str(_ASSETS / "pretrained_default")
                                   if config.variant == "small" else "")
+  # Start every param (encoder, score head, edit embeddings, LM weight) from a trained scorer
+  # bundle or finetune workdir instead (path; "" = none): continue a finetune with another
+  # recipe (e.g. a deeper first_stage_k). Its model config must equal this one's; it
+  # overrides pretrained_checkpoint.
+  config.init_scorer = ""
   # Keep the pretrained encoder fixed (True) or fine-tune it at encoder_learning_rate.
   config.freeze_encoder = False
   # Peak learning rate of the score head, edit/distance embeddings and LM weight (per step).

@@ -110,15 +110,17 @@ def test_indentation_targets_in_order():
 
 
 def test_file_ranking_round_trip_and_features(tmp_path):
-  ranking = file_ranking.FileRanking(1.5, 0.5, 2.0, 0.75, 4.0, 0.25)
+  ranking = file_ranking.FileRanking(1.5, 0.5, 2.0, 0.75, 4.0, 0.25, 1.25, 0.125, 3.0)
   ranking.save(tmp_path / "r.json")
   loaded = file_ranking.FileRanking.load(tmp_path / "r.json", tmp_path / "none.json")
   assert loaded == ranking
-  checked = [diagnosis.in_file.Checked(("x",), 2, "", (), True, 5, split=True),
+  checked = [diagnosis.in_file.Checked(("x",), 2, "", (), True, 5, split=True,
+                                       unknown_names=-1, unknown_left=2),
              diagnosis.in_file.Checked(("x",), 1, "", (), False, 0, preferred=True,
-                                       extra_lines=2)]
+                                       extra_lines=2, words_lost=1)]
   combined = ranking.combined(np.zeros(2), checked)
-  np.testing.assert_allclose(combined, [1.5 - 0.5 * 3 - 2.0 + 0.75, 4.0 - 0.5], rtol=1e-6)
+  np.testing.assert_allclose(combined, [1.5 - 0.5 * 3 - 2.0 + 0.75 + 1.25 - 0.25,
+                                        4.0 - 0.5 - 3.0], rtol=1e-6)
 
 
 def test_lines_touched_counts_the_lines_an_edit_changes():
@@ -188,6 +190,7 @@ def test_program_key_ignores_only_spaces_that_do_not_matter():
   assert key(9, ",") == key(10, ",")          # `f(a, b)` is `f(a ,b)`
   assert key(9, " * *", 10) != key(9, " **", 10)  # `a * *b` is not `a **b`
   assert key(6, "  ") != key(6, "    ")       # indentation is the program
+  assert key(8, " (") == key(8, "(")          # beside a bracket: `f( (a b)` is `f((a b)`
 
 
 def test_a_fix_two_sources_make_is_one_repair():
@@ -241,3 +244,83 @@ def test_a_held_back_repair_is_no_surer_than_the_layout_it_follows():
   assert out[2].confidence == 0.05
   unchanged = [moved, other]  # no layout that keeps the lines: nothing held back
   assert diagnosis._keeping_meaning_first(unchanged) == unchanged  # pylint: disable=protected-access
+
+
+def test_a_glued_name_then_a_slip_before_where_python_stops():
+  """`maxabs(width) height)`: the `(` after `max` and the comma dropped. Splitting the
+  glued name moves Python's complaint back to the missing comma, not past the old one;
+  the split is still a first step."""
+  line = "    total = max(abs(width), height)"
+  original = ORIGINAL.replace("    total = width * height", line)
+  source = original.replace(line, "    total = maxabs(width) height)", 1)
+  found = diagnosis.diagnose(source, constant, top_k=20, time_budget=0.5)
+  assert any(same_ast(fix.text, original) for fix in found.fixes), [
+      fix.description for fix in found.fixes]
+
+
+def test_names_the_file_never_uses_and_words_lost():
+  from repair_rank.repair import name_evidence  # pylint: disable=import-outside-toplevel
+  from repair_rank.repair import text_edits  # pylint: disable=import-outside-toplevel
+  text = "def my_schedule(x):\n    return x\n\nprint(my_schedule6))\ndef f(self out): pass\n"
+  counts = line_edits.known_names(diagnosis.tokens_lib.lex_lexemes(text))
+  glued = text.index("6))")
+
+  def evidence(start, end, new):
+    edits = (text_edits.TextEdit(start, end, new),)
+    repaired = text_edits.apply_edits(text, edits)
+    return name_evidence.unknown_names(text, edits, repaired, counts), name_evidence.words_lost(
+        text, edits)
+
+  # Deleting a `)` keeps the glued name; splitting it with `(` removes it.
+  assert evidence(glued + 1, glued + 2, "") == ((0, 1), 0)
+  assert evidence(glued, glued, "(") == ((-1, 0), 0)
+  out = text.index("out)")
+  assert evidence(out, out + 3, "")[1] == 1           # `f(self )`: a name lost
+  assert evidence(out - 1, out - 1, ",")[1] == 0      # `f(self, out)`: nothing lost
+  assert evidence(out, out + 3, "[out]")[1] == 0      # a name kept inside brackets
+  assert evidence(out - 5, out - 1, "s")[1] == 1      # `f(s out)`: part of a name lost
+
+
+def test_a_comma_at_a_line_end_or_the_next_line_start_is_one_repair():
+  from repair_rank.repair import in_file  # pylint: disable=import-outside-toplevel
+  from repair_rank.repair import text_edits  # pylint: disable=import-outside-toplevel
+  text = "x = f(\n    a\n    b,\n)\n"
+  copies = []
+  for at in (text.index("a\n") + 1, text.index("b,")):
+    edits = (text_edits.TextEdit(at, at, ","),)
+    copies.append(in_file.Checked(("same",), 1, text_edits.apply_edits(text, edits), edits,
+                                  False, 0))
+  assert len(in_file.one_per_program(text, copies)) == 2  # two lines: program_key differs
+  assert len(in_file.one_per_program(text, copies, window_lines=(0, 4))) == 1
+
+
+def test_a_closer_dropped_lines_before_the_one_python_says_does_not_match():
+  """`max([width, height,` ... `key=abs)`: Python names the `[` and its line; the `]` is
+  put after any token from there to the `)` it blames (and nowhere else)."""
+  text = ("total = max(size,\n            [width, height, depth,\n             size,\n"
+          "             key=abs)\n")
+  lexemes = diagnosis.tokens_lib.lex_lexemes(text)
+  logical = diagnosis.windows.logical_lines(lexemes)
+  window = diagnosis.windows.error_window(lexemes, logical, 5, 3)
+  message = "closing parenthesis ')' does not match opening parenthesis '[' on line 2"
+  tokens = list(window.tokens)
+  after = [i for i, t in enumerate(tokens) if t == ","]
+  candidates = diagnosis.in_file.blamed_edits(window, 3, message)
+  # After `height,` (the `[`'s line, two before the blamed one): the fix; after `size,`
+  # (line 1, before the `[`'s line): no.
+  assert tuple(tokens[:after[2] + 1] + ["]"] + tokens[after[2] + 1:]) in candidates
+  assert tuple(tokens[:after[0] + 1] + ["]"] + tokens[after[0] + 1:]) not in candidates
+  assert diagnosis.in_file.hinted(message, tokens, tokens[:after[2] + 1] + ["]"]
+                                  + tokens[after[2] + 1:])
+
+
+def test_a_stray_closer_at_the_end_of_a_long_def_is_in_the_window():
+  """A `def` with more parameters than a window holds, a stray `)` after the last: Python
+  blames the real `)` on the next line; the window reaches back into the long `def`."""
+  params = "".join(f"    p{i}: int = {i},\n" for i in range(40))
+  original = ORIGINAL + f"def long_one(\n{params}) -> int:\n    return p0\n"
+  source = original.replace("p39: int = 39,\n", "p39: int = 39,)\n")
+  found = diagnosis.diagnose(source, constant, top_k=5, time_budget=0.5)
+  assert found.message == "unmatched ')'"
+  assert any(same_ast(fix.text, original) for fix in found.fixes), [
+      fix.description for fix in found.fixes]

@@ -181,3 +181,29 @@ def test_residual_init_starts_at_the_prior():
   model = scorer.Scorer(model_config, params)
   scores = model.score_all(list(batch.query), [list(c) for c in batch.candidates])
   np.testing.assert_array_equal(scores, np.zeros(len(batch.candidates), np.float32))
+
+
+def test_init_scorer_continues_from_a_trained_scorer(tmp_path):
+  instances = conftest.make_instances(8)
+  config = _config(num_steps=10)
+  model_config = models.TransformerConfig.from_job_config(config)
+  finetune.train(config, tmp_path / "first", train_instances=instances)
+  trained = scorer.load_workdir(tmp_path / "first")
+  fresh = finetune.create_train_state(jax.random.PRNGKey(0), model_config, config).params
+  params = finetune.scorer_params(tmp_path / "first", model_config, fresh)
+  for a, b in zip(_leaves(trained.params), _leaves(params)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  # Training from it starts where the first run ended, not from scratch.
+  finetune.train(_config(num_steps=10, init_scorer=str(tmp_path / "first")),
+                 tmp_path / "second", train_instances=instances)
+  first = [r["loss"] for r in writer.MetricWriter(tmp_path / "first").read()
+           if r["split"] == "train"]
+  second = [r["loss"] for r in writer.MetricWriter(tmp_path / "second").read()
+            if r["split"] == "train"]
+  assert second[0] < first[0], (first, second)
+  # A scorer of another model is refused, naming what differs.
+  wider = _config()
+  wider.model.dim = 64
+  with pytest.raises(ValueError, match="dim"):
+    finetune.scorer_params(tmp_path / "first", models.TransformerConfig.from_job_config(wider),
+                           fresh)

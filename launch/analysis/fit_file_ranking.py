@@ -10,7 +10,8 @@ packages: launch/benchmarks/benchmark_real_files.py), `--per_kind` files per kin
 seed `--seed`. For each broken file the candidates that compile in the file
 (`diagnosis.first_error_candidates`) are scored by the scorer of
 configs/serve.py and written with their in-file features (hinted kind, lines
-from the blamed line, token edits, a name split, the preferred layout, lines touched) and whether each gives the
+from the blamed line, token edits, a name split, the preferred layout, lines
+touched, names unknown to the file added and left, words lost) and whether each gives the
 original's AST, one JSON line per file (`--cache`; an existing cache is read
 instead of rebuilt).
 
@@ -94,6 +95,9 @@ def build_rows(files, per_kind: int, seed: int, score_fn, time_budget: float) ->
                    "split": [bool(c.split) for c in checked],
                    "preferred": [bool(c.preferred) for c in checked],
                    "extra_lines": [int(c.extra_lines) for c in checked],
+                   "unknown_names": [int(c.unknown_names) for c in checked],
+                   "unknown_left": [int(c.unknown_left) for c in checked],
+                   "words_lost": [int(c.words_lost) for c in checked],
                    "right": [file_slips.same_ast(c.text, slip.original) for c in checked]})
       print(f"{kind:12s} {path.name:30s} {len(checked):4d} candidates, "
             f"right among them: {any(rows[-1]['right'])}", flush=True)
@@ -108,14 +112,20 @@ class _Row:
     self.checked = [_Candidate(*fields) for fields in zip(
         row["hinted"], row["offset_lines"], row["distance"], row["split"],
         row.get("preferred", [False] * len(row["scores"])),
-        row.get("extra_lines", [0] * len(row["scores"])))]
+        row.get("extra_lines", [0] * len(row["scores"])),
+        row.get("unknown_names", [0] * len(row["scores"])),
+        row.get("unknown_left", [0] * len(row["scores"])),
+        row.get("words_lost", [0] * len(row["scores"])))]
     self.right = np.asarray(row["right"], bool)
 
 
 class _Candidate:
-  def __init__(self, hinted, offset_lines, distance, split, preferred, extra_lines):
+  def __init__(self, hinted, offset_lines, distance, split, preferred, extra_lines,
+               unknown_names, unknown_left, words_lost):
     self.hinted, self.offset_lines, self.distance = hinted, offset_lines, distance
     self.split, self.preferred, self.extra_lines = split, preferred, extra_lines
+    self.unknown_names, self.unknown_left = unknown_names, unknown_left
+    self.words_lost = words_lost
 
 
 def _ranking(params) -> file_ranking.FileRanking:
@@ -181,7 +191,9 @@ def main() -> None:
   with_right = [r for r in fit_rows if r.right.any()]
   start = file_ranking.FileRanking()
   x0 = np.array([start.hint_weight, start.line_weight, start.distance_weight,
-                 start.split_weight, start.preferred_weight, start.extra_lines_weight])
+                 start.split_weight, start.preferred_weight, start.extra_lines_weight,
+                 start.unknown_names_weight, start.unknown_left_weight,
+                 start.words_lost_weight])
   result = optimize.minimize(_nll, x0, args=(with_right,), method="Nelder-Mead",
                              options={"maxiter": 4000, "xatol": 1e-4, "fatol": 1e-7})
   ranking = _ranking(result.x)

@@ -12,6 +12,7 @@ from repair_rank.repair import file_ranking
 from repair_rank.repair import in_file
 from repair_rank.repair import indentation
 from repair_rank.repair import line_edits
+from repair_rank.repair import name_evidence
 from repair_rank.repair import ranked
 from repair_rank.repair import showing
 from repair_rank.repair import source_text
@@ -132,12 +133,17 @@ def file_candidates(text: str, lexemes: Sequence[tokens_lib.Lexeme],
              for layout in layouts]
   checked += in_file.check(checker, error.message, error.line, ordered,
                            limit=MAX_FILE_CHECKS, deadline=deadline)
+  counts = line_edits.known_names(lexemes)
   if not dropped and not layouts:
     # The blamed line as text: glued names split, and two edits where one does not do.
-    two_steps = not any(c.distance == 1 and c.hinted for c in checked)
+    # Also when every such edit leaves a name the file never uses elsewhere on its line:
+    # a glued name (`tupleUnion[str None]`) is a slip a one-token edit does not undo.
+    two_steps = not any(c.distance == 1 and c.hinted
+                        and name_evidence.unknown_names(text, c.edits, c.text, counts)[1] == 0
+                        for c in checked)
     line_deadline = time.monotonic() + TWO_STEP_SECONDS
     for one in two_step.search(
-        checker, error.line, error.column, error.message, line_edits.known_names(lexemes),
+        checker, error.line, error.column, error.message, counts,
         two_steps=two_steps, statement_lines=statement_lines,
         deadline=line_deadline if deadline is None else min(deadline, line_deadline)):
       checked.append(in_file.Checked(
@@ -145,7 +151,8 @@ def file_candidates(text: str, lexemes: Sequence[tokens_lib.Lexeme],
           abs(one.first_line - error.line), split=one.split,
           description=in_file.describe_text_edits(text, one.edits)))
   # The same program from two sources is one repair, or the two split its probability.
-  checked = in_file.one_per_program(text, checked)
+  checked = in_file.one_per_program(text, checked, counts,
+                                    (window.first_line, window.end_line))
   if layouts:
     relaid = {layout.first_line for layout in layouts}
     checked = [dataclasses.replace(c, moves=c.extra_lines > 0 and

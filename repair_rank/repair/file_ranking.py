@@ -8,7 +8,10 @@ three), minus `distance_weight` per token edit beyond the first, plus
 `split_weight` for a glued name split apart (`line_edits`), plus
 `preferred_weight` for the layout that keeps a line where it was (`indentation`),
 minus `extra_lines_weight` per line the edits touch beyond the first (at most
-three). Its confidence is a softmax over those scores with a "none of these"
+three), minus `unknown_names_weight` per name the rest of the file never uses that
+it adds (plus per one it removes), `unknown_left_weight` per such name left in the
+lines it edits, and `words_lost_weight` per name, keyword, number
+or string it deletes (`name_evidence`). Its confidence is a softmax over those scores with a "none of these"
 option (`ranking.confidence.Calibration`), fitted on files of the standard
 library with slips put in (`launch/analysis/fit_file_ranking.py`; never the
 benchmark's packages), as the snippets' calibration is fitted on valid.
@@ -45,13 +48,19 @@ class FileRanking:
   split_weight: float = 1.0  # added to a glued name split (`line_edits.splits`)
   preferred_weight: float = 3.0  # added to the layout that keeps a line's place (`indentation`)
   extra_lines_weight: float = 0.0  # taken per line the edits touch beyond the first
+  unknown_names_weight: float = 0.0  # taken per name unknown to the file it adds
+  unknown_left_weight: float = 0.0  # taken per name unknown to the file it leaves
+  words_lost_weight: float = 0.0  # taken per name, keyword, number or string it deletes
   calibration: Optional[confidence_lib.Calibration] = None  # of the combined scores
 
   def to_json(self) -> dict[str, Any]:
     return {"format": FORMAT, "hint_weight": self.hint_weight, "line_weight": self.line_weight,
             "distance_weight": self.distance_weight, "split_weight": self.split_weight,
             "preferred_weight": self.preferred_weight,
-            "extra_lines_weight": self.extra_lines_weight}
+            "extra_lines_weight": self.extra_lines_weight,
+            "unknown_names_weight": self.unknown_names_weight,
+            "unknown_left_weight": self.unknown_left_weight,
+            "words_lost_weight": self.words_lost_weight}
 
   def save(self, path: str | pathlib.Path,
            calibration_path: Optional[str | pathlib.Path] = None) -> None:
@@ -75,7 +84,10 @@ class FileRanking:
     return cls(float(data["hint_weight"]), float(data["line_weight"]),
                float(data.get("distance_weight", 0.0)), float(data.get("split_weight", 0.0)),
                float(data.get("preferred_weight", 0.0)),
-               float(data.get("extra_lines_weight", 0.0)), calibration)
+               float(data.get("extra_lines_weight", 0.0)),
+               float(data.get("unknown_names_weight", 0.0)),
+               float(data.get("unknown_left_weight", 0.0)),
+               float(data.get("words_lost_weight", 0.0)), calibration)
 
   def combined(self, scores: np.ndarray, checked: Sequence[in_file.Checked]) -> np.ndarray:
     hints = np.array([c.hinted for c in checked], np.float64)
@@ -85,9 +97,14 @@ class FileRanking:
     preferred = np.array([getattr(c, "preferred", False) for c in checked], np.float64)
     extra = np.array([min(getattr(c, "extra_lines", 0), MAX_LINES) for c in checked],
                      np.float64)
+    unknown = np.array([getattr(c, "unknown_names", 0) for c in checked], np.float64)
+    left = np.array([getattr(c, "unknown_left", 0) for c in checked], np.float64)
+    lost = np.array([getattr(c, "words_lost", 0) for c in checked], np.float64)
     return (scores + self.hint_weight * hints - self.line_weight * lines
             - self.distance_weight * edits + self.split_weight * splits
-            + self.preferred_weight * preferred - self.extra_lines_weight * extra)
+            + self.preferred_weight * preferred - self.extra_lines_weight * extra
+            - self.unknown_names_weight * unknown - self.unknown_left_weight * left
+            - self.words_lost_weight * lost)
 
 
 @dataclasses.dataclass(frozen=True)

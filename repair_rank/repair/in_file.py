@@ -16,6 +16,7 @@ hints ("was never closed": a closer; "expected ':'": a colon), which the
 ranking of files uses (`file_ranking`).
 """
 import bisect
+import collections
 import dataclasses
 import re
 import time
@@ -24,6 +25,7 @@ from typing import Optional, Sequence
 from rapidfuzz.distance import Levenshtein
 
 from repair_rank.repair import line_edits
+from repair_rank.repair import name_evidence
 from repair_rank.repair import showing
 from repair_rank.repair import source_text
 from repair_rank.repair import text_edits
@@ -93,6 +95,9 @@ class Checked:
   description: str = ""  # the edits in words where the tokens cannot say them
   extra_lines: int = 0  # lines of the file the edits touch beyond the first (`lines_touched`)
   moves: bool = False  # re-indents lines no layout repair touches (`indentation`)
+  unknown_names: int = 0  # names the file uses nowhere else it adds (`name_evidence`)
+  unknown_left: int = 0  # such names left in the lines it edits (`name_evidence`)
+  words_lost: int = 0  # names, keywords, numbers, strings it deletes (`name_evidence`)
 
 
 # "unmatched ')'": the opener the slip dropped, put anywhere in the statement before.
@@ -136,7 +141,8 @@ def blamed_edits(window: windows.Window, error_line: int, message: str = "",
   """Every one-token edit of the window's tokens on `error_line` (0-based, in the file)
   and the line before: a token deleted, or one of BLAMED_INSERTS put before or after it;
   on `statement_lines` (where a slip Python noticed later began), an unmatched closer's
-  opener put after any token, and any closer deleted."""
+  opener put after any token, and any closer deleted; for a closer that does not match
+  its opener, the opener's closer put after any token from the opener's line on."""
   tokens = list(window.tokens)
   out: dict[tuple[str, ...], None] = {}
   for i, tok in enumerate(tokens):
@@ -154,7 +160,20 @@ def blamed_edits(window: windows.Window, error_line: int, message: str = "",
       out[tuple(tokens[:i + 1] + [_OPENER_OF[closer]] + tokens[i + 1:])] = None
     if tok in tokens_lib.CLOSERS:  # a stray closer that ended the statement early
       out[tuple(tokens[:i] + tokens[i + 1:])] = None
+  missing = _MISMATCH.search(message)
+  if missing:
+    # "')' does not match opening parenthesis '[' on line 45": the `]` was dropped
+    # somewhere from that line to here; put it after any token between.
+    closer = _CLOSER_OF[missing.group(1)]
+    first = int(missing.group(2)) - 1 if missing.group(2) else error_line
+    for i, tok in enumerate(tokens):
+      if tok not in LAYOUT and first <= window.lines[i] <= error_line:
+        out[tuple(tokens[:i + 1] + [closer] + tokens[i + 1:])] = None
   return list(out)
+
+
+_MISMATCH = re.compile(r"does not match opening parenthesis '([(\[{])'(?: on line (\d+))?")
+_CLOSER_OF = {"(": ")", "[": "]", "{": "}"}
 
 
 def hinted(message: str, window_tokens: Sequence[str], candidate: Sequence[str]) -> bool:
@@ -171,6 +190,9 @@ def hinted(message: str, window_tokens: Sequence[str], candidate: Sequence[str])
     return inserted == [":"] and not deleted
   if "forgot a comma" in message:
     return inserted == [","] and not deleted
+  missing = _MISMATCH.search(message)
+  if missing and inserted == [_CLOSER_OF[missing.group(1)]] and not deleted:
+    return True  # the mismatched opener's closer, put in
   if "unmatched" in message or "does not match" in message:
     return (not inserted and bool(deleted) and all(t in tokens_lib.CLOSERS for t in deleted)) or (
         not deleted and len(inserted) == 1 and inserted[0] in tokens_lib.OPENERS)
@@ -280,7 +302,9 @@ class FileChecker:
 # Spaces between a word and a bracket or operator: where they go does not change the
 # program (`f(a ,b)` is `f(a, b)`). Between two words or two operators they do
 # (`* *` is not `**`), and at a line's start they are its indentation.
-_LOOSE_SPACES = re.compile(r"(?<=\w)[ \t]+(?=[^\s\w])|(?<=[^\s\w])[ \t]+(?=\w)")
+# Nor beside a bracket, a comma or a semicolon, which never join another token (`( )`).
+_LOOSE_SPACES = re.compile(r"(?<=\w)[ \t]+(?=[^\s\w])|(?<=[^\s\w])[ \t]+(?=\w)"
+                           r"|(?<=[()\[\]{},;])[ \t]+(?=\S)|(?<=\S)[ \t]+(?=[()\[\]{},;])")
 
 
 def program_key(text: str, edits: Sequence[text_edits.TextEdit], repaired: str) -> tuple:
@@ -296,14 +320,49 @@ def program_key(text: str, edits: Sequence[text_edits.TextEdit], repaired: str) 
   return (first, tail, _LOOSE_SPACES.sub("", repaired[first:len(repaired) - tail]))
 
 
-def one_per_program(text: str, checked: Sequence["Checked"]) -> list["Checked"]:
-  """`checked` with one repair per program (`program_key`), in first-seen order: the copy
-  with the smallest edits is shown (`(cls: _T)`, not `(cls: _T )`), and the evidence of
-  every copy is its (hinted, a name split, the preferred layout, the nearest line); each
-  gets the lines its edits touch (`extra_lines`)."""
+def window_program(text: str, window_lines: tuple[int, int], repaired: str,
+                   edits: Sequence[text_edits.TextEdit]) -> tuple:
+  """The tokens and their texts of lines [first, end) of `text` (the window) as `repaired`
+  has them: equal for two repairs that make the same program there however their edits
+  lie (a comma at the end of one line or the start of the next, in brackets)."""
+  first, end = window_lines
+  end += sum(e.text.count("\n") - text.count("\n", e.start, e.end) for e in edits)
+  lines = repaired.split("\n")[first:end]
+  return tuple((x.token, x.text) for x in tokens_lib.lex_lexemes("\n".join(lines)))
+
+
+def one_per_program(text: str, checked: Sequence["Checked"],
+                    counts: Optional[dict[str, int]] = None,
+                    window_lines: Optional[tuple[int, int]] = None) -> list["Checked"]:
+  """`checked` with one repair per program (`program_key`; with `window_lines`, the
+  window's lines [first, end), also `window_program` among those with the same tokens),
+  in first-seen order: the copy with the smallest edits is shown (`(cls: _T)`, not
+  `(cls: _T )`), and the evidence of every copy is its (hinted, a name split, the
+  preferred layout, the nearest line); each gets the lines its edits touch
+  (`extra_lines`) and what it does to the file's names (`name_evidence`; `counts`:
+  `line_edits.known_names` of the file, None = lexed here)."""
+  if counts is None:
+    counts = line_edits.known_names(tokens_lib.lex_lexemes(text))
+  kept = _merged(checked, lambda c: program_key(text, c.edits, c.text))
+  if window_lines is not None:
+    tokens = collections.Counter(c.tokens for c in kept)
+    kept = _merged(kept, lambda c: (
+        (c.tokens, window_program(text, window_lines, c.text, c.edits))
+        if tokens[c.tokens] > 1 else (c.tokens,)))
+  out = []
+  for c in kept:
+    added, left = name_evidence.unknown_names(text, c.edits, c.text, counts)
+    out.append(dataclasses.replace(
+        c, extra_lines=lines_touched(text, c.edits) - 1, unknown_names=added,
+        unknown_left=left, words_lost=name_evidence.words_lost(text, c.edits)))
+  return out
+
+
+def _merged(checked: Sequence["Checked"], key_of) -> list["Checked"]:
+  """One of `checked` per `key_of(c)`, each with the evidence of all its copies."""
   kept: dict[tuple, Checked] = {}
   for c in checked:
-    key = program_key(text, c.edits, c.text)
+    key = key_of(c)
     old = kept.get(key)
     if old is None:
       kept[key] = c
@@ -313,8 +372,7 @@ def one_per_program(text: str, checked: Sequence["Checked"]) -> list["Checked"]:
         shown, distance=min(c.distance, old.distance), hinted=c.hinted or old.hinted,
         offset_lines=min(c.offset_lines, old.offset_lines), split=c.split or old.split,
         preferred=c.preferred or old.preferred)
-  return [dataclasses.replace(c, extra_lines=lines_touched(text, c.edits) - 1)
-          for c in kept.values()]
+  return list(kept.values())
 
 
 def lines_touched(text: str, edits: Sequence[text_edits.TextEdit]) -> int:

@@ -14,7 +14,7 @@ each as a `Variant` of the line, nearest the blamed column first.
 import builtins
 import dataclasses
 import keyword
-from typing import AbstractSet, Optional, Sequence
+from typing import AbstractSet, Mapping, Optional, Sequence
 
 from repair_rank.syntax import tokens as tokens_lib
 
@@ -75,7 +75,8 @@ def known_names(lexemes: Sequence[tokens_lib.Lexeme]) -> dict[str, int]:
   return counts
 
 
-def _known(name: str, counts: dict[str, int]) -> bool:
+def is_known(name: str, counts: Mapping[str, int]) -> bool:
+  """A builtin, a keyword, `self`/`cls`, or a name `counts` holds."""
   return name in _BUILTINS or counts.get(name, 0) > 0
 
 
@@ -100,9 +101,9 @@ def splits(line_text: str, line: int, counts: dict[str, int], column: Optional[i
       # The right half counts more: a call's argument is a local, its callee often an
       # attribute used once.
       if right.isdigit() or (right.lower() in _STRING_PREFIXES and after in ("'", '"')):
-        known = 2 + _known(left, counts)
+        known = 2 + is_known(left, counts)
       elif right.isidentifier():
-        known = _known(left, counts) + 2 * _known(right, counts)
+        known = is_known(left, counts) + 2 * is_known(right, counts)
       else:
         continue
       if known > best:

@@ -7,7 +7,8 @@ So the search here is Python's own: each one-token edit of the blamed line
 (and the line before), and each split of a glued name (`line_edits`), is made
 in the file and its context compiled (`in_file.FileChecker`):
 * it compiles: a one-edit repair;
-* it fails further on than before: a first step; for the first of them and
+* it fails further on than before, or it splits a glued name: a first step; for the
+  first of them and
   those whose new error lies furthest on, the one-token edits (and splits) of the line that
   error is on are tried after it, and each pair after which the context
   compiles is a two-edit repair.
@@ -110,7 +111,9 @@ def search(checker: in_file.FileChecker, error_line: int, error_column: Optional
         if text not in seen:
           seen.add(text)
           out.append(Found(tokens, text, edits, 1, v.line, hinted(message, v), v.split))
-      elif two_steps and _after(error, error_line, error_column, v):
+      elif two_steps and (v.split or _after(error, error_line, error_column, v)):
+        # A glued name split apart is a first step wherever the parser then stops: the
+        # second slip may lie before the first (`tupleUnion[str None]`: the comma).
         firsts.append((v, error))
   # The first steps in order (hinted, nearest), and those that got the parser furthest:
   # a `)` anywhere in `f(a: int` gets it past the `(`, but only the one at the end

@@ -275,9 +275,21 @@ def error_window(lexemes: Sequence[tokens_lib.Lexeme], logical: Sequence[Logical
     start, end = logical[back].start, run_on
   else:
     lo, hi = _grow(logical, center, max_tokens, margin)
+    start, end = logical[lo].start, logical[hi - 1].end
     if back < lo and _span(logical, back, hi) <= max_tokens:
       lo = back
-    start, end = logical[lo].start, logical[hi - 1].end
+      start = logical[lo].start
+    elif back < lo:
+      # The statement before is longer than the cap (a long `def` whose stray `)` ended
+      # it a line early): its last physical lines, from `margin` lines before the error.
+      previous = logical[lo - 1]
+      k = previous.start
+      while k < previous.end and lexemes[k].line - 1 < error_line - margin:
+        k += 1
+      while k < previous.end and _continues_line(lexemes, k):
+        k += 1  # from a physical line's first token
+      if k < previous.end:
+        start = k
   first_column, end_column = 0, None
   if end - start > max_tokens:
     # One logical line longer than the cap (an unclosed bracket runs on): whole

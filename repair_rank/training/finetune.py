@@ -159,6 +159,24 @@ def load_pretrained(params: Any, pretrained: Any, source: str = "pretrained chec
   return params
 
 
+def scorer_params(path: str | pathlib.Path, model_config: models.TransformerConfig,
+                  fresh: Any) -> Any:
+  """The params of the scorer bundle or finetune workdir at `path`, checked against
+  `fresh` (this config's newly initialised params) by tree and shape."""
+  source = scorer_lib.load(path)
+  ours, theirs = dataclasses.asdict(model_config), dataclasses.asdict(source.model_config)
+  differ = sorted(k for k in ours if k not in ("dtype", "dropout", "attention_dropout")
+                  and ours[k] != theirs.get(k))
+  if differ:
+    raise ValueError(f"init_scorer {path}: its model differs from this config's in "
+                     + ", ".join(f"{k} ({theirs.get(k)!r} there, {ours[k]!r} here)"
+                                 for k in differ))
+  params = jax.tree.map(jnp.asarray, jax.device_get(source.params))
+  if jax.tree_util.tree_structure(params) != jax.tree_util.tree_structure(fresh):
+    raise ValueError(f"init_scorer {path}: its params' tree differs from this model's")
+  return params
+
+
 def create_train_state(rng: jax.Array, model_config: models.TransformerConfig,
                        config: ml_collections.ConfigDict,
                        pretrained: Any | None = None) -> train_state.TrainState:
@@ -292,10 +310,15 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
   model_config, global_devices = run.model_config, run.global_devices
   init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(config.seed))
   pretrained = None
-  if config.pretrained_checkpoint:
-    pretrained = checkpoints.load_params(config.pretrained_checkpoint)
-    logging.info("encoder initialised from %s", config.pretrained_checkpoint)
-  state = create_train_state(init_rng, model_config, config, pretrained)
+  if config.get("init_scorer"):
+    state = create_train_state(init_rng, model_config, config)
+    state = state.replace(params=scorer_params(config.init_scorer, model_config, state.params))
+    logging.info("every param initialised from the scorer %s", config.init_scorer)
+  else:
+    if config.pretrained_checkpoint:
+      pretrained = checkpoints.load_params(config.pretrained_checkpoint)
+      logging.info("encoder initialised from %s", config.pretrained_checkpoint)
+    state = create_train_state(init_rng, model_config, config, pretrained)
   logging.info("PairScorer: %d params (%s encoder), %d device(s) in %d process(es)",
                loop.tree_size(state.params),
                "frozen" if config.freeze_encoder else "fine-tuned", global_devices,
