@@ -161,6 +161,30 @@ def test_fit_file_ranking_on_rows():
   assert fit_file_ranking.top1(file_ranking.FileRanking(), rows) == 1.0
 
 
+def test_fit_file_ranking_gradient_and_optimum():
+  sys.path.insert(0, str(ROOT / "launch" / "analysis"))
+  import fit_file_ranking  # pylint: disable=import-outside-toplevel
+  from scipy import optimize  # pylint: disable=import-outside-toplevel
+  rng = np.random.default_rng(0)
+  rows = []
+  for _ in range(12):  # the right one is hinted, one line nearer, and scored lower
+    row = {"scores": list(rng.normal(size=3)), "hinted": [False, True, False],
+           "offset_lines": [2, 0, 1], "distance": [1, 2, 3], "split": [False, True, False],
+           "right": [False, True, False]}
+    row["scores"][1] = min(row["scores"]) - 1.0
+    rows.append(fit_file_ranking._Row(row))  # pylint: disable=protected-access
+  prepared = [(r.scores, fit_file_ranking._features(r), r.right)  # pylint: disable=protected-access
+              for r in rows]
+  point = rng.normal(size=len(fit_file_ranking.WEIGHTS))
+  value = lambda x: fit_file_ranking._nll_and_grad(x, prepared)[0]  # pylint: disable=protected-access
+  grad = lambda x: fit_file_ranking._nll_and_grad(x, prepared)[1]  # pylint: disable=protected-access
+  assert optimize.check_grad(value, grad, point) < 1e-4 * (1 + np.linalg.norm(grad(point)))
+  found = optimize.minimize(fit_file_ranking._nll_and_grad, np.zeros(len(point)),  # pylint: disable=protected-access
+                            args=(prepared,), jac=True, method="L-BFGS-B")
+  assert found.success and np.linalg.norm(grad(found.x)) < 1e-3
+  assert fit_file_ranking.top1(fit_file_ranking._ranking(found.x), rows) == 1.0  # pylint: disable=protected-access
+
+
 def test_every_error_is_reported():
   source = broken("    for side in range(1):", "    for side in range(1)", n=1)
   source = source.replace(FUNCTION.format(n=4), FUNCTION.format(n=4).replace(
@@ -324,3 +348,13 @@ def test_a_stray_closer_at_the_end_of_a_long_def_is_in_the_window():
   assert found.message == "unmatched ')'"
   assert any(same_ast(fix.text, original) for fix in found.fixes), [
       fix.description for fix in found.fixes]
+
+
+def test_moves_other_lines_follows_lines_a_repair_breaks():
+  text = "if k:\nd[k] = 1\nreturn d\n"
+  relaid = {1}  # the layout repair re-indents `d[k] = 1` alone
+  assert not indentation.moves_other_lines(text, "if k:\n  d[k] = 1\nreturn d\n", relaid)
+  assert indentation.moves_other_lines(text, "if k:\n  d[k] = 1\n  return d\n", relaid)
+  # a line broken in two before it: `return d` is still taken into the block
+  assert indentation.moves_other_lines(text, "if k:\n  d\n  [k] = 1\n  return d\n", relaid)
+  assert not indentation.moves_other_lines(text, "if k:\n  d\n  [k] = 1\nreturn d\n", relaid)

@@ -16,8 +16,9 @@ original's AST, one JSON line per file (`--cache`; an existing cache is read
 instead of rebuilt).
 
 The weights maximise the likelihood of the right candidate under a softmax
-of the combined score (`file_ranking.FileRanking.combined`) over the files
-whose list holds it, on even-numbered files; the calibration
+of the combined score (`file_ranking.FileRanking.combined`, linear in them, so
+with one right candidate a file the objective is convex and L-BFGS finds its optimum) over the
+files whose list holds it, on even-numbered files; the calibration
 (`confidence.fit`, the top-1 likelihood and an isotonic map) is fitted on the
 odd-numbered files, and both halves' top-1 and answers are printed.
 """
@@ -128,18 +129,40 @@ class _Candidate:
     self.words_lost = words_lost
 
 
+WEIGHTS = ("hint_weight", "line_weight", "distance_weight", "split_weight", "preferred_weight",
+           "extra_lines_weight", "unknown_names_weight", "unknown_left_weight",
+           "words_lost_weight")
+
+
 def _ranking(params) -> file_ranking.FileRanking:
   return file_ranking.FileRanking(*[float(p) for p in params])
 
 
-def _nll(params, rows: list[_Row]) -> float:
-  ranking, total = _ranking(params), 0.0
-  for row in rows:
-    combined = ranking.combined(row.scores, row.checked)
+def _features(row: _Row) -> np.ndarray:
+  """Each candidate's combined score is its scorer score plus this matrix times the
+  weights (`FileRanking.combined` is linear in them): one column per weight."""
+  columns = []
+  for i in range(len(WEIGHTS)):
+    ranking = file_ranking.FileRanking(*np.eye(len(WEIGHTS))[i])
+    columns.append(ranking.combined(row.scores, row.checked) - row.scores)
+  return np.stack(columns, axis=1) if len(row.scores) else np.zeros((0, len(WEIGHTS)))
+
+
+def _nll_and_grad(params, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]]):
+  """The mean negative log likelihood of the best right candidate under a softmax of
+  the combined scores, an L2 term, and their gradient."""
+  total, grad = 0.0, np.zeros_like(params)
+  for scores, features, right in rows:
+    combined = scores + features @ params
     best = combined.max()
-    log_total = best + np.log(np.exp(combined - best).sum())
-    total += log_total - combined[row.right].max()
-  return total / max(len(rows), 1) + 1e-3 * float(np.sum(np.square(params)))
+    weights = np.exp(combined - best)
+    probabilities = weights / weights.sum()
+    truth = np.flatnonzero(right)[np.argmax(combined[right])]
+    total += best + np.log(weights.sum()) - combined[truth]
+    grad += probabilities @ features - features[truth]
+  n = max(len(rows), 1)
+  return (total / n + 1e-3 * float(np.sum(np.square(params))),
+          grad / n + 2e-3 * params)
 
 
 def top1(ranking: file_ranking.FileRanking, rows: list[_Row]) -> float:
@@ -190,12 +213,9 @@ def main() -> None:
   held = [r for i, r in enumerate(rows) if i % 2 == 1]
   with_right = [r for r in fit_rows if r.right.any()]
   start = file_ranking.FileRanking()
-  x0 = np.array([start.hint_weight, start.line_weight, start.distance_weight,
-                 start.split_weight, start.preferred_weight, start.extra_lines_weight,
-                 start.unknown_names_weight, start.unknown_left_weight,
-                 start.words_lost_weight])
-  result = optimize.minimize(_nll, x0, args=(with_right,), method="Nelder-Mead",
-                             options={"maxiter": 4000, "xatol": 1e-4, "fatol": 1e-7})
+  x0 = np.array([getattr(start, name) for name in WEIGHTS])
+  prepared = [(r.scores, _features(r), r.right) for r in with_right]
+  result = optimize.minimize(_nll_and_grad, x0, args=(prepared,), jac=True, method="L-BFGS-B")
   ranking = _ranking(result.x)
   print(f"\n{len(rows)} files ({len(fit_rows)} fit, {len(held)} held out); right among the "
         f"candidates: {sum(r.right.any() for r in rows) / len(rows):.2f}")

@@ -21,6 +21,7 @@ it where it was. Indentation strings are copied from the lines they
 come from, so a tab-and-space mix becomes the neighbours' own.
 """
 import dataclasses
+import difflib
 import time
 from typing import Optional, Sequence
 
@@ -155,7 +156,15 @@ def moves_other_lines(text: str, repaired: str, lines: set[int]) -> bool:
   repair re-indents): an INDENT that takes the next statements into a block changes
   what they do, where re-indenting the slipped line alone keeps them."""
   old, new = text.split("\n"), repaired.split("\n")
-  if len(old) != len(new):
-    return False
-  return any(i not in lines and a != b and a.strip() == b.strip()
-             for i, (a, b) in enumerate(zip(old, new)))
+  if len(old) == len(new):
+    pairs = enumerate(zip(old, new))
+  else:  # a repair that breaks or joins lines: pair the lines whose text it kept
+    same = 0  # the lines before its first change, which it cannot have moved
+    while same < min(len(old), len(new)) and old[same] == new[same]:
+      same += 1
+    matcher = difflib.SequenceMatcher(None, [a.strip() for a in old[same:]],
+                                      [b.strip() for b in new[same:]], autojunk=False)
+    pairs = ((same + block.a + k, (old[same + block.a + k], new[same + block.b + k]))
+             for block in matcher.get_matching_blocks() for k in range(block.size))
+  return any(i not in lines and a != b and a.strip() == b.strip() and a.strip()
+             for i, (a, b) in pairs)
