@@ -358,3 +358,19 @@ def test_moves_other_lines_follows_lines_a_repair_breaks():
   # a line broken in two before it: `return d` is still taken into the block
   assert indentation.moves_other_lines(text, "if k:\n  d\n  [k] = 1\n  return d\n", relaid)
   assert not indentation.moves_other_lines(text, "if k:\n  d\n  [k] = 1\nreturn d\n", relaid)
+
+
+@pytest.mark.parametrize("slipped", [
+    " -> tuple[int, str]\n",   # `)` and `:` dropped: "'(' was never closed" blames the `def`
+    " -> tupleint, str]:\n",   # `)` and `[` dropped: "']' does not match '('" two lines on
+])
+def test_a_closer_owed_on_a_later_line_of_the_statement_beside_a_second_slip(slipped):
+  """`) -> tuple[int, str]:` ending a def that spans lines, with its `)` and one more token
+  dropped: Python blames the opener's line or the glued name; the owed `)` is tried on the
+  lines between, before or after the other edit."""
+  tail = "def pair(\n    first: int,\n    second: str = 'x',\n) -> tuple[int, str]:\n"
+  original = ORIGINAL + tail + "    return first, second\n"
+  source = original.replace(") -> tuple[int, str]:\n", slipped)
+  found = diagnosis.diagnose(source, constant, top_k=10, time_budget=0.5)
+  assert any(same_ast(fix.text, original) for fix in found.fixes), (found.message, [
+      fix.description for fix in found.fixes])

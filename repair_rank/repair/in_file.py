@@ -160,11 +160,11 @@ def blamed_edits(window: windows.Window, error_line: int, message: str = "",
       out[tuple(tokens[:i + 1] + [_OPENER_OF[closer]] + tokens[i + 1:])] = None
     if tok in tokens_lib.CLOSERS:  # a stray closer that ended the statement early
       out[tuple(tokens[:i] + tokens[i + 1:])] = None
-  missing = _MISMATCH.search(message)
+  missing = MISMATCH.search(message)
   if missing:
     # "')' does not match opening parenthesis '[' on line 45": the `]` was dropped
     # somewhere from that line to here; put it after any token between.
-    closer = _CLOSER_OF[missing.group(1)]
+    closer = CLOSER_OF[missing.group(1)]
     first = int(missing.group(2)) - 1 if missing.group(2) else error_line
     for i, tok in enumerate(tokens):
       if tok not in LAYOUT and first <= window.lines[i] <= error_line:
@@ -172,8 +172,8 @@ def blamed_edits(window: windows.Window, error_line: int, message: str = "",
   return list(out)
 
 
-_MISMATCH = re.compile(r"does not match opening parenthesis '([(\[{])'(?: on line (\d+))?")
-_CLOSER_OF = {"(": ")", "[": "]", "{": "}"}
+MISMATCH = re.compile(r"does not match opening parenthesis '([(\[{])'(?: on line (\d+))?")
+CLOSER_OF = {"(": ")", "[": "]", "{": "}"}
 
 
 def hinted(message: str, window_tokens: Sequence[str], candidate: Sequence[str]) -> bool:
@@ -190,8 +190,8 @@ def hinted(message: str, window_tokens: Sequence[str], candidate: Sequence[str])
     return inserted == [":"] and not deleted
   if "forgot a comma" in message:
     return inserted == [","] and not deleted
-  missing = _MISMATCH.search(message)
-  if missing and inserted == [_CLOSER_OF[missing.group(1)]] and not deleted:
+  missing = MISMATCH.search(message)
+  if missing and inserted == [CLOSER_OF[missing.group(1)]] and not deleted:
     return True  # the mismatched opener's closer, put in
   if "unmatched" in message or "does not match" in message:
     return (not inserted and bool(deleted) and all(t in tokens_lib.CLOSERS for t in deleted)) or (

@@ -12,6 +12,10 @@ in the file and its context compiled (`in_file.FileChecker`):
   those whose new error lies furthest on, the one-token edits (and splits) of the line that
   error is on are tried after it, and each pair after which the context
   compiles is a two-edit repair.
+Where the message owes a closer ("'(' was never closed" blames the opener's line,
+"does not match" the line where the wrong closer stands), the closer put in on the
+next lines is a first step too (a few, after the others), and after a first step that
+leaves an opener unclosed above it, a second step on the lines between.
 Edits of the kind Python's message hints come first, then the nearest the
 blamed column; the number of compiles and a deadline bound it all.
 """
@@ -25,6 +29,8 @@ from repair_rank.repair import text_edits
 from repair_rank.syntax import tokens as tokens_lib
 
 CLOSERS, OPENERS = tokens_lib.CLOSERS, tokens_lib.OPENERS
+OWED_LINES = 6  # lines after the blamed one where an owed closer is tried
+OWED_FIRSTS = 3  # of those, the first steps kept
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,9 +54,23 @@ def hinted(message: str, variant: line_edits.Variant) -> bool:
     return variant.inserted == ":"
   if "forgot a comma" in message:
     return variant.inserted == ","
+  missing = in_file.MISMATCH.search(message)
+  if missing and variant.inserted == in_file.CLOSER_OF[missing.group(1)]:
+    return True  # the mismatched opener's closer, put in
   if "unmatched" in message or "does not match" in message:
     return variant.deleted in CLOSERS or variant.inserted in OPENERS
   return False
+
+
+def _closer_owed(message: str) -> str:
+  """The closer a "'(' was never closed" or "does not match opening parenthesis '('"
+  message says was dropped somewhere after the line it blames."""
+  missing = in_file.MISMATCH.search(message)
+  if missing:
+    return in_file.CLOSER_OF[missing.group(1)]
+  if message.endswith("was never closed") and message[1:2] in in_file.CLOSER_OF:
+    return in_file.CLOSER_OF[message[1:2]]
+  return ""
 
 
 def variants(checker: in_file.FileChecker, lines: list[str], line: int,
@@ -63,6 +83,14 @@ def variants(checker: in_file.FileChecker, lines: list[str], line: int,
   found = line_edits.one_token(text, line, column) + line_edits.splits(text, line, counts, column)
   key = lambda v: (not hinted(message, v), column is not None and abs(v.column - column))
   return sorted(found, key=key)
+
+
+def _owed_closers(checker: in_file.FileChecker, lines: list[str], closer: str, start: int,
+                  stop: int) -> list[line_edits.Variant]:
+  """`closer` put in at each token boundary of the window's lines `start` to `stop`."""
+  return [v for line in range(max(start, checker.window.first_line),
+                              min(stop, checker.window.end_line))
+          for v in line_edits.one_token(lines[line], line, inserts=(closer,)) if v.inserted]
 
 
 def _after(error: tuple[int, int, str], line: int, column: Optional[int],
@@ -97,6 +125,13 @@ def search(checker: in_file.FileChecker, error_line: int, error_column: Optional
   for line in sorted(set(statement_lines) - {error_line, error_line - 1}, reverse=True):
     if checker.window.first_line <= line < checker.window.end_line:
       lines_first.append((line, line_edits.splits(lines[line], line, counts, only=OPENERS)))
+  owed = _closer_owed(message)
+  if owed and two_steps:
+    # "'(' was never closed" blames the opener's line; its `)` may have been dropped on a
+    # later line of the statement (`) -> T:` of a long def), beside a second slip.
+    lines_first.append((None, _owed_closers(checker, lines, owed, error_line + 1,
+                                            error_line + 1 + OWED_LINES)))
+  owed_firsts = []
   for line, options in lines_first:
     for v in options:
       if spent():
@@ -111,7 +146,11 @@ def search(checker: in_file.FileChecker, error_line: int, error_column: Optional
         if text not in seen:
           seen.add(text)
           out.append(Found(tokens, text, edits, 1, v.line, hinted(message, v), v.split))
-      elif two_steps and (v.split or _after(error, error_line, error_column, v)):
+      elif two_steps and line is None:
+        if error[2] != message:  # got past the opener
+          owed_firsts.append((v, error))
+      elif two_steps and (v.split or _after(error, error_line, error_column, v)
+                          or (owed and v.inserted == owed and error[2] != message)):
         # A glued name split apart is a first step wherever the parser then stops: the
         # second slip may lie before the first (`tupleUnion[str None]`: the comma).
         firsts.append((v, error))
@@ -121,6 +160,10 @@ def search(checker: in_file.FileChecker, error_line: int, error_column: Optional
   furthest = sorted(firsts, key=lambda f: (f[1][0], f[1][1]), reverse=True)
   firsts = firsts[:max_firsts] + [f for f in furthest[:max_firsts // 2]
                                   if f not in firsts[:max_firsts]]
+  # Then the owed closers on later lines that got the parser furthest; most of those
+  # lines' closers are wrong, so they come last and few.
+  firsts += sorted(owed_firsts, key=lambda f: (f[1][0], f[1][1]),
+                   reverse=True)[:OWED_FIRSTS]
   for first, error in firsts:
     if not two_steps:
       break
@@ -128,7 +171,13 @@ def search(checker: in_file.FileChecker, error_line: int, error_column: Optional
     current = list(lines)
     current[first.line] = first.text
     kept = 0
-    for second in variants(checker, current, error[0], error[1], error[2], counts)[:per_first]:
+    seconds = variants(checker, current, error[0], error[1], error[2], counts)[:per_first]
+    if _closer_owed(error[2]) and error[0] < first.line:
+      # The first step (a glued name split) left an opener unclosed above it: its closer
+      # may be owed on any line from there to the first step's.
+      seconds = _owed_closers(checker, current, _closer_owed(error[2]), error[0] + 1,
+                              first.line + 1) + seconds
+    for second in seconds:
       if spent():
         return out
       made = checker.with_lines({**new_lines, second.line: second.text})
