@@ -1,4 +1,8 @@
 """Tests for repair_rank.training.finetune: learning, frozen encoder, exact resume, best checkpoint."""
+import json
+import pathlib
+import sys
+
 import jax
 import numpy as np
 import pytest
@@ -207,3 +211,16 @@ def test_init_scorer_continues_from_a_trained_scorer(tmp_path):
   with pytest.raises(ValueError, match="dim"):
     finetune.scorer_params(tmp_path / "first", models.TransformerConfig.from_job_config(wider),
                            fresh)
+
+
+def test_plot_finetuning_reads_the_valid_curve(tmp_path):
+  sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "launch" / "analysis"))
+  import plot_finetuning  # pylint: disable=import-outside-toplevel
+  records = [{"step": 50, "split": "train", "loss": 1.0},
+             {"step": 100, "split": "valid", "balanced_mrr": 0.6,
+              "first_stage_balanced_mrr": 0.5},
+             {"step": 200, "split": "valid", "balanced_mrr": 0.7,
+              "first_stage_balanced_mrr": 0.5}]
+  (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+  curve, first_stage = plot_finetuning.valid_curve(tmp_path, "balanced_mrr")
+  assert curve == [(100, 0.6), (200, 0.7)] and first_stage == 0.5
