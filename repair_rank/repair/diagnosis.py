@@ -127,9 +127,13 @@ def file_candidates(text: str, lexemes: Sequence[tokens_lib.Lexeme],
   blamed_at = in_file.error_index(window, window_lexemes, error.line, error.column)
   ordered = in_file.check_order(window.tokens, error.message, blamed_at, candidates)
   deadline = None if time_budget is None else started + (1 + share) * time_budget
+  # A layout that takes its line into or out of its block waits behind a preferred one
+  # that keeps it there (`_keeping_meaning_first`).
+  kept_in_place = any(layout.preferred and not layout.crosses for layout in layouts)
   checked = [in_file.Checked(layout.tokens, 1, layout.text, layout.edits, True,
                              abs(layout.first_line - error.line), preferred=layout.preferred,
-                             description=in_file.describe_text_edits(text, layout.edits))
+                             description=in_file.describe_text_edits(text, layout.edits),
+                             moves=kept_in_place and layout.crosses)
              for layout in layouts]
   checked += in_file.check(checker, error.message, error.line, ordered,
                            limit=MAX_FILE_CHECKS, deadline=deadline)
@@ -155,8 +159,8 @@ def file_candidates(text: str, lexemes: Sequence[tokens_lib.Lexeme],
                                     (window.first_line, window.end_line))
   if layouts:
     relaid = {layout.first_line for layout in layouts}
-    checked = [dataclasses.replace(c, moves=c.extra_lines > 0 and
-                                   indentation.moves_other_lines(text, c.text, relaid))
+    checked = [dataclasses.replace(c, moves=c.moves or (
+        c.extra_lines > 0 and indentation.moves_other_lines(text, c.text, relaid)))
                for c in checked]
   return FileCandidates(window, checked, dropped)
 

@@ -371,7 +371,7 @@ def _merged(checked: Sequence["Checked"], key_of) -> list["Checked"]:
     kept[key] = dataclasses.replace(
         shown, distance=min(c.distance, old.distance), hinted=c.hinted or old.hinted,
         offset_lines=min(c.offset_lines, old.offset_lines), split=c.split or old.split,
-        preferred=c.preferred or old.preferred)
+        preferred=c.preferred or old.preferred, moves=c.moves or old.moves)
   return list(kept.values())
 
 

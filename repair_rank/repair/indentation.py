@@ -17,7 +17,9 @@ The first layout that compiles in the file is `preferred` (`file_ranking`
 weighs it), and a repair that re-indents other lines too (`moves_other_lines`:
 a token INDENT that takes the next statements into the block) is ranked after
 the layouts: a statement is never moved into a block above a layout that keeps
-it where it was. Indentation strings are copied from the lines they
+it where it was. So is a layout that takes its own line into or out of the
+block it sits in (`crosses_header`: `raise` dedented out of the `for` whose
+first line was indented too deep) where the preferred layout does not. Indentation strings are copied from the lines they
 come from, so a tab-and-space mix becomes the neighbours' own.
 """
 import dataclasses
@@ -47,6 +49,7 @@ class Layout:
   edits: tuple[text_edits.TextEdit, ...]
   first_line: int
   preferred: bool
+  crosses: bool = False  # takes a line into or out of its block (`crosses_header`)
 
 
 def _prefix(line: str) -> str:
@@ -134,6 +137,23 @@ def targets(lines: Sequence[str], lexemes: Sequence[tokens_lib.Lexeme],
   return out
 
 
+def crosses_header(lines: Sequence[str], lexemes: Sequence[tokens_lib.Lexeme],
+                   logical: Sequence[windows.LogicalLine], new_lines: dict[int, str]) -> bool:
+  """Whether re-indenting as `new_lines` takes a line into or out of the block it sits
+  in: the nearest block header above it indented less than the line was or will be
+  has the line on one side of its indentation before and on the other after."""
+  for line, new in new_lines.items():
+    old_width, new_width = _width(_prefix(lines[line])), _width(_prefix(new))
+    for header in reversed(logical[:windows.line_at(logical, line)]):
+      width = _width(_prefix(lines[header.line]))
+      if header.line < line and width < max(old_width, new_width) and _is_header(lexemes,
+                                                                                header):
+        if (old_width > width) != (new_width > width):
+          return True
+        break
+  return False
+
+
 def search(checker: in_file.FileChecker, lines: Sequence[str],
            lexemes: Sequence[tokens_lib.Lexeme], logical: Sequence[windows.LogicalLine],
            error_line: int, *, deadline: Optional[float] = None) -> list[Layout]:
@@ -147,7 +167,8 @@ def search(checker: in_file.FileChecker, lines: Sequence[str],
       continue
     tokens, text, edits = made
     if checker.context_compiles(text):
-      out.append(Layout(tokens, text, edits, min(new_lines), preferred=not out))
+      out.append(Layout(tokens, text, edits, min(new_lines), preferred=not out,
+                        crosses=crosses_header(lines, lexemes, logical, new_lines)))
   return out
 
 
