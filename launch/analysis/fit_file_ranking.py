@@ -11,7 +11,8 @@ seed `--seed`. For each broken file the candidates that compile in the file
 (`diagnosis.first_error_candidates`) are scored by the scorer of
 configs/serve.py and written with their in-file features (hinted kind, lines
 from the blamed line, token edits, a name split, the preferred layout, lines
-touched, names unknown to the file added and left, words lost) and whether each gives the
+touched, names unknown to the file added and left, words lost; the broken text and each
+candidate's edits, to try a new feature on the cache) and whether each gives the
 original's AST, one JSON line per file (`--cache`; an existing cache is read
 instead of rebuilt).
 
@@ -99,6 +100,9 @@ def build_rows(files, per_kind: int, seed: int, score_fn, time_budget: float) ->
                    "unknown_names": [int(c.unknown_names) for c in checked],
                    "unknown_left": [int(c.unknown_left) for c in checked],
                    "words_lost": [int(c.words_lost) for c in checked],
+                   # The text and edits, so a new feature can be tried on the cache.
+                   "broken": slip.broken,
+                   "edits": [[[e.start, e.end, e.text] for e in c.edits] for c in checked],
                    "right": [file_slips.same_ast(c.text, slip.original) for c in checked]})
       print(f"{kind:12s} {path.name:30s} {len(checked):4d} candidates, "
             f"right among them: {any(rows[-1]['right'])}", flush=True)
