@@ -66,10 +66,22 @@ def test_isotonic_regression_pools_violators_and_maps_the_top():
   x, y = confidence.isotonic_regression(np.array([0.1, 0.2, 0.3, 0.4]),
                                         np.array([0.0, 1.0, 0.0, 1.0]), np.ones(4))
   assert y == (0.0, 0.5, 1.0) and x == pytest.approx((0.1, 0.25, 0.4))
-  mapped = confidence.Calibration(1.0, 0.0, isotonic_x=(0.0, 1.0), isotonic_y=(0.0, 0.5))
-  p = mapped.probabilities([0.0, 0.0 - np.log(2.0)])  # raw: 0.4, 0.2, none 0.4
+  mapped = confidence.Calibration(1.0, np.log(0.75), isotonic_x=(0.0, 1.0),
+                                  isotonic_y=(0.0, 0.5))
+  p = mapped.probabilities([0.0, -np.log(4.0), -np.log(2.0)])  # raw .4, .1, .2, none .3
   assert p[0] == pytest.approx(0.2)  # the map halves the top
-  assert p[1] == pytest.approx(0.2 * 0.8 / 0.6)  # the others share the rest as before
+  assert p[1] == pytest.approx(0.1 * 0.8 / 0.6)  # the others share the rest as before,
+  assert p[2] == pytest.approx(0.2)  # none offered as surer than the top (0.267 uncapped)
+
+
+def test_a_map_that_lowers_a_close_top_keeps_every_other_below_it():
+  # Two close candidates; the map takes the top's raw probability down to a fifth.
+  mapped = confidence.Calibration(1.0, -3.0, isotonic_x=(0.0, 1.0), isotonic_y=(0.0, 0.2))
+  scores = np.array([0.0, -0.1, -4.0])
+  raw_top = 1.0 / (np.exp(scores).sum() + np.exp(-3.0))
+  p = mapped.probabilities(scores)
+  assert p[0] == pytest.approx(0.2 * raw_top)
+  assert p[1] <= p[0] and p[2] < p[1]
 
 
 def test_fit_with_isotonic_is_monotone_and_calibrated_in_sample():

@@ -58,7 +58,7 @@ class Calibration:
     """The calibrated probability that each candidate is the human's fix (sums to < 1).
 
     With an isotonic map the best candidate gets the mapped value and the others
-    are rescaled to share what is left in their old proportions.
+    are rescaled to share what is left in their old proportions, none above it.
     """
     scores = np.asarray(scores, dtype=np.float64)
     # A NaN score (a broken scorer, a null over HTTP) is no candidate: probability 0.
@@ -75,7 +75,10 @@ class Calibration:
       raw = probabilities[top]
       mapped = float(np.interp(raw, self.isotonic_x, self.isotonic_y))
       rest = 1.0 - raw
-      probabilities = probabilities * ((1.0 - mapped) / rest if rest > 0 else 0.0)
+      # No runner-up is offered as surer than the top (a map that lowers a close top
+      # would otherwise hand its mass to the candidate ranked below it).
+      probabilities = np.minimum(
+          probabilities * ((1.0 - mapped) / rest if rest > 0 else 0.0), mapped)
       probabilities[top] = mapped
     return probabilities
 
