@@ -333,6 +333,37 @@ def test_names_the_file_never_uses_and_words_lost():
   assert evidence(out - 5, out - 1, "s")[1] == 1      # `f(s out)`: part of a name lost
 
 
+def test_the_files_own_ngrams_favour_the_repair_that_reads_like_the_rest():
+  from repair_rank.repair import local_ngrams  # pylint: disable=import-outside-toplevel
+  from repair_rank.repair import text_edits  # pylint: disable=import-outside-toplevel
+  text = ("from typing import Any, Dict\nA = Dict[str, Any]\nB = Dict[int, Any]\n"
+          "C = Dict[str Any]\n")
+  ngrams = local_ngrams.FileNgrams(diagnosis.tokens_lib.lex_lexemes(text))
+  at = text.index("str Any]")
+
+  def familiar(start, end, new):
+    edits = (text_edits.TextEdit(start, end, new),)
+    return local_ngrams.familiar_created(ngrams, text, edits,
+                                         text_edits.apply_edits(text, edits))
+
+  comma = familiar(at + 3, at + 3, ",")     # Dict[str, Any]: as line 2 reads
+  colon = familiar(at + 3, at + 3, ":")     # Dict[str: Any]: read nowhere else
+  lost = familiar(at, at + 4, "")           # Dict[Any]: `[ Any` is nowhere else
+  # `str ,` `, Any` `[ str ,` `str , Any` `, Any ]` are all on line 2; the colon's
+  # n-grams nowhere.
+  assert (comma, colon, lost) == (5, 0, 0)
+  assert familiar(at, at, "") == 0          # no edits, nothing created
+  ranking = file_ranking.FileRanking(familiar_weight=2.0)
+  checked = [diagnosis.in_file.Checked(("x",), 1, "", (), False, 0, familiar=3)]
+  assert ranking.combined(np.zeros(1), checked)[0] == 6.0
+  # In a file's ranking, where nothing else tells `[list[int]]` from `[list][int]`
+  # (one edit each, on the blamed line, no names lost), the file's own usage decides.
+  source = "".join(f"a{i}: Var[list[int]] = f({i})\n" for i in range(40)) + "b: Var[list[int] = f()\n"
+  found = diagnosis.diagnose(source, lambda query, candidates: np.zeros(len(candidates)))
+  assert found.fixes[0].text.endswith("b: Var[list[int]] = f()\n"), [
+      f.description for f in found.fixes]
+
+
 def test_a_comma_at_a_line_end_or_the_next_line_start_is_one_repair():
   from repair_rank.repair import in_file  # pylint: disable=import-outside-toplevel
   from repair_rank.repair import text_edits  # pylint: disable=import-outside-toplevel

@@ -11,7 +11,8 @@ seed `--seed`. For each broken file the candidates that compile in the file
 (`diagnosis.first_error_candidates`) are scored by the scorer of
 configs/serve.py and written with their in-file features (hinted kind, lines
 from the blamed line, token edits, a name split, the preferred layout, lines
-touched, names unknown to the file added and left, words lost; the broken text and each
+touched, names unknown to the file added and left, words lost, the file's n-grams it
+creates; the broken text and each
 candidate's edits, to try a new feature on the cache) and whether each gives the
 original's AST, one JSON line per file (`--cache`; an existing cache is read
 instead of rebuilt).
@@ -100,6 +101,7 @@ def build_rows(files, per_kind: int, seed: int, score_fn, time_budget: float) ->
                    "unknown_names": [int(c.unknown_names) for c in checked],
                    "unknown_left": [int(c.unknown_left) for c in checked],
                    "words_lost": [int(c.words_lost) for c in checked],
+                   "familiar": [int(c.familiar) for c in checked],
                    # The text and edits, so a new feature can be tried on the cache.
                    "broken": slip.broken,
                    "edits": [[[e.start, e.end, e.text] for e in c.edits] for c in checked],
@@ -120,22 +122,23 @@ class _Row:
         row.get("extra_lines", [0] * len(row["scores"])),
         row.get("unknown_names", [0] * len(row["scores"])),
         row.get("unknown_left", [0] * len(row["scores"])),
-        row.get("words_lost", [0] * len(row["scores"])))]
+        row.get("words_lost", [0] * len(row["scores"])),
+        row.get("familiar", [0] * len(row["scores"])))]
     self.right = np.asarray(row["right"], bool)
 
 
 class _Candidate:
   def __init__(self, hinted, offset_lines, distance, split, preferred, extra_lines,
-               unknown_names, unknown_left, words_lost):
+               unknown_names, unknown_left, words_lost, familiar):
     self.hinted, self.offset_lines, self.distance = hinted, offset_lines, distance
     self.split, self.preferred, self.extra_lines = split, preferred, extra_lines
     self.unknown_names, self.unknown_left = unknown_names, unknown_left
-    self.words_lost = words_lost
+    self.words_lost, self.familiar = words_lost, familiar
 
 
 WEIGHTS = ("hint_weight", "line_weight", "distance_weight", "split_weight", "preferred_weight",
            "extra_lines_weight", "unknown_names_weight", "unknown_left_weight",
-           "words_lost_weight")
+           "words_lost_weight", "familiar_weight")
 
 
 def _ranking(params) -> file_ranking.FileRanking:

@@ -12,6 +12,7 @@ from repair_rank.repair import file_ranking
 from repair_rank.repair import in_file
 from repair_rank.repair import indentation
 from repair_rank.repair import line_edits
+from repair_rank.repair import local_ngrams
 from repair_rank.repair import name_evidence
 from repair_rank.repair import ranked
 from repair_rank.repair import showing
@@ -156,7 +157,8 @@ def file_candidates(text: str, lexemes: Sequence[tokens_lib.Lexeme],
           description=in_file.describe_text_edits(text, one.edits)))
   # The same program from two sources is one repair, or the two split its probability.
   checked = in_file.one_per_program(text, checked, counts,
-                                    (window.first_line, window.end_line))
+                                    (window.first_line, window.end_line),
+                                    local_ngrams.FileNgrams(lexemes))
   if layouts:
     relaid = {layout.first_line for layout in layouts}
     checked = [dataclasses.replace(c, moves=c.moves or (

@@ -11,7 +11,8 @@ minus `extra_lines_weight` per line the edits touch beyond the first (at most
 three), minus `unknown_names_weight` per name the rest of the file never uses that
 it adds (plus per one it removes), `unknown_left_weight` per such name left in the
 lines it edits, and `words_lost_weight` per name, keyword, number
-or string it deletes (`name_evidence`). Its confidence is a softmax over those scores with a "none of these"
+or string it deletes (`name_evidence`), plus `familiar_weight` per bigram or trigram
+it creates that the rest of the file also holds (`local_ngrams`). Its confidence is a softmax over those scores with a "none of these"
 option (`ranking.confidence.Calibration`), fitted on files of the standard
 library with slips put in (`launch/analysis/fit_file_ranking.py`; never the
 benchmark's packages), as the snippets' calibration is fitted on valid.
@@ -51,6 +52,7 @@ class FileRanking:
   unknown_names_weight: float = 0.0  # taken per name unknown to the file it adds
   unknown_left_weight: float = 0.0  # taken per name unknown to the file it leaves
   words_lost_weight: float = 0.0  # taken per name, keyword, number or string it deletes
+  familiar_weight: float = 0.0  # given per n-gram it creates that the file has elsewhere
   calibration: Optional[confidence_lib.Calibration] = None  # of the combined scores
 
   def to_json(self) -> dict[str, Any]:
@@ -60,7 +62,8 @@ class FileRanking:
             "extra_lines_weight": self.extra_lines_weight,
             "unknown_names_weight": self.unknown_names_weight,
             "unknown_left_weight": self.unknown_left_weight,
-            "words_lost_weight": self.words_lost_weight}
+            "words_lost_weight": self.words_lost_weight,
+            "familiar_weight": self.familiar_weight}
 
   def save(self, path: str | pathlib.Path,
            calibration_path: Optional[str | pathlib.Path] = None) -> None:
@@ -87,7 +90,8 @@ class FileRanking:
                float(data.get("extra_lines_weight", 0.0)),
                float(data.get("unknown_names_weight", 0.0)),
                float(data.get("unknown_left_weight", 0.0)),
-               float(data.get("words_lost_weight", 0.0)), calibration)
+               float(data.get("words_lost_weight", 0.0)),
+               float(data.get("familiar_weight", 0.0)), calibration)
 
   def combined(self, scores: np.ndarray, checked: Sequence[in_file.Checked]) -> np.ndarray:
     hints = np.array([c.hinted for c in checked], np.float64)
@@ -100,11 +104,12 @@ class FileRanking:
     unknown = np.array([getattr(c, "unknown_names", 0) for c in checked], np.float64)
     left = np.array([getattr(c, "unknown_left", 0) for c in checked], np.float64)
     lost = np.array([getattr(c, "words_lost", 0) for c in checked], np.float64)
+    familiar = np.array([getattr(c, "familiar", 0) for c in checked], np.float64)
     return (scores + self.hint_weight * hints - self.line_weight * lines
             - self.distance_weight * edits + self.split_weight * splits
             + self.preferred_weight * preferred - self.extra_lines_weight * extra
             - self.unknown_names_weight * unknown - self.unknown_left_weight * left
-            - self.words_lost_weight * lost)
+            - self.words_lost_weight * lost + self.familiar_weight * familiar)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,6 +25,7 @@ from typing import Optional, Sequence
 from rapidfuzz.distance import Levenshtein
 
 from repair_rank.repair import line_edits
+from repair_rank.repair import local_ngrams
 from repair_rank.repair import name_evidence
 from repair_rank.repair import showing
 from repair_rank.repair import source_text
@@ -98,6 +99,7 @@ class Checked:
   unknown_names: int = 0  # names the file uses nowhere else it adds (`name_evidence`)
   unknown_left: int = 0  # such names left in the lines it edits (`name_evidence`)
   words_lost: int = 0  # names, keywords, numbers, strings it deletes (`name_evidence`)
+  familiar: int = 0  # n-grams it creates that the rest of the file has (`local_ngrams`)
 
 
 # "unmatched ')'": the opener the slip dropped, put anywhere in the statement before.
@@ -333,16 +335,20 @@ def window_program(text: str, window_lines: tuple[int, int], repaired: str,
 
 def one_per_program(text: str, checked: Sequence["Checked"],
                     counts: Optional[dict[str, int]] = None,
-                    window_lines: Optional[tuple[int, int]] = None) -> list["Checked"]:
+                    window_lines: Optional[tuple[int, int]] = None,
+                    ngrams: Optional[local_ngrams.FileNgrams] = None) -> list["Checked"]:
   """`checked` with one repair per program (`program_key`; with `window_lines`, the
   window's lines [first, end), also `window_program` among those with the same tokens),
   in first-seen order: the copy with the smallest edits is shown (`(cls: _T)`, not
   `(cls: _T )`), and the evidence of every copy is its (hinted, a name split, the
   preferred layout, the nearest line); each gets the lines its edits touch
-  (`extra_lines`) and what it does to the file's names (`name_evidence`; `counts`:
-  `line_edits.known_names` of the file, None = lexed here)."""
-  if counts is None:
-    counts = line_edits.known_names(tokens_lib.lex_lexemes(text))
+  (`extra_lines`), what it does to the file's names (`name_evidence`; `counts`:
+  `line_edits.known_names` of the file) and the file's n-grams it creates
+  (`local_ngrams`; `ngrams`: of the file; None = lexed here)."""
+  if counts is None or ngrams is None:
+    lexemes = tokens_lib.lex_lexemes(text)
+    counts = line_edits.known_names(lexemes) if counts is None else counts
+    ngrams = local_ngrams.FileNgrams(lexemes) if ngrams is None else ngrams
   kept = _merged(checked, lambda c: program_key(text, c.edits, c.text))
   if window_lines is not None:
     tokens = collections.Counter(c.tokens for c in kept)
@@ -354,7 +360,8 @@ def one_per_program(text: str, checked: Sequence["Checked"],
     added, left = name_evidence.unknown_names(text, c.edits, c.text, counts)
     out.append(dataclasses.replace(
         c, extra_lines=lines_touched(text, c.edits) - 1, unknown_names=added,
-        unknown_left=left, words_lost=name_evidence.words_lost(text, c.edits)))
+        unknown_left=left, words_lost=name_evidence.words_lost(text, c.edits),
+        familiar=local_ngrams.familiar_created(ngrams, text, c.edits, c.text)))
   return out
 
 
