@@ -364,6 +364,19 @@ def test_the_files_own_ngrams_favour_the_repair_that_reads_like_the_rest():
       f.description for f in found.fixes]
 
 
+def test_a_glued_name_on_the_line_before_an_unexpected_indent_is_split_first():
+  # `(` and `,` dropped from `i=int(self.s * 1e9),`: the call closes early and Python
+  # blames the next line's indentation; the split of the name the file never uses
+  # (`intself`) is tried before the blamed line's many edits spend the budget.
+  pad = "".join(f"v{i} = int(self.t * {i})\n" for i in range(30))
+  good = pad + ("class A:\n  def f(self):\n    m = M.create(\n        h=self.h,\n"
+                "        i=int(self.s * 1e9),\n        c=time.time_ns(),\n    )\n    return m\n")
+  bad = good.replace("i=int(self.s * 1e9),", "i=intself.s * 1e9)")
+  found = diagnosis.diagnose(bad, lambda query, candidates: np.zeros(len(candidates)))
+  assert found.message == "unexpected indent"
+  assert any(f.text == good for f in found.fixes[:2]), [f.description for f in found.fixes]
+
+
 def test_a_comma_at_a_line_end_or_the_next_line_start_is_one_repair():
   from repair_rank.repair import in_file  # pylint: disable=import-outside-toplevel
   from repair_rank.repair import text_edits  # pylint: disable=import-outside-toplevel

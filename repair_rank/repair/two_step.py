@@ -20,6 +20,7 @@ Edits of the kind Python's message hints come first, then the nearest the
 blamed column; the number of compiles and a deadline bound it all.
 """
 import dataclasses
+import re
 import time
 from typing import Optional, Sequence
 
@@ -102,6 +103,25 @@ def _after(error: tuple[int, int, str], line: int, column: Optional[int],
   return (error[0], error[1]) > (line, (column or 0) + shift)
 
 
+def _unknown_glued(line_text: str, column: int, counts: dict[str, int]) -> bool:
+  """Whether the name of `line_text` around `column` (where a split cuts it in two names)
+  is one the rest of the file never uses (`counts`: `line_edits.known_names` of the
+  file) and not one this line defines (`def area_3(`: used nowhere else, and no slip)."""
+  def part(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+  start, end = column, column
+  while start > 0 and part(line_text[start - 1]):
+    start -= 1
+  while end < len(line_text) and part(line_text[end]):
+    end += 1
+  name = line_text[start:end]
+  if not line_text[column:end].isidentifier() or re.search(r"\b(def|class)\s+$",
+                                                           line_text[:start]):
+    return False
+  elsewhere = counts.get(name, 0) - len(re.findall(rf"\b{re.escape(name)}\b", line_text))
+  return not line_edits.is_known(name, {name: elsewhere})
+
+
 def search(checker: in_file.FileChecker, error_line: int, error_column: Optional[int],
            message: str, counts: dict[str, int], *, two_steps: bool = True,
            statement_lines: Sequence[int] = (),
@@ -158,8 +178,16 @@ def search(checker: in_file.FileChecker, error_line: int, error_column: Optional
   # a `)` anywhere in `f(a: int` gets it past the `(`, but only the one at the end
   # reaches the missing `:`.
   furthest = sorted(firsts, key=lambda f: (f[1][0], f[1][1]), reverse=True)
-  firsts = firsts[:max_firsts] + [f for f in furthest[:max_firsts // 2]
+  chosen = firsts[:max_firsts] + [f for f in furthest[:max_firsts // 2]
                                   if f not in firsts[:max_firsts]]
+  # Every glued name split too, however far down the order, and first where the rest of
+  # the file never uses the glued name: the line before the blamed one comes after the
+  # blamed line's many edits, and the budget with them (`intself.t * 1e9)` with `(` and
+  # `,` dropped, blamed as an unexpected indent on the next line).
+  splits = [f for f in firsts if f[0].split]
+  glued = [f for f in splits if _unknown_glued(lines[f[0].line], f[0].column, counts)]
+  firsts = glued + [f for f in chosen if f not in glued] + [
+      f for f in splits if f not in glued and f not in chosen]
   # Then the owed closers on later lines that got the parser furthest; most of those
   # lines' closers are wrong, so they come last and few.
   firsts += sorted(owed_firsts, key=lambda f: (f[1][0], f[1][1]),
