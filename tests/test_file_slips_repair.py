@@ -364,6 +364,16 @@ def test_the_files_own_ngrams_favour_the_repair_that_reads_like_the_rest():
       f.description for f in found.fixes]
 
 
+def test_a_glued_name_is_one_the_file_never_uses_and_its_line_does_not_define():
+  glued = two_step._unknown_glued  # pylint: disable=protected-access
+  counts = {"intself": 1, "int": 3, "self": 9, "get_height": 1, "area_3": 1, "readline": 4}
+  assert glued("    i=intself.s * 1e9)", 9, counts)           # int|self, used nowhere else
+  assert not glued("    x = readline()", 12, counts)           # read|line, used elsewhere
+  assert not glued("def get_height(self):", 7, counts)         # get|_height, defined here
+  assert not glued("def area_3(width, height", 9, counts)      # area_|3: no name on the right
+  assert not glued("    i=intself.s * 1e9)", 5, counts)        # a split at no name's inside
+
+
 def test_a_glued_name_on_the_line_before_an_unexpected_indent_is_split_first():
   # `(` and `,` dropped from `i=int(self.s * 1e9),`: the call closes early and Python
   # blames the next line's indentation; the split of the name the file never uses

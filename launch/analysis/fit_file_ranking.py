@@ -12,8 +12,8 @@ seed `--seed`. For each broken file the candidates that compile in the file
 configs/serve.py and written with their in-file features (hinted kind, lines
 from the blamed line, token edits, a name split, the preferred layout, lines
 touched, names unknown to the file added and left, words lost, the file's n-grams it
-creates; the broken text and each
-candidate's edits, to try a new feature on the cache) and whether each gives the
+creates; the broken text and each candidate's edits, to try a new feature on the
+cache) and whether each gives the
 original's AST, one JSON line per file (`--cache`; an existing cache is read
 instead of rebuilt).
 
@@ -136,6 +136,7 @@ class _Candidate:
     self.words_lost, self.familiar = words_lost, familiar
 
 
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9)
 WEIGHTS = ("hint_weight", "line_weight", "distance_weight", "split_weight", "preferred_weight",
            "extra_lines_weight", "unknown_names_weight", "unknown_left_weight",
            "words_lost_weight", "familiar_weight")
@@ -241,6 +242,12 @@ def main() -> None:
                      ("calibration half", lists)):
     share, right = answers(calibration, part)
     print(f"{name}: answers {share:.0%}, right when answered {right:.2f}")
+  # What a stricter --min_confidence buys, on every file.
+  every = fit_lists + lists
+  for threshold in THRESHOLDS:
+    share, right = answers(calibration, every, threshold)
+    print(f"all files, min_confidence {threshold:.2f}: answers {share:.0%}, "
+          f"right when answered {right:.3f}")
   if args.write:
     ranking.save(file_ranking.DEFAULT_PATH)
     calibration.save(file_ranking.DEFAULT_CALIBRATION_PATH)

@@ -20,7 +20,6 @@ Edits of the kind Python's message hints come first, then the nearest the
 blamed column; the number of compiles and a deadline bound it all.
 """
 import dataclasses
-import re
 import time
 from typing import Optional, Sequence
 
@@ -104,22 +103,20 @@ def _after(error: tuple[int, int, str], line: int, column: Optional[int],
 
 
 def _unknown_glued(line_text: str, column: int, counts: dict[str, int]) -> bool:
-  """Whether the name of `line_text` around `column` (where a split cuts it in two names)
-  is one the rest of the file never uses (`counts`: `line_edits.known_names` of the
-  file) and not one this line defines (`def area_3(`: used nowhere else, and no slip)."""
-  def part(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
-  start, end = column, column
-  while start > 0 and part(line_text[start - 1]):
-    start -= 1
-  while end < len(line_text) and part(line_text[end]):
-    end += 1
-  name = line_text[start:end]
-  if not line_text[column:end].isidentifier() or re.search(r"\b(def|class)\s+$",
-                                                           line_text[:start]):
+  """Whether the name of `line_text` that a split at `column` cuts in two names is one
+  the rest of the file never uses (`counts`: `line_edits.known_names` of the file) and
+  not one this line defines (`def area_3(`: used nowhere else, and no slip)."""
+  lexemes = line_edits.lexemes_of(line_text)
+  for i, x in enumerate(lexemes):
+    if x.token == tokens_lib.NAME and x.column < column < x.column + len(x.text):
+      break
+  else:
     return False
-  elsewhere = counts.get(name, 0) - len(re.findall(rf"\b{re.escape(name)}\b", line_text))
-  return not line_edits.is_known(name, {name: elsewhere})
+  defined = i > 0 and lexemes[i - 1].text in ("def", "class")
+  if defined or not x.text[column - x.column:].isidentifier():
+    return False
+  on_line = line_edits.known_names(lexemes).get(x.text, 0)
+  return not line_edits.is_known(x.text, {x.text: counts.get(x.text, 0) - on_line})
 
 
 def search(checker: in_file.FileChecker, error_line: int, error_column: Optional[int],
