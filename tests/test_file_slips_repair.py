@@ -456,3 +456,47 @@ def test_a_closer_owed_on_a_later_line_of_the_statement_beside_a_second_slip(sli
   found = diagnosis.diagnose(source, constant, top_k=10, time_budget=0.5)
   assert any(same_ast(fix.text, original) for fix in found.fixes), (found.message, [
       fix.description for fix in found.fixes])
+
+
+def test_a_split_is_read_against_the_name_typed_apart():
+  """In tokens a split inserts a name, an edit no snippet fix makes: the scorer reads the
+  split against the window with the glued name typed apart (`range 3)`), where it is one
+  inserted `(`; every other candidate against the window itself."""
+  source = broken("range(3)", "range3)")
+  error, candidates = diagnosis.first_error_candidates(source, time_budget=0.5)
+  window = tuple(candidates.window.tokens)
+  right = [c for c in candidates.checked if same_ast(c.text, ORIGINAL)]
+  assert right and all(c.split for c in right)
+  query = right[0].query
+  at = next(i for i, (a, b) in enumerate(zip(window, query)) if a != b)
+  assert query[:at] + query[at + 1:] == window and query[at] == "NUMBER"  # `range 3`
+  assert all(c.query is None for c in candidates.checked if not c.split)
+  seen = []
+
+  def length_of_query(q, cands):
+    seen.append(tuple(q))
+    return np.full(len(cands), float(len(q)))
+
+  scores = file_ranking.scores(candidates.checked, window, length_of_query)
+  assert set(seen) == {window} | {c.query for c in candidates.checked if c.query}
+  for c, score in zip(candidates.checked, scores):
+    assert score == len(c.query or window)
+  del error
+
+
+def test_a_split_whose_half_is_cut_is_no_split():
+  """`CheckpointManagerOptions` cut to `CheckpointManager(`: the split's credit and its
+  query go; the split that keeps both halves keeps them."""
+  from repair_rank.repair import text_edits  # pylint: disable=import-outside-toplevel
+  text = "import m\nx = m.CheckpointManagerOptions\n    a=1)\n"
+  start = text.index("Options")
+  query = ("NAME",)
+
+  def split(end):
+    edits = (text_edits.TextEdit(start, end, "("),)
+    return diagnosis.in_file.Checked(("x",), 2, text_edits.apply_edits(text, edits), edits,
+                                     True, 0, split=True, query=query)
+
+  out = diagnosis.in_file.one_per_program(text, [split(start + len("Options")), split(start)])
+  assert [(c.split, c.query, c.words_lost) for c in out] == [(False, None, 1),
+                                                              (True, query, 0)]

@@ -87,9 +87,7 @@ def build_rows(files, per_kind: int, seed: int, score_fn, time_budget: float) ->
       taken += 1
       error, candidates = found
       checked = candidates.checked
-      scores = (np.asarray(evaluate.as_score_fn(score_fn)(
-          list(candidates.window.tokens), [list(c.tokens) for c in checked]), np.float64)
-          if checked else np.zeros(0))
+      scores = file_ranking.scores(checked, candidates.window.tokens, score_fn)
       rows.append({"kind": kind, "file": path.name, "message": error.message,
                    "scores": [float(x) for x in scores],
                    "hinted": [bool(c.hinted) for c in checked],

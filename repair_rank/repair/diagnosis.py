@@ -153,7 +153,7 @@ def file_candidates(text: str, lexemes: Sequence[tokens_lib.Lexeme],
         deadline=line_deadline if deadline is None else min(deadline, line_deadline)):
       checked.append(in_file.Checked(
           one.tokens, one.distance, one.text, one.edits, one.hinted,
-          abs(one.first_line - error.line), split=one.split,
+          abs(one.first_line - error.line), split=one.split, query=one.query,
           description=in_file.describe_text_edits(text, one.edits)))
   # The same program from two sources is one repair, or the two split its probability.
   checked = in_file.one_per_program(text, checked, counts,

@@ -1,7 +1,8 @@
 """How the repairs of a window of a file are ranked and how sure it is (issue 20, item 3).
 
 The scorer ranks snippets; in a file there is more evidence. Each candidate
-that compiles in the file (`in_file.Checked`) gets the scorer's score plus
+that compiles in the file (`in_file.Checked`) gets the scorer's score (a glued
+name split apart read against the window with the name typed apart, `scores`) plus
 `hint_weight` when its edit is of the kind Python's message names, minus
 `line_weight` per line between the blamed line and its first edit (at most
 three), minus `distance_weight` per token edit beyond the first, plus
@@ -22,6 +23,7 @@ assets/file_confidence.json (`Calibration`'s own format). They were
 fitted with the bundled scorer: a scorer without a calibration of its own
 (a baseline) gets no confidence for files either.
 """
+import collections
 import dataclasses
 import json
 import pathlib
@@ -119,14 +121,28 @@ class Ranked:
   confidence: Optional[float]
 
 
+def scores(checked: Sequence[in_file.Checked], window_tokens: Sequence[str],
+           score_fn: evaluate.ScoreFn) -> np.ndarray:
+  """The scorer's score of each candidate, read against the window's tokens or its own
+  `query` (a glued name split apart: the window with the name typed apart), one call per
+  query."""
+  score = evaluate.as_score_fn(score_fn)
+  by_query: dict[tuple[str, ...], list[int]] = collections.defaultdict(list)
+  for i, c in enumerate(checked):
+    by_query[tuple(window_tokens) if c.query is None else c.query].append(i)
+  out = np.zeros(len(checked), np.float64)
+  for query, indices in by_query.items():
+    out[indices] = np.asarray(score(list(query), [list(checked[i].tokens) for i in indices]),
+                              np.float64)
+  return out
+
+
 def rank(checked: Sequence[in_file.Checked], window_tokens: Sequence[str],
          score_fn: evaluate.ScoreFn, ranking: FileRanking) -> list[Ranked]:
   """The checked candidates best first, with the combined score and confidence."""
   if not checked:
     return []
-  scores = np.asarray(evaluate.as_score_fn(score_fn)(
-      list(window_tokens), [list(c.tokens) for c in checked]), np.float64)
-  combined = ranking.combined(scores, checked)
+  combined = ranking.combined(scores(checked, window_tokens, score_fn), checked)
   own = confidence_lib.calibration_of(score_fn)
   # A scorer without a calibration gets none here either; with one, the files' own.
   calibration = None if own is None else ranking.calibration or own

@@ -100,6 +100,10 @@ class Checked:
   unknown_left: int = 0  # such names left in the lines it edits (`name_evidence`)
   words_lost: int = 0  # names, keywords, numbers, strings it deletes (`name_evidence`)
   familiar: int = 0  # n-grams it creates that the rest of the file has (`local_ngrams`)
+  # The tokens the scorer reads it against; None: the window's. A glued name split apart
+  # is read against the window with the name typed apart (`two_step`): in tokens a split
+  # inserts a name, an edit no snippet fix makes, so the scorer put it far below.
+  query: Optional[tuple[str, ...]] = None
 
 
 # "unmatched ')'": the opener the slip dropped, put anywhere in the statement before.
@@ -358,9 +362,13 @@ def one_per_program(text: str, checked: Sequence["Checked"],
   out = []
   for c in kept:
     added, left = name_evidence.unknown_names(text, c.edits, c.text, counts)
+    lost = name_evidence.words_lost(text, c.edits)
+    # A split whose half is then cut (`CheckpointManagerOptions` to `CheckpointManager(`)
+    # is not a glued name put back apart: it gets no split's credit.
+    split = c.split and not lost
     out.append(dataclasses.replace(
-        c, extra_lines=lines_touched(text, c.edits) - 1, unknown_names=added,
-        unknown_left=left, words_lost=name_evidence.words_lost(text, c.edits),
+        c, split=split, query=c.query if split else None, extra_lines=lines_touched(text, c.edits) - 1,
+        unknown_names=added, unknown_left=left, words_lost=lost,
         familiar=local_ngrams.familiar_created(ngrams, text, c.edits, c.text)))
   return out
 
@@ -378,6 +386,7 @@ def _merged(checked: Sequence["Checked"], key_of) -> list["Checked"]:
     kept[key] = dataclasses.replace(
         shown, distance=min(c.distance, old.distance), hinted=c.hinted or old.hinted,
         offset_lines=min(c.offset_lines, old.offset_lines), split=c.split or old.split,
+        query=c.query or old.query,
         preferred=c.preferred or old.preferred, moves=c.moves or old.moves)
   return list(kept.values())
 

@@ -18,6 +18,8 @@ next lines is a first step too (a few, after the others), and after a first step
 leaves an opener unclosed above it, a second step on the lines between.
 Edits of the kind Python's message hints come first, then the nearest the
 blamed column; the number of compiles and a deadline bound it all.
+A repair that splits a glued name carries the window's tokens with the name typed
+apart (`Found.query`), which the scorer reads it against (`file_ranking.scores`).
 """
 import dataclasses
 import time
@@ -44,6 +46,7 @@ class Found:
   first_line: int
   hinted: bool
   split: bool = False
+  query: Optional[tuple[str, ...]] = None  # `in_file.Checked.query`
 
 
 def hinted(message: str, variant: line_edits.Variant) -> bool:
@@ -119,6 +122,18 @@ def _unknown_glued(line_text: str, column: int, counts: dict[str, int]) -> bool:
   return not line_edits.is_known(x.text, {x.text: counts.get(x.text, 0) - on_line})
 
 
+def _unglued(checker: in_file.FileChecker, line_text: str, variant: line_edits.Variant
+              ) -> Optional[tuple[str, ...]]:
+  """The window's tokens with the name a split cuts in two typed apart (`nameother`
+  as `name other`), as the author wrote the line before the slip glued it; None for an
+  edit that splits no name. `line_text`: the line as it was before `variant`."""
+  if not variant.split:
+    return None
+  cut = line_text[:variant.column] + " " + line_text[variant.column:]
+  made = checker.with_lines({variant.line: cut})
+  return None if made is None else made[0]
+
+
 def search(checker: in_file.FileChecker, error_line: int, error_column: Optional[int],
            message: str, counts: dict[str, int], *, two_steps: bool = True,
            statement_lines: Sequence[int] = (),
@@ -162,7 +177,8 @@ def search(checker: in_file.FileChecker, error_line: int, error_column: Optional
       if error is None:
         if text not in seen:
           seen.add(text)
-          out.append(Found(tokens, text, edits, 1, v.line, hinted(message, v), v.split))
+          out.append(Found(tokens, text, edits, 1, v.line, hinted(message, v), v.split,
+                           _unglued(checker, lines[v.line], v)))
       elif two_steps and line is None:
         if error[2] != message:  # got past the opener
           owed_firsts.append((v, error))
@@ -213,8 +229,13 @@ def search(checker: in_file.FileChecker, error_line: int, error_column: Optional
       if text in seen or not checker.context_compiles(text):
         continue
       seen.add(text)
+      # The scorer reads a split against the line as typed before the glue (a second
+      # step's split only where it is on another line than the first step).
+      query = _unglued(checker, lines[first.line], first) or (
+          _unglued(checker, lines[second.line], second) if second.line != first.line
+          else None)
       out.append(Found(tokens, text, edits, 2, min(first.line, second.line),
-                       hinted(message, first), first.split or second.split))
+                       hinted(message, first), first.split or second.split, query))
       kept += 1
       if kept == found_per_first:
         break
