@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import sys
 import time
+import typing
 
 import numpy as np
 import tqdm
@@ -24,6 +25,16 @@ from repair_rank.generator import ngram
 from repair_rank import paths
 
 _SEARCH = candidates.DEFAULT_SEARCH
+
+
+def _value_parser(field_type):
+  """A command-line parser for a SearchConfig field: int, float, or Optional[float]
+  ("none" for None, e.g. --settle_margin none)."""
+  args = typing.get_args(field_type)
+  if type(None) in args:
+    inner = _value_parser(next(a for a in args if a is not type(None)))
+    return lambda text: None if text.lower() == "none" else inner(text)
+  return {"int": int, "float": float}.get(field_type, field_type)
 
 
 def _parse_args(argv):
@@ -45,8 +56,8 @@ def _parse_args(argv):
   parser.add_argument("--workers", type=int, default=2, help="worker processes")
   parser.add_argument("--output", default=None, help="write the results here as JSON")
   for field in dataclasses.fields(candidates.SearchConfig):
-    parser.add_argument(f"--{field.name}", type=field.type if field.type != "int" else int,
-                        default=None, help=f"SearchConfig.{field.name} "
+    parser.add_argument(f"--{field.name}", type=_value_parser(field.type),
+                        default=argparse.SUPPRESS, help=f"SearchConfig.{field.name} "
                         f"(default {getattr(_SEARCH, field.name)})")
   return parser.parse_args(argv)
 
@@ -62,8 +73,9 @@ def _init(args):
 
 def _run_one(row):
   args = _ARGS
+  # Only the fields given on the command line (absent ones are not in `args`).
   overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(candidates.SearchConfig)
-               if getattr(args, f.name) is not None}
+               if hasattr(args, f.name)}
   search = dataclasses.replace(_SEARCH, **overrides)
   broken, fixed = row["broken"].split(), tuple(row["fixed"].split())
   start = time.monotonic()
