@@ -91,7 +91,10 @@ def test_an_unmatched_closer_reaches_back_to_its_statement():
 
 
 @pytest.mark.parametrize("old,new", [("    for side", "        for side"),
-                                     ("    total = width", "  total = width")])
+                                     ("    total = width", "  total = width"),
+                                     # As near the next statement's level, but a return
+                                     # there is outside its def: not code.
+                                     ("    return total", "  return total")])
 def test_indentation_keeps_the_line_in_its_block(old, new):
   source = broken(old, new)
   texts = fixes(source)
@@ -284,6 +287,64 @@ def test_a_layout_that_takes_its_line_out_of_the_block_comes_after_the_preferred
   assert same_ast(texts[0], original), [fix.description for fix in found.fixes]
   out_of_loop = source.replace("\n    print(y)", "\n  print(y)")
   assert out_of_loop in texts[1:]
+
+
+def _checker_at_error(source: str):
+  text = diagnosis.source_text.normalize_newlines(source)
+  lexemes = diagnosis.tokens_lib.lex_lexemes(text)
+  logical = diagnosis.windows.logical_lines(lexemes)
+  lines = text.split("\n")
+  error = diagnosis.windows.first_error(lines, lexemes, logical)
+  window = diagnosis.windows.error_window(lexemes, logical, len(lines), error.line,
+                                          max_tokens=120)
+  found = diagnosis._window_lexemes(lexemes, window)  # pylint: disable=protected-access
+  checker = diagnosis.in_file.FileChecker(text, lexemes, logical, window,
+                                          None if found is None else found[1])
+  return checker, lines, lexemes, logical, error
+
+
+def test_a_return_taken_out_of_its_def_is_no_repair():
+  """`return total` two spaces short: the next statement's level (the module's) is as
+  near as the def body's, but a return there parses and does not compile. No repair
+  offered makes it, and the preferred layout is the def body's (stdlib: 11 of the 20
+  wrong indentation answers were such returns, at confidence 0.94-1.00)."""
+  source = broken("    return total", "  return total")
+  checker, lines, lexemes, logical, error = _checker_at_error(source)
+  layouts = indentation.search(checker, lines, lexemes, logical, error.line)
+  at_module = [x for x in layouts if x.text.split("\n")[error.line] == "return total"]
+  assert at_module and not checker.is_code(at_module[0].text)
+  preferred = [x for x in layouts if x.preferred]
+  assert [x.text.split("\n")[error.line] for x in preferred] == ["    return total"]
+  texts = fixes(source)
+  assert all(diagnosis.in_file.parser.verdict(t) == diagnosis.in_file.parser.CODE
+             for t in texts)
+  # Where no repair compiles to code (a script's top-level await), those that parse stay.
+  assert diagnosis.in_file.keep_code(checker, [at_module[0]]) == [at_module[0]]
+
+
+def test_layouts_of_a_windows_first_line_are_two_programs():
+  """Lexed on its own, a window that starts at the re-indented line has the same tokens
+  at either indentation: the two layouts must not merge into one repair (the merge took
+  the def body's layout's place and the other's flag that held it back)."""
+  source = broken("    return total", "  return total")
+  checker, lines, lexemes, logical, error = _checker_at_error(source)
+  window = (checker.window.first_line, checker.window.end_line)
+  assert window[0] == error.line
+  four, eight = (checker.relaid({error.line: prefix + "return total"})
+                 for prefix in ("    ", "        "))
+  assert four[0] == eight[0]  # the same window tokens
+  program = diagnosis.in_file.window_program
+  assert program(checker.text, window, four[1], four[2]) != program(
+      checker.text, window, eight[1], eight[2])
+
+
+def test_a_preferred_layout_is_never_held_back():
+  Checked = diagnosis.in_file.Checked  # pylint: disable=invalid-name
+  both = file_ranking.Ranked(Checked(("x",), 1, "b", (), True, 0, preferred=True, moves=True),
+                             2.0, 0.6)
+  other = file_ranking.Ranked(Checked(("x",), 1, "o", (), False, 0), 1.0, 0.1)
+  out = diagnosis._keeping_meaning_first([both, other])  # pylint: disable=protected-access
+  assert [r.checked.text for r in out] == ["b", "o"]
 
 
 def test_a_held_back_repair_is_no_surer_than_the_layout_it_follows():

@@ -69,6 +69,18 @@ def test_parses():
   assert not parser.parses("x = 1\0\n")  # a null byte: ValueError
 
 
+def test_a_module_that_parses_but_is_not_code():
+  assert parser.verdict("def f():\n  return 1\n") == parser.CODE
+  assert parser.verdict("x = (\n") is None and parser.verdict("x = 1\0\n") is None
+  # Parsed, then rejected by the compiler: a `return` dedented out of its def, a break
+  # out of its loop, a top-level await (IPython's, not a module's).
+  for text in ("def f():\n  x = 1\nreturn x\n", "for x in y:\n  pass\nbreak\n",
+               "await g()\n", "class C:\n  return 1\n"):
+    assert parser.parses(text)
+    assert parser.verdict(text) == parser.PARSES_ONLY, text
+  assert parser.verdict("x is 1\n") == parser.CODE  # a SyntaxWarning is not an error
+
+
 def test_guarded_stdlib_parses_are_safe_beside_ours():
   """numpy.load's header goes through ast.literal_eval in a handler thread while another
   parses a file: with the guard (the server installs it) neither fails."""

@@ -155,6 +155,8 @@ def file_candidates(text: str, lexemes: Sequence[tokens_lib.Lexeme],
           one.tokens, one.distance, one.text, one.edits, one.hinted,
           abs(one.first_line - error.line), split=one.split, query=one.query,
           description=in_file.describe_text_edits(text, one.edits)))
+  # A repair the compiler rejects (`return` outside its def) is none where others compile.
+  checked = in_file.keep_code(checker, checked)
   # The same program from two sources is one repair, or the two split its probability.
   checked = in_file.one_per_program(text, checked, counts,
                                     (window.first_line, window.end_line),
@@ -176,7 +178,7 @@ def _keeping_meaning_first(ranked_list: Sequence[file_ranking.Ranked]
     return list(ranked_list)
   out, held, placed = [], [], False
   for r in ranked_list:
-    if r.checked.moves and not placed:
+    if r.checked.moves and not placed and not r.checked.preferred:
       held.append(r)
       continue
     out.append(r)

@@ -71,11 +71,6 @@ def context_of(text: str, lexemes: Sequence[tokens_lib.Lexeme],
   return Context(first, end_line, line_starts[first], line_starts[end_line])
 
 
-def compiles(text: str) -> bool:
-  """Whether `text` is a Python module (through the one parser lock: handler threads)."""
-  return parser.parses(text)
-
-
 @dataclasses.dataclass(frozen=True)
 class Checked:
   """A candidate of the window that compiles in its file.
@@ -225,6 +220,8 @@ class FileChecker:
     self.window = window
     self.window_lexemes = window_lexemes
     self.context = context_of(text, lexemes, logical, window)
+    # Repaired files whose context parses but that the compiler rejects (`keep_code`).
+    self.not_code: set[str] = set()
 
   def repaired(self, candidate: Sequence[str]) -> tuple[str, tuple[text_edits.TextEdit, ...]]:
     """The whole file with the window repaired: minimal edits of the user's text where
@@ -299,10 +296,26 @@ class FileChecker:
     return None
 
   def context_compiles(self, repaired: str) -> bool:
-    """Whether the repaired file's context around the window compiles (the context's end
-    moves with the length the repair added)."""
+    """Whether the repaired file's context around the window parses (the context's end
+    moves with the length the repair added). One that parses but that the compiler
+    rejects (`return` dedented out of its def) counts, and is kept in `not_code`: it
+    is dropped where another repair compiles to code (`keep_code`), and kept where none
+    does (a script with a top-level `await` for IPython never compiles)."""
     end = self.context.end + len(repaired) - len(self.text)
-    return compiles(repaired[self.context.start:end] + "\n")
+    verdict = parser.verdict(repaired[self.context.start:end] + "\n")
+    if verdict == parser.PARSES_ONLY:
+      self.not_code.add(repaired)
+    return verdict is not None
+
+  def is_code(self, repaired: str) -> bool:
+    """Whether a repaired file that `context_compiles` also compiles to code."""
+    return repaired not in self.not_code
+
+
+def keep_code(checker: FileChecker, checked: Sequence["Checked"]) -> list["Checked"]:
+  """The candidates whose context compiles to code, where any does; else all of them."""
+  code = [c for c in checked if checker.is_code(c.text)]
+  return code if code else list(checked)
 
 
 # Spaces between a word and a bracket or operator: where they go does not change the
@@ -329,12 +342,15 @@ def program_key(text: str, edits: Sequence[text_edits.TextEdit], repaired: str) 
 def window_program(text: str, window_lines: tuple[int, int], repaired: str,
                    edits: Sequence[text_edits.TextEdit]) -> tuple:
   """The tokens and their texts of lines [first, end) of `text` (the window) as `repaired`
-  has them: equal for two repairs that make the same program there however their edits
-  lie (a comma at the end of one line or the start of the next, in brackets)."""
+  has them, and each line's indentation: equal for two repairs that make the same program
+  there however their edits lie (a comma at the end of one line or the start of the
+  next, in brackets), and not for two layouts of the window's first line (lexed on
+  their own, `    return x` and `        return x` are the same tokens)."""
   first, end = window_lines
   end += sum(e.text.count("\n") - text.count("\n", e.start, e.end) for e in edits)
   lines = repaired.split("\n")[first:end]
-  return tuple((x.token, x.text) for x in tokens_lib.lex_lexemes("\n".join(lines)))
+  return (tuple((x.token, x.text) for x in tokens_lib.lex_lexemes("\n".join(lines))),
+          tuple(line[:len(line) - len(line.lstrip(" \t"))] for line in lines))
 
 
 def one_per_program(text: str, checked: Sequence["Checked"],

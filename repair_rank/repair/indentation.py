@@ -13,7 +13,8 @@ already uses around it, in this order:
    the line, nearest its own indentation first (a slip is a few columns; ties:
    the previous statement's, then the next one's);
 3. the previous statement re-indented to the blamed line's.
-The first layout that compiles in the file is `preferred` (`file_ranking`
+The first layout that compiles in the file (to code: not a `return` taken out of its
+def) is `preferred` (`file_ranking`
 weighs it), and a repair that re-indents other lines too (`moves_other_lines`:
 a token INDENT that takes the next statements into the block) is ranked after
 the layouts: a statement is never moved into a block above a layout that keeps
@@ -167,9 +168,12 @@ def search(checker: in_file.FileChecker, lines: Sequence[str],
       continue
     tokens, text, edits = made
     if checker.context_compiles(text):
-      out.append(Layout(tokens, text, edits, min(new_lines), preferred=not out,
+      out.append(Layout(tokens, text, edits, min(new_lines), preferred=False,
                         crosses=crosses_header(lines, lexemes, logical, new_lines)))
-  return out
+  # Preferred: the first that compiles to code, not one that parses only (`return`
+  # taken out of its def to the level of the next statement, as near as its own).
+  first = next((i for i, layout in enumerate(out) if checker.is_code(layout.text)), 0)
+  return [dataclasses.replace(layout, preferred=i == first) for i, layout in enumerate(out)]
 
 
 def moves_other_lines(text: str, repaired: str, lines: set[int]) -> bool:

@@ -18,6 +18,8 @@ a traceback's caret lines call `ast.parse`), so a multi-threaded server also cal
 import ast
 import gc
 import threading
+import warnings
+from typing import Optional
 
 # What a failed parse raises: a syntax error, a null byte, a tree too deep or too big.
 PARSE_ERRORS = (SyntaxError, ValueError, MemoryError, RecursionError)
@@ -48,6 +50,41 @@ def parses(text: str) -> bool:
   except PARSE_ERRORS:
     return False
   return True
+
+
+# What a compile that got past the parser says (CPython 3.10-3.13): a module that parses
+# but is not code, such as a `return` dedented out of its def. Read only to tell that
+# failure from a syntax error without parsing again.
+COMPILER_ERRORS = (
+    "'return' outside function", "'break' outside loop", "'continue' not properly in loop",
+    "'yield' outside function", "'await' outside", "'async with' outside",
+    "'async for' outside", "asynchronous comprehension outside", "'yield from' inside async",
+    "'return' with value in async generator", "nonlocal declaration not allowed",
+    "no binding for nonlocal", "duplicate argument", "name '", "keyword argument repeated",
+    "from __future__ imports must", "future feature", "not a chance",
+    "multiple starred expressions", "starred assignment target", "too many statically nested")
+CODE, PARSES_ONLY = "code", "parses only"
+
+
+def verdict(text: str, filename: str = "<unknown>") -> Optional[str]:
+  """`CODE` when Python compiles `text` to a module's code, `PARSES_ONLY` when it parses
+  but the compiler rejects it (`COMPILER_ERRORS`), None when it does not parse. Compiling
+  to code costs less than `parse` (no Python objects for the tree); its warnings
+  (`"is" with a literal`) are the user's, not shown here."""
+  try:
+    _serialised(_compile_quietly, text, filename)
+  except SyntaxError as e:
+    return PARSES_ONLY if str(e.msg).startswith(COMPILER_ERRORS) else None
+  except (ValueError, MemoryError, RecursionError):
+    return None
+  return CODE
+
+
+def _compile_quietly(text: str, filename: str):
+  # Under the lock: catch_warnings swaps process-wide state.
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    return compile(text, filename, "exec", dont_inherit=True)
 
 
 def _guarded_stdlib_parse(*args, **kwargs):
