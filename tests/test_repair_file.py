@@ -66,6 +66,27 @@ def test_two_errors_in_a_long_file_are_repaired_in_turn(markov):
   assert "Repairs of lines 6-7" in out and "line 102: insert ':'" in out
 
 
+def test_a_slip_of_layout_is_repaired_in_the_file(markov):
+  """A `return` two spaces short, then a missing colon: the first window parses alone
+  (token edits cannot see the error), so it is repaired as /repair.json repairs it, in
+  the file, to the def body's level (not the module's: a return there does not compile);
+  the file path goes on to the second error, its line numbers the original file's."""
+  lines = long_file(12)
+  lines[7] = "  return total"   # area_0's last line
+  lines[101] = lines[101].replace(":", "")  # a missing colon further on
+  source = "\n".join(lines)
+  out = command.repair_source(source, markov, top_k=2, max_distance=2, time_budget=0.5)
+  assert re.findall(r"SyntaxError at line (\d+)", out) == ["8", "102"], out
+  assert "Repairs at line 8:\n\n#1" in out and "line 8: re-indent\n    return total\n" in out, out
+  assert "line 102: insert ':'" in out, out
+  assert out.rstrip().endswith("the whole file parses."), out
+  # A file shorter than a snippet with a slip of layout takes the same path: it was
+  # answered "the error is inside a token".
+  short = "def f(x):\n    y = x + 1\n  return y\n"
+  out = command.repair_source(short, markov, top_k=2, time_budget=0.5)
+  assert "line 3: re-indent\n    return y" in out and "inside a token" not in out, out
+
+
 def test_windows_parse_alone_and_splice_back(markov):
   lines = long_file(10)
   lines[40] = lines[40].replace("total = width * height", "total = width * * height")

@@ -5,16 +5,21 @@ and scored (the configured scorer, or a running endpoint), and each of the best
 `top_k` is printed as readable Python (`showing.show_repair`), with its
 confidence. With `min_confidence` > 0 the command abstains when the best
 repair's confidence is below it: it says so instead of listing repairs. A file
-longer than a snippet is repaired error by error in windows (`windows`).
+longer than a snippet is repaired error by error in windows (`windows`); an error
+whose window parses on its own, and a slip of layout in a file of any length, are
+repaired judged in the file (`diagnosis.file_fixes`, as /repair.json repairs them).
 """
 import ctypes
 import dataclasses
 import pathlib
+import re
 import sys
 from typing import Optional, Sequence
 
 from repair_rank.generator import search
 from repair_rank.ranking import evaluate
+from repair_rank.repair import diagnosis
+from repair_rank.repair import indentation
 from repair_rank.repair import ranked
 from repair_rank.repair import showing
 from repair_rank.repair import source_text
@@ -121,13 +126,15 @@ def repair_outcome(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
     return Outcome("Nothing to repair: the file has no tokens.")
   options = dict(top_k=top_k, max_distance=max_distance, k=k, time_budget=time_budget,
                  max_expansions=max_expansions)
-  if len(lexemes) > window_tokens:  # the file path's first round uses these lexemes
+  error = None if len(lexemes) > window_tokens else _error_line(text, name)
+  # A slip of layout is repaired as text in the file (`indentation`): the file path.
+  if len(lexemes) > window_tokens or (error is not None and error.startswith(
+      ("IndentationError", "TabError"))):  # the file path's first round uses these lexemes
     return _repair_file(text, score_fn, style=style, window_tokens=window_tokens,
                         max_errors=max_errors, min_confidence=min_confidence,
                         lexemes=lexemes, **options)
   query = [lexeme.token for lexeme in lexemes]
   del lexemes
-  error = _error_line(text, name)
   if error is None:
     return Outcome("The file already parses; nothing to repair.")
   fixes = text_repairs.snippet_fixes(text, score_fn, **options)
@@ -144,6 +151,25 @@ def repair_outcome(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
 
 
 # --- Whole files ----------------------------------------------------------------
+
+
+def _edited_lines(text: str, fix: text_repairs.Fix, style: str) -> str:
+  """The lines of `text` that `fix`'s edits touch, its edits marked (`text_repairs.marked`)."""
+  edits = text_repairs.shown_edits(text, fix)
+  if not edits:
+    return ""
+  start = text.rfind("\n", 0, min(e.start for e in edits)) + 1
+  end = text.find("\n", max(e.end for e in edits))
+  end = len(text) if end < 0 else end
+  local = [dataclasses.replace(e, start=e.start - start, end=e.end - start) for e in edits]
+  return text_repairs.marked(text[start:end], local, style).rstrip("\n")
+
+
+def _renumbered(description: str, offset: int, original_line) -> str:
+  """A fix's description ("line 3: insert ')'") with its lines as in the original file
+  (the fix was made on the file from line `offset` on, after earlier repairs)."""
+  return re.sub(r"\bline (\d+)", lambda m: f"line {original_line(offset + int(m.group(1)) - 1) + 1}",
+                description)
 
 
 def _return_freed_memory() -> None:
@@ -235,12 +261,43 @@ def _repair_file(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
     window = windows.error_window(lexemes, logical, len(rest), error.line - offset,
                                   max_tokens=window_tokens,
                                   error_column=error.column).shifted(offset)
-    del lexemes, logical, rest  # the next round lexes the repaired file
+    in_file_fixes = None
+    if tokens_lib.is_valid(window.tokens) or indentation.is_indentation_error(error.message):
+      # Token edits of the window cannot see this error (the window parses alone) or
+      # cannot re-lay a line: the repairs judged in the file, as /repair.json makes them.
+      in_file_fixes = diagnosis.file_fixes(
+          "\n".join(rest), lexemes, logical, dataclasses.replace(
+              error, line=error.line - offset, chunk_start=error.chunk_start - offset),
+          score_fn, top_k=top_k, window_tokens=window_tokens, **options)
+    del lexemes, logical  # the next round lexes the repaired file
     span = (f"lines {original_line(window.first_line) + 1}-"
             f"{original_line(window.end_line - 1) + 1}")
     if window.first_column or window.end_column is not None:  # cut inside a long line
       span += (f" (from column {window.first_column + 1}"
                f"{'' if window.end_column is None else f' to {window.end_column}'})")
+    if in_file_fixes:
+      if ranked.abstains([in_file_fixes[0].repair], min_confidence):
+        out.append(f"At line {original_line(error.line) + 1}: "
+                   f"{ranked.abstain_message(in_file_fixes[0].repair, min_confidence)}")
+        return Outcome("\n\n".join(out), ABSTAINED)
+      rest_text = "\n".join(rest)
+      out.append(f"Repairs at line {original_line(error.line) + 1}:\n\n" + "\n\n".join(
+          _header(number, fix.repair, _renumbered(fix.description, offset, original_line))
+          + "\n" + _edited_lines(rest_text, fix, style)
+          for number, fix in enumerate(in_file_fixes, start=1)))
+      best = in_file_fixes[0]
+      new_rest = best.text.split("\n")
+      added = len(new_rest) - len(rest)
+      first_edited = offset + rest_text.count("\n", 0, min(e.start for e in best.edits))
+      last_edited = offset + rest_text.count("\n", 0, max(e.end for e in best.edits))
+      lines = lines[:offset] + new_rest
+      if added:
+        shifts.append((last_edited + 1 + added, added))
+      fixed += 1
+      # Parse again from the failing chunk, or from the top if the repair reached above it.
+      offset = error.chunk_start if first_edited >= error.chunk_start else 0
+      continue
+    del rest
     if tokens_lib.is_valid(window.tokens):
       out.append(f"{span} parse on their own: the error depends on code around them, "
                  "which token-level repairs of a window cannot see. Stopped here.")

@@ -189,7 +189,7 @@ def _keeping_meaning_first(ranked_list: Sequence[file_ranking.Ranked]
   return out
 
 
-def _file_fixes(text: str, lexemes: Sequence[tokens_lib.Lexeme],
+def file_fixes(text: str, lexemes: Sequence[tokens_lib.Lexeme],
                 logical: Sequence[windows.LogicalLine], error: windows.FileError,
                 score_fn: evaluate.ScoreFn, *, top_k: int, **options) -> list[Fix]:
   """The best repairs of a file's first error (`file_candidates`), ranked with Python's
@@ -293,7 +293,7 @@ def _diagnose_one(source: str, score_fn: evaluate.ScoreFn, *, top_k: int, max_di
       return Diagnosis("in_token", f"{error.message} (inside a string or number literal, or a "
                        "character outside Python's grammar: no repair found)", **where)
   else:
-    fixes = _file_fixes(text, lexemes, logical, error, score_fn, top_k=top_k,
+    fixes = file_fixes(text, lexemes, logical, error, score_fn, top_k=top_k,
                         window_tokens=window_tokens, max_distance=max_distance, k=k,
                         time_budget=time_budget, max_expansions=max_expansions)
   if not fixes:
