@@ -63,7 +63,8 @@ def test_two_errors_in_a_long_file_are_repaired_in_turn(markov):
   errors = re.findall(r"SyntaxError at line (\d+)", out)
   assert errors == ["6", "102"], out
   assert out.rstrip().endswith("the whole file parses."), out
-  assert "Repairs of lines 6-7" in out and "line 102: insert ':'" in out
+  assert "Repairs at line 6:" in out and "line 6: insert ')'" in out, out
+  assert "line 102: insert ':'" in out, out
 
 
 def test_a_slip_of_layout_is_repaired_in_the_file(markov):
@@ -85,6 +86,19 @@ def test_a_slip_of_layout_is_repaired_in_the_file(markov):
   short = "def f(x):\n    y = x + 1\n  return y\n"
   out = command.repair_source(short, markov, top_k=2, time_budget=0.5)
   assert "line 3: re-indent\n    return y" in out and "inside a token" not in out, out
+
+
+def test_a_bracket_left_open_is_repaired_in_a_file_with_another_error(markov):
+  """After the open bracket the rest of the file is one logical line: a context read off
+  logical lines ran to the file's end, held the missing colon further on, and no repair
+  of the bracket compiled in it (/repair.json: "no repair within 3 token edits")."""
+  lines = long_file()
+  lines[5] = lines[5].replace("):", ":")
+  lines[101] = lines[101].replace(":", "")
+  source = "\n".join(lines)
+  found = command.diagnosis.diagnose(source, markov, top_k=2, time_budget=0.5)
+  assert found.status == "repaired" and found.line == 5, found.message
+  assert found.fixes[0].description == "line 6: insert ')'"
 
 
 def test_windows_parse_alone_and_splice_back(markov):

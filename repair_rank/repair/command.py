@@ -7,7 +7,8 @@ confidence. With `min_confidence` > 0 the command abstains when the best
 repair's confidence is below it: it says so instead of listing repairs. A file
 longer than a snippet is repaired error by error in windows (`windows`); an error
 whose window parses on its own, and a slip of layout in a file of any length, are
-repaired judged in the file (`diagnosis.file_fixes`, as /repair.json repairs them).
+repaired judged in the file (`diagnosis.file_fixes`, as /repair.json repairs them),
+and so is every error of a file up to `IN_FILE_MAX_BYTES`.
 """
 import ctypes
 import dataclasses
@@ -27,6 +28,13 @@ from repair_rank.repair import text_repairs
 from repair_rank.repair import windows
 from repair_rank.syntax import parser
 from repair_rank.syntax import tokens as tokens_lib
+
+
+# Files up to this size are repaired as /repair.json repairs them (its max_source_bytes,
+# configs/serve.py), every error judged in the file; longer ones, and a window cut
+# inside a long line, by token edits of a window, whose time and memory stay bounded on
+# 5 MB files and 1.5 MB lines (issue 23), except where those cannot see the error.
+IN_FILE_MAX_BYTES = 256 << 10
 
 
 class RepairError(ValueError):
@@ -262,7 +270,9 @@ def _repair_file(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
                                   max_tokens=window_tokens,
                                   error_column=error.column).shifted(offset)
     in_file_fixes = None
-    if tokens_lib.is_valid(window.tokens) or indentation.is_indentation_error(error.message):
+    whole_lines = not window.first_column and window.end_column is None
+    if ((len(source) <= IN_FILE_MAX_BYTES and whole_lines) or tokens_lib.is_valid(window.tokens)
+        or indentation.is_indentation_error(error.message)):
       # Token edits of the window cannot see this error (the window parses alone) or
       # cannot re-lay a line: the repairs judged in the file, as /repair.json makes them.
       in_file_fixes = diagnosis.file_fixes(

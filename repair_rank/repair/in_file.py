@@ -56,13 +56,20 @@ def context_of(text: str, lexemes: Sequence[tokens_lib.Lexeme],
   """The top-level definitions and imports around `window`: from the last one that starts
   at or before its first line to the next one after its last line (the file's ends
   otherwise). A decorated definition starts at its first decorator; lines inside a
-  string start nothing (no lexeme starts there)."""
-  starts, previous = [], None
-  for line in logical:
-    first = lexemes[line.start]
-    if first.column == 0 and first.token in _TOP_LEVEL_STARTS and previous != "@":
-      starts.append(line.line)
-    previous = first.token if first.column == 0 else None
+  string start nothing (no lexeme starts there). Starts are read off physical lines, not
+  logical ones: after a bracket the slip left open, the rest of the file is one logical
+  line, and a context to the file's end holds the file's other errors, so that no repair
+  of this one compiled in it."""
+  del logical  # (see the docstring)
+  starts, previous, last_line = [], None, None
+  for lexeme in lexemes:
+    if lexeme.token in LAYOUT or lexeme.line == last_line:
+      continue
+    last_line = lexeme.line
+    if lexeme.column == 0:  # a line inside brackets (column > 0) keeps its statement's
+      if lexeme.token in _TOP_LEVEL_STARTS and previous != "@":
+        starts.append(lexeme.line - 1)
+      previous = lexeme.token
   first = max((s for s in starts if s <= window.first_line), default=0)
   end_line = min((s for s in starts if s >= window.end_line), default=None)
   line_starts = source_text.line_starts(text)
