@@ -176,8 +176,10 @@ def _edited_lines(text: str, fix: text_repairs.Fix, style: str) -> str:
 def _renumbered(description: str, offset: int, original_line) -> str:
   """A fix's description ("line 3: insert ')'") with its lines as in the original file
   (the fix was made on the file from line `offset` on, after earlier repairs)."""
-  return re.sub(r"\bline (\d+)", lambda m: f"line {original_line(offset + int(m.group(1)) - 1) + 1}",
-                description)
+  def original(match: re.Match) -> str:
+    return f"line {original_line(offset + int(match.group(1)) - 1) + 1}"
+
+  return re.sub(r"\bline (\d+)", original, description)
 
 
 def _return_freed_memory() -> None:
@@ -298,8 +300,9 @@ def _repair_file(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
       best = in_file_fixes[0]
       new_rest = best.text.split("\n")
       added = len(new_rest) - len(rest)
-      first_edited = offset + rest_text.count("\n", 0, min(e.start for e in best.edits))
-      last_edited = offset + rest_text.count("\n", 0, max(e.end for e in best.edits))
+      starts, ends = [e.start for e in best.edits] or [0], [e.end for e in best.edits] or [0]
+      first_edited = offset + rest_text.count("\n", 0, min(starts))
+      last_edited = offset + rest_text.count("\n", 0, max(ends))
       lines = lines[:offset] + new_rest
       if added:
         shifts.append((last_edited + 1 + added, added))
