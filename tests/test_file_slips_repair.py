@@ -298,7 +298,7 @@ def _checker_at_error(source: str):
   window = diagnosis.windows.error_window(lexemes, logical, len(lines), error.line,
                                           max_tokens=120)
   found = diagnosis._window_lexemes(lexemes, window)  # pylint: disable=protected-access
-  checker = diagnosis.in_file.FileChecker(text, lexemes, logical, window,
+  checker = diagnosis.in_file.FileChecker(text, lexemes, window,
                                           None if found is None else found[1])
   return checker, lines, lexemes, logical, error
 

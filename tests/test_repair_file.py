@@ -101,6 +101,17 @@ def test_a_bracket_left_open_is_repaired_in_a_file_with_another_error(markov):
   assert found.fixes[0].description == "line 6: insert ')'"
 
 
+def test_a_fix_made_after_earlier_repairs_names_the_original_lines():
+  """The file path repairs the file from line `offset` on, after earlier splices added
+  lines: its description's lines are mapped back to the file as given."""
+  def original_line(line):  # two lines added above line 5 (0-based)
+    return line - 2 if line >= 5 else line
+
+  renumbered = command._renumbered  # pylint: disable=protected-access
+  got = renumbered("line 3: insert ')'; line 4: re-indent", 10, original_line)
+  assert got == "line 11: insert ')'; line 12: re-indent"
+
+
 def test_windows_parse_alone_and_splice_back(markov):
   lines = long_file(10)
   lines[40] = lines[40].replace("total = width * height", "total = width * * height")

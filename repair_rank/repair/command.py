@@ -242,6 +242,7 @@ def _repair_file(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
     return line - sum(added for after, added in shifts if line >= after)
 
   offset = 0  # lines before it are whole top-level statements that parse
+  small = len(source.encode("utf-8", "surrogatepass")) <= IN_FILE_MAX_BYTES
   known = lexemes  # the first round's
   while True:
     rest = lines[offset:]
@@ -272,13 +273,14 @@ def _repair_file(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
                                   max_tokens=window_tokens,
                                   error_column=error.column).shifted(offset)
     in_file_fixes = None
+    rest_text = "\n".join(rest)
     whole_lines = not window.first_column and window.end_column is None
-    if ((len(source) <= IN_FILE_MAX_BYTES and whole_lines) or tokens_lib.is_valid(window.tokens)
+    if ((small and whole_lines) or tokens_lib.is_valid(window.tokens)
         or indentation.is_indentation_error(error.message)):
       # Token edits of the window cannot see this error (the window parses alone) or
       # cannot re-lay a line: the repairs judged in the file, as /repair.json makes them.
       in_file_fixes = diagnosis.file_fixes(
-          "\n".join(rest), lexemes, logical, dataclasses.replace(
+          rest_text, lexemes, logical, dataclasses.replace(
               error, line=error.line - offset, chunk_start=error.chunk_start - offset),
           score_fn, top_k=top_k, window_tokens=window_tokens, **options)
     del lexemes, logical  # the next round lexes the repaired file
@@ -292,7 +294,6 @@ def _repair_file(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
         out.append(f"At line {original_line(error.line) + 1}: "
                    f"{ranked.abstain_message(in_file_fixes[0].repair, min_confidence)}")
         return Outcome("\n\n".join(out), ABSTAINED)
-      rest_text = "\n".join(rest)
       out.append(f"Repairs at line {original_line(error.line) + 1}:\n\n" + "\n\n".join(
           _header(number, fix.repair, _renumbered(fix.description, offset, original_line))
           + "\n" + _edited_lines(rest_text, fix, style)
@@ -310,7 +311,7 @@ def _repair_file(source: str, score_fn: evaluate.ScoreFn, *, top_k: int = 5,
       # Parse again from the failing chunk, or from the top if the repair reached above it.
       offset = error.chunk_start if first_edited >= error.chunk_start else 0
       continue
-    del rest
+    del rest, rest_text
     if tokens_lib.is_valid(window.tokens):
       out.append(f"{span} parse on their own: the error depends on code around them, "
                  "which token-level repairs of a window cannot see. Stopped here.")

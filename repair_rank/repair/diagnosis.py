@@ -110,7 +110,7 @@ def file_candidates(text: str, lexemes: Sequence[tokens_lib.Lexeme],
   window_lexemes = None if found is None else found[1]
   candidates = [(c, 1) for c in in_file.blamed_edits(window, error.line, error.message,
                                                      statement_lines)]
-  checker = in_file.FileChecker(text, lexemes, logical, window, window_lexemes)
+  checker = in_file.FileChecker(text, lexemes, window, window_lexemes)
   layouts = []
   if indentation.is_indentation_error(error.message):
     layouts = indentation.search(checker, lines, lexemes, logical, error.line,

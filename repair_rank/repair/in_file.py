@@ -52,7 +52,7 @@ class Context:
 
 
 def context_of(text: str, lexemes: Sequence[tokens_lib.Lexeme],
-               logical: Sequence[windows.LogicalLine], window: windows.Window) -> Context:
+               window: windows.Window) -> Context:
   """The top-level definitions and imports around `window`: from the last one that starts
   at or before its first line to the next one after its last line (the file's ends
   otherwise). A decorated definition starts at its first decorator; lines inside a
@@ -60,7 +60,6 @@ def context_of(text: str, lexemes: Sequence[tokens_lib.Lexeme],
   logical ones: after a bracket the slip left open, the rest of the file is one logical
   line, and a context to the file's end holds the file's other errors, so that no repair
   of this one compiled in it."""
-  del logical  # (see the docstring)
   starts, previous, last_line = [], None, None
   for lexeme in lexemes:
     if lexeme.token in LAYOUT or lexeme.line == last_line:
@@ -219,14 +218,13 @@ def _first_edit_line(window: windows.Window, candidate: Sequence[str]) -> int:
 class FileChecker:
   """Turns window candidates into repaired files and keeps those whose context compiles."""
 
-  def __init__(self, text: str, lexemes: Sequence[tokens_lib.Lexeme],
-               logical: Sequence[windows.LogicalLine], window: windows.Window,
+  def __init__(self, text: str, lexemes: Sequence[tokens_lib.Lexeme], window: windows.Window,
                window_lexemes: Optional[Sequence[tokens_lib.Lexeme]]):
     self.text = text
     self.lines = text.split("\n")
     self.window = window
     self.window_lexemes = window_lexemes
-    self.context = context_of(text, lexemes, logical, window)
+    self.context = context_of(text, lexemes, window)
     # Repaired files whose context parses but that the compiler rejects (`keep_code`).
     self.not_code: set[str] = set()
 
@@ -302,7 +300,7 @@ class FileChecker:
       return (self.context.first_line, 0, "the parser gave up")
     return None
 
-  def context_compiles(self, repaired: str) -> bool:
+  def context_parses(self, repaired: str) -> bool:
     """Whether the repaired file's context around the window parses (the context's end
     moves with the length the repair added). One that parses but that the compiler
     rejects (`return` dedented out of its def) counts, and is kept in `not_code`: it
@@ -315,7 +313,7 @@ class FileChecker:
     return verdict is not None
 
   def is_code(self, repaired: str) -> bool:
-    """Whether a repaired file that `context_compiles` also compiles to code."""
+    """Whether a repaired file that `context_parses` also compiles to code."""
     return repaired not in self.not_code
 
 
@@ -440,7 +438,7 @@ def check(checker: FileChecker, message: str, error_line: int,
       break
     repaired, edits = checker.repaired(candidate)
     key = program_key(checker.text, edits, repaired)
-    if key in seen or not checker.context_compiles(repaired):
+    if key in seen or not checker.context_parses(repaired):
       continue
     seen.add(key)
     out.append(Checked(tuple(candidate), distance, repaired, edits,

@@ -167,7 +167,7 @@ def search(checker: in_file.FileChecker, lines: Sequence[str],
     if made is None:
       continue
     tokens, text, edits = made
-    if checker.context_compiles(text):
+    if checker.context_parses(text):
       out.append(Layout(tokens, text, edits, min(new_lines), preferred=False,
                         crosses=crosses_header(lines, lexemes, logical, new_lines)))
   # Preferred: the first that compiles to code, not one that parses only (`return`

@@ -226,7 +226,7 @@ def search(checker: in_file.FileChecker, error_line: int, error_column: Optional
         continue
       tokens, text, edits = made
       checks += 1
-      if text in seen or not checker.context_compiles(text):
+      if text in seen or not checker.context_parses(text):
         continue
       seen.add(text)
       # The scorer reads a split against the line as typed before the glue (a second
