@@ -95,6 +95,10 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   # The validation metric the best checkpoint maximises: "mrr", or "balanced_mrr" (valid
   # reweighted to test's mix of distances and lengths, metrics.balanced_summary).
   config.select_on = "balanced_mrr"
+  # Which queries each epoch draws: "none" (every training query once, in a shuffled
+  # order) or "test" (drawn with replacement so each edit distance comes up as often as
+  # in test, the mix selection reweights valid to; train is 61% distance 1).
+  config.balance = "none"
   # Distillation: a larger model's scorer bundle or finetune workdir, trained behind the same
   # first stage, whose softmax over each training group is a soft target (path; "" = none).
   # It scores every training group once at the start, cached in the workdir as

@@ -144,3 +144,37 @@ def test_ranking_batches_from_reranked_lists_carry_their_scores():
     assert sorted(batch["offset"][0, row].tolist()) == [0.0, 0.5, 1.5, 2.5]
     expected = ip.pair_features(instance.query, instance.truth, 32, window=2).inputs
     np.testing.assert_array_equal(batch["inputs"][0, row, label, :len(expected)], expected)
+
+
+def test_ranking_batches_draw_queries_by_sample_weight():
+  instances = conftest.make_instances(8)
+  kwargs = dict(devices=1, queries_per_device=4, group_size=4, max_len=64, buckets=(64,), seed=0)
+  # Weight 0 is never drawn; the rest come up in proportion to their weights.
+  weights = [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 5.0]
+  batches = batches_lib.RankingBatches(instances, sample_weights=weights, **kwargs)
+  drawn = np.concatenate([batches._epoch_order(e) for e in range(400)])  # pylint: disable=protected-access
+  counts = np.bincount(drawn, minlength=8)
+  assert counts[:4].sum() == 0
+  np.testing.assert_allclose(counts[4:] / counts.sum(), np.array([1, 1, 1, 5]) / 8, atol=0.02)
+  # Batches are drawn from the weighted order.
+  batch = batches.batch(3)
+  epoch, index = divmod(3, batches.batches_per_epoch)
+  members = batches._epoch_order(epoch)[index * 4:(index + 1) * 4]  # pylint: disable=protected-access
+  assert set(members.tolist()) <= {4, 5, 6, 7}
+  assert batch["label"].shape == (1, 4)
+  # Without weights an epoch is a permutation.
+  plain = batches_lib.RankingBatches(instances, **kwargs)
+  assert sorted(plain._epoch_order(0).tolist()) == list(range(8))  # pylint: disable=protected-access
+
+
+def test_test_distance_weights_give_each_distance_its_test_share():
+  from repair_rank.ranking import evaluate
+  distances = [1] * 6 + [2] * 3 + [3]
+  weights = evaluate.test_distance_weights(distances)
+  share = {d: weights[np.array(distances) == d].sum() / weights.sum() for d in (1, 2, 3)}
+  mix = {}
+  for (d, _), s in evaluate.test_mix().items():
+    mix[d] = mix.get(d, 0.0) + s
+  for d in (1, 2, 3):
+    assert abs(share[d] - mix[d]) < 1e-9
+  assert weights[-1] > weights[0]  # The rare distance 3 weighs more than a distance-1 query.

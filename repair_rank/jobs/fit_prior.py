@@ -13,7 +13,6 @@ import pathlib
 
 from absl import logging
 import ml_collections
-import numpy as np
 
 from repair_rank.data import instances as instances_lib
 from repair_rank.ranking import evaluate
@@ -35,11 +34,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   query_weights = None
   if config.balance == "test":
     # Each distance weighs what it weighs in test (the mix users are measured on).
-    target = {}
-    for (distance, _), share in evaluate.test_mix().items():
-      target[distance] = target.get(distance, 0.0) + share
-    distances = np.array([inst.distance for inst in train])
-    query_weights = np.array([target.get(d, 0.0) / np.mean(distances == d) for d in distances])
+    query_weights = evaluate.test_distance_weights([inst.distance for inst in train])
   elif config.balance != "none":
     raise ValueError(f"config.balance must be 'none' or 'test', got {config.balance!r}")
   prior, loss = learned_prior.fit(

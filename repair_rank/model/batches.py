@@ -129,6 +129,8 @@ class RankingBatches:
   scores, truth index), e.g. `ranking.learned_prior.reranked_group`), the hard
   negatives it must separate at inference, and its offsets are those scores.
   `window` > 0 encodes only each pair's edited span plus that much context.
+  `sample_weights` (one per instance, e.g. `evaluate.test_distance_weights`) draws each
+  epoch's queries with replacement in proportion to them instead of as a permutation.
   """
 
   def __init__(self, instances: Sequence[RankingInstance], *, devices: int,
@@ -140,13 +142,24 @@ class RankingBatches:
                reranked: Callable[[RankingInstance, np.random.Generator],
                                   tuple[list, np.ndarray, int]] | None = None,
                window: int = 0,
-               teacher: Mapping[str, Mapping[tuple[str, ...], float]] | None = None):
+               teacher: Mapping[str, Mapping[tuple[str, ...], float]] | None = None,
+               sample_weights: Sequence[float] | None = None):
     if prior is not None and reranked is not None:
       raise ValueError("give a prior or a reranked-list function, not both: the latter "
                        "carries its own first-stage scores")
-    instances = [inst for inst in instances if any(c != inst.truth for c in inst.candidates)]
+    if sample_weights is not None and len(sample_weights) != len(instances):
+      raise ValueError(f"{len(sample_weights)} sample weights for {len(instances)} instances")
+    usable = [i for i, inst in enumerate(instances)
+              if any(c != inst.truth for c in inst.candidates)]
+    instances = [instances[i] for i in usable]
     if not instances:
       raise ValueError("no ranking instances with at least one negative candidate")
+    self.sample_p = None
+    if sample_weights is not None:
+      weights = np.asarray(sample_weights, np.float64)[usable]
+      if (weights < 0).any() or not weights.sum() > 0:
+        raise ValueError("sample weights must be >= 0 with a positive sum")
+      self.sample_p = weights / weights.sum()
     self.instances = instances
     self.devices = devices
     self.queries_per_device = queries_per_device
@@ -168,8 +181,11 @@ class RankingBatches:
 
   @functools.lru_cache(maxsize=2)
   def _epoch_order(self, epoch: int) -> np.ndarray:
-    order = np.random.default_rng([self.seed, epoch]).permutation(len(self.instances))
-    return np.resize(order, self.batches_per_epoch * self.global_queries)
+    rng = np.random.default_rng([self.seed, epoch])
+    size = self.batches_per_epoch * self.global_queries
+    if self.sample_p is not None:
+      return rng.choice(len(self.instances), size=size, p=self.sample_p)
+    return np.resize(rng.permutation(len(self.instances)), size)
 
   def group(self, instance: RankingInstance, rng: np.random.Generator
             ) -> tuple[list[tuple[str, ...]], int, np.ndarray | None]:

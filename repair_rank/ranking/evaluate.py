@@ -114,3 +114,17 @@ def test_mix() -> dict[metrics.Cell, float]:
   pairs = stackoverflow.read_pairs(paths.split_path("test"))
   return metrics.composition(metrics.cell(p["distance"], len(p["broken"].split()))
                              for p in pairs)
+
+
+def test_distance_weights(distances: Sequence[int]) -> np.ndarray:
+  """Per-query weights that give each edit distance the share it has in test.
+
+  A query weighs its distance's test share / that distance's share of `distances`
+  (distances test lacks weigh 0), so a d1-heavy training set (train: 61% distance 1)
+  is trained as if it had test's balanced mix. Mean 1 where every distance is in test.
+  """
+  target: dict[int, float] = {}
+  for (distance, _), share in test_mix().items():
+    target[distance] = target.get(distance, 0.0) + share
+  distances = np.asarray(distances)
+  return np.array([target.get(d, 0.0) / np.mean(distances == d) for d in distances])

@@ -333,7 +333,8 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
       buckets=config.length_buckets, seed=config.seed,
       prior=registry.get(prior.name, **dict(prior.options)) if prior.name and not reranked
       else None, prior_weight=prior.weight, reranked=reranked,
-      window=model_config.pair_window, teacher=teacher, **run.shard)
+      window=model_config.pair_window, teacher=teacher,
+      sample_weights=train_sample_weights(config, train_instances), **run.shard)
   p_train = compile_train_step(config, distributed.pmap_devices(run.devices))
   best_metric = scorer_lib.BEST_METRIC if valid_instances else None
   valid_instances = list(valid_instances)[:config.max_valid_instances or None]
@@ -370,6 +371,19 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
               "valid MRR (dashed: first stage alone)": ("valid", "mrr", "first_stage_mrr"),
               "valid P@1 (dashed: first stage alone)": ("valid", "p@1", "first_stage_p@1")})
   return loop.train(config, run, stage, state, dropout_rng)
+
+
+def train_sample_weights(config: ml_collections.ConfigDict,
+                         train_instances: Sequence[instances_lib.RankingInstance]
+                         ) -> np.ndarray | None:
+  """config.balance's per-query sampling weights: None ("none"), or each distance drawn
+  as often as it occurs in test ("test"; train is 61% distance 1, test a third)."""
+  balance = config.get("balance", "none")
+  if balance == "none":
+    return None
+  if balance != "test":
+    raise ValueError(f"config.balance must be 'none' or 'test', got {balance!r}")
+  return evaluate_lib.test_distance_weights([inst.distance for inst in train_instances])
 
 
 def teacher_residuals(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
