@@ -561,3 +561,21 @@ def test_a_split_whose_half_is_cut_is_no_split():
   out = diagnosis.in_file.one_per_program(text, [split(start + len("Options")), split(start)])
   assert [(c.split, c.query, c.words_lost) for c in out] == [(False, None, 1),
                                                               (True, query, 0)]
+
+
+def test_a_fix_names_the_lines_its_text_edits_land_on():
+  # A stray `)` closes a call early; one repair puts a `(` before the next line's first
+  # token, which lands at the end of the line above (`(width,)(`).
+  source = broken("    total = width * height",
+                  "    total = max(width,)\n        height)", n=2)
+  found = diagnosis.diagnose(source, constant, top_k=5, time_budget=0.5)
+  assert found.status == "repaired", found.message
+  starts = [0] + [i + 1 for i, ch in enumerate(source) if ch == "\n"]
+  openers_inserted = 0
+  for fix in found.fixes:
+    landed = {sum(s <= e.start for s in starts) for e in fix.edits}
+    named = {int(part.split(":")[0].split()[1]) for part in fix.description.split("; ")
+             if part.startswith("line ")}
+    assert named <= landed, (fix.description, landed)
+    openers_inserted += any("insert '('" in p for p in fix.description.split("; "))
+  assert openers_inserted  # the case this guards is among the fixes

@@ -17,6 +17,7 @@ from repair_rank.repair import name_evidence
 from repair_rank.repair import ranked
 from repair_rank.repair import showing
 from repair_rank.repair import source_text
+from repair_rank.repair import text_edits
 from repair_rank.repair import text_repairs
 from repair_rank.repair import two_step
 from repair_rank.repair import windows
@@ -206,9 +207,28 @@ def file_fixes(text: str, lexemes: Sequence[tokens_lib.Lexeme],
     repair = ranked.Repair(c.tokens, ranked_one.score, c.distance, ranked_one.confidence)
     fixes.append(Fix(repair, c.text, c.edits, "; ".join(filter(None, [
         source_text.describe_dropped(found.dropped),
-        c.description or showing.describe_edits(window.tokens, window.texts, window_lines,
-                                                c.tokens)]))))
+        c.description or _at_text_lines(
+            showing.describe_edits(window.tokens, window.texts, window_lines, c.tokens),
+            text, c.edits)]))))
   return fixes
+
+
+def _at_text_lines(description: str, text: str, edits: Sequence[text_edits.TextEdit]) -> str:
+  """A token edits' description with each edit's line where its text edit lands.
+
+  The tokens' lines can differ: an opener put before the first token of a line goes at
+  the end of the line above when the bracket carries on there (`f(a)(` then `b,`).
+  Kept as it is unless it names one edit per text edit.
+  """
+  parts = description.split("; ")
+  if len(parts) != len(edits) or not all(p.startswith("line ") for p in parts):
+    return description
+  starts = source_text.line_starts(text)
+  out = []
+  for part, edit in zip(parts, sorted(edits, key=lambda e: e.start)):
+    words = part.split(": ", 1)[1]
+    out.append(f"line {bisect.bisect_right(starts, edit.start)}: {words}")
+  return "; ".join(out)
 
 
 def first_error_candidates(source: str, *, window_tokens: int = 120, max_distance: int = 3,
