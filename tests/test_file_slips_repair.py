@@ -579,3 +579,15 @@ def test_a_fix_names_the_lines_its_text_edits_land_on():
     assert named <= landed, (fix.description, landed)
     openers_inserted += any("insert '('" in p for p in fix.description.split("; "))
   assert openers_inserted  # the case this guards is among the fixes
+
+
+def test_no_repair_cuts_a_split_name_short():
+  # `dictOptions` split as `dict(Options` and its right half then deleted would make
+  # `dict(` from a name: no slip a person makes. The split that keeps both halves and the
+  # opener put after the name stay.
+  source = ORIGINAL + "options = dictOptions\n    low=1, high=2)\n"
+  found = diagnosis.diagnose(source, constant, top_k=10, time_budget=0.5)
+  assert found.status == "repaired", found.message
+  last_lines = [fix.text.split("\n")[-3] for fix in found.fixes]
+  assert "options = dictOptions(" in last_lines
+  assert all("Options" in line for line in last_lines), last_lines

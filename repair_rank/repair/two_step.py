@@ -105,6 +105,17 @@ def _after(error: tuple[int, int, str], line: int, column: Optional[int],
   return (error[0], error[1]) > (line, (column or 0) + shift)
 
 
+def _cuts_split(first: line_edits.Variant, second: line_edits.Variant) -> bool:
+  """Whether `second` deletes a half of the name `first` split: `CheckpointManagerOptions`
+  made `CheckpointManager(` cuts a name short, no slip a person makes, however well the
+  rest of the file knows `CheckpointManager(`."""
+  if not first.split or not second.deleted or second.line != first.line:
+    return False
+  right_half = second.column == first.column + len(first.inserted)
+  left_half = second.column + len(second.deleted) == first.column
+  return right_half or left_half
+
+
 def _unknown_glued(line_text: str, column: int, counts: dict[str, int]) -> bool:
   """Whether the name of `line_text` that a split at `column` cuts in two names is one
   the rest of the file never uses (`counts`: `line_edits.known_names` of the file) and
@@ -221,6 +232,8 @@ def search(checker: in_file.FileChecker, error_line: int, error_column: Optional
     for second in seconds:
       if spent():
         return out
+      if _cuts_split(first, second):
+        continue
       made = checker.with_lines({**new_lines, second.line: second.text})
       if made is None:
         continue
