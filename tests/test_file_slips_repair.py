@@ -575,7 +575,7 @@ def test_a_fix_names_the_lines_its_text_edits_land_on():
   for fix in found.fixes:
     landed = {sum(s <= e.start for s in starts) for e in fix.edits}
     named = {int(part.split(":")[0].split()[1]) for part in fix.description.split("; ")
-             if part.startswith("line ")}
+             if part.startswith("line ") and "insert" in part}
     assert named <= landed, (fix.description, landed)
     openers_inserted += any("insert '('" in p for p in fix.description.split("; "))
   assert openers_inserted  # the case this guards is among the fixes
@@ -588,6 +588,54 @@ def test_no_repair_cuts_a_split_name_short():
   source = ORIGINAL + "options = dictOptions\n    low=1, high=2)\n"
   found = diagnosis.diagnose(source, constant, top_k=10, time_budget=0.5)
   assert found.status == "repaired", found.message
-  last_lines = [fix.text.split("\n")[-3] for fix in found.fixes]
-  assert "options = dictOptions(" in last_lines
-  assert all("Options" in line for line in last_lines), last_lines
+  tails = [fix.text[len(ORIGINAL):] for fix in found.fixes]
+  assert any(tail.startswith("options = dictOptions(") for tail in tails), tails
+  assert all("Options" in tail for tail in tails), tails
+
+
+def test_a_def_without_its_parentheses():
+  # "expected '('" blames the colon; `def getregentry(:` stops the parser at the `(`
+  # itself, a first step all the same, and the `)` after it completes the repair.
+  source = ORIGINAL + "def getregentry:\n    return 1\n"
+  found = diagnosis.diagnose(source, constant, top_k=5, time_budget=0.5)
+  assert found.status == "repaired" and found.message == "expected '('"
+  assert found.fixes[0].text.split("\n")[-3] == "def getregentry():"
+
+
+def test_a_docstring_indented_too_deep_before_a_long_block():
+  # Python blames the decorator after the docstring ("unindent does not match"); the
+  # slip is the docstring, so the window reaches back to it, and the long method after
+  # gives way for it within the window's cap.
+  method = "".join(f"        total += width * {i}\n" for i in range(40))
+  original = ORIGINAL + ('class Shape:\n    """A shape."""\n\n    @staticmethod\n'
+                         f"    def area(width):\n        total = 0\n{method}"
+                         "        return total\n")
+  source = original.replace('    """A shape."""', '        """A shape."""')
+  found = diagnosis.diagnose(source, constant, top_k=3, time_budget=0.5)
+  assert found.status == "repaired", found.message
+  assert found.message.startswith("unindent does not match")
+  assert same_ast(found.fixes[0].text, original), found.fixes[0].description
+  from repair_rank.repair import windows  # pylint: disable=import-outside-toplevel
+  from repair_rank.syntax import tokens  # pylint: disable=import-outside-toplevel
+  lexemes = tokens.lex_lexemes(source)
+  logical = windows.logical_lines(lexemes)
+  docstring = source.split("\n").index('        """A shape."""')
+  window = windows.error_window(lexemes, logical, source.count("\n") + 1, docstring + 2,
+                                reach_back=1)
+  assert window.first_line == docstring and len(window.tokens) <= 121
+
+
+@pytest.mark.parametrize("slipped,meant", [
+    ('    raise ValueError"bad step"', '    raise ValueError("bad step")'),
+    ("    _, cte, cte_string _ = ew.split'?')", "    _, cte, cte_string, _ = ew.split('?')"),
+])
+def test_an_opener_is_a_first_step_where_the_parser_stops_at_it(slipped, meant):
+  # Put in, the `(` leaves the parser stuck at itself ("'(' was never closed") or at a
+  # comma dropped before it: a first step all the same, which the second completes.
+  def with_line(line):
+    return ORIGINAL + f"def check(ew):\n{line}\n    return ew\n"
+
+  found = diagnosis.diagnose(with_line(slipped), constant, top_k=10, time_budget=0.5)
+  assert found.status == "repaired", found.message
+  assert any(same_ast(fix.text, with_line(meant)) for fix in found.fixes), [
+      fix.description for fix in found.fixes]

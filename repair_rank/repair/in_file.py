@@ -122,7 +122,10 @@ def reach_back(message: str, lines: Sequence[str] = (),
   it early); a closer that starts its line closes a statement that began at the last
   line before it indented no deeper (`def f` ... `) -> None:`, lines earlier). (An
   unexpected indent reaching back measured worse: the search's budget went to the
-  wider window.)"""
+  wider window.) A line that unindents to no outer level may be right and the statement
+  before it indented off the file's step (a class's docstring too deep): one line back."""
+  if message.startswith("unindent does not match"):
+    return 1
   if not message.startswith(("unmatched", "closing parenthesis")):
     return 0
   if not lines or not logical or error_line >= len(lines):
@@ -195,6 +198,8 @@ def hinted(message: str, window_tokens: Sequence[str], candidate: Sequence[str])
     return bool(inserted) and all(t in tokens_lib.CLOSERS for t in inserted) and not deleted
   if "expected ':'" in message:
     return inserted == [":"] and not deleted
+  if "expected '('" in message:  # `def f:`, its parentheses dropped
+    return inserted[:1] == ["("] and not deleted
   if "forgot a comma" in message:
     return inserted == [","] and not deleted
   missing = MISMATCH.search(message)

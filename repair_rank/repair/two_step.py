@@ -55,6 +55,8 @@ def hinted(message: str, variant: line_edits.Variant) -> bool:
     return variant.inserted in CLOSERS
   if "expected ':'" in message:
     return variant.inserted == ":"
+  if "expected '('" in message:  # `def f:`
+    return variant.inserted == "("
   if "forgot a comma" in message:
     return variant.inserted == ","
   missing = in_file.MISMATCH.search(message)
@@ -103,6 +105,17 @@ def _after(error: tuple[int, int, str], line: int, column: Optional[int],
   if variant.line == line and column is not None and variant.column <= column:
     shift = len(variant.inserted) - len(variant.deleted)
   return (error[0], error[1]) > (line, (column or 0) + shift)
+
+
+def _opens(message: str, variant: line_edits.Variant, error: tuple[int, int, str]) -> bool:
+  """Whether `variant` puts in an opener that is a first step wherever the parser then
+  stops: the new complaint is that it was never closed (`raise E"msg"` made
+  `raise E("msg"` owes its `)`; `def f:` made `def f(:`), or the opener is of the kind
+  Python's message hints and the complaint changed (`a b = f'?')` made `f('?')` stops
+  at the comma dropped before it)."""
+  if variant.inserted not in OPENERS or error[2] == message:
+    return False
+  return error[2] == f"'{variant.inserted}' was never closed" or hinted(message, variant)
 
 
 def _cuts_split(first: line_edits.Variant, second: line_edits.Variant) -> bool:
@@ -194,9 +207,12 @@ def search(checker: in_file.FileChecker, error_line: int, error_column: Optional
         if error[2] != message:  # got past the opener
           owed_firsts.append((v, error))
       elif two_steps and (v.split or _after(error, error_line, error_column, v)
-                          or (owed and v.inserted == owed and error[2] != message)):
+                          or (owed and v.inserted == owed and error[2] != message)
+                          or _opens(message, v, error)):
         # A glued name split apart is a first step wherever the parser then stops: the
-        # second slip may lie before the first (`tupleUnion[str None]`: the comma).
+        # second slip may lie before the first (`tupleUnion[str None]`: the comma). So is
+        # an opener put in where it changes the complaint, though the parser stops at or
+        # before it (`_opens`).
         firsts.append((v, error))
   # The first steps in order (hinted, nearest), and those that got the parser furthest:
   # a `)` anywhere in `f(a: int` gets it past the `(`, but only the one at the end

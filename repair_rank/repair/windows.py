@@ -275,6 +275,10 @@ def error_window(lexemes: Sequence[tokens_lib.Lexeme], logical: Sequence[Logical
     start, end = logical[back].start, run_on
   else:
     lo, hi = _grow(logical, center, max_tokens, margin)
+    if back < lo and _span(logical, back, center + 1) <= max_tokens:
+      # The statements before fit with the error's line: the block after gives way.
+      while _span(logical, back, hi) > max_tokens:
+        hi -= 1
     start, end = logical[lo].start, logical[hi - 1].end
     if back < lo and _span(logical, back, hi) <= max_tokens:
       lo = back
