@@ -639,3 +639,30 @@ def test_an_opener_is_a_first_step_where_the_parser_stops_at_it(slipped, meant):
   assert found.status == "repaired", found.message
   assert any(same_ast(fix.text, with_line(meant)) for fix in found.fixes), [
       fix.description for fix in found.fixes]
+
+
+def test_layouts_share_the_scorers_best_score():
+  # A line two spaces short at a block's end: its block's level and the next statement's
+  # are equally near. The scorer reads each as INDENT/DEDENT edits of the window as the
+  # lexer read it, which says nothing of the level meant: every layout gets the best
+  # layout's score, and the rest of the evidence (the preferred layout) decides.
+  source = ORIGINAL + ("def shrink(x):\n    for i in range(x):\n        x += i\n"
+                       "      x -= 1\n    return x\n")
+  error, candidates = diagnosis.first_error_candidates(source, time_budget=0.5)
+  assert error.message.startswith("unindent does not match")
+  layouts = [i for i, c in enumerate(candidates.checked) if c.layout]
+  assert len(layouts) >= 2
+
+  def where_layout(tokens):  # differs wherever a layout token does
+    return float(sum(k for k, t in enumerate(tokens) if t in ("INDENT", "DEDENT")))
+
+  def score_fn(query, cands):
+    del query
+    return np.array([where_layout(c) for c in cands])
+
+  scores = file_ranking.scores(candidates.checked, candidates.window.tokens, score_fn)
+  own = [where_layout(c.tokens) for c in candidates.checked]
+  best = max(own[i] for i in layouts)
+  assert any(own[i] != best for i in layouts)  # the scorer told them apart
+  assert all(scores[i] == best for i in layouts)
+  assert all(scores[i] == own[i] for i in range(len(scores)) if i not in layouts)

@@ -135,7 +135,7 @@ def file_candidates(text: str, lexemes: Sequence[tokens_lib.Lexeme],
   checked = [in_file.Checked(layout.tokens, 1, layout.text, layout.edits, True,
                              abs(layout.first_line - error.line), preferred=layout.preferred,
                              description=in_file.describe_text_edits(text, layout.edits),
-                             moves=kept_in_place and layout.crosses)
+                             moves=kept_in_place and layout.crosses, layout=True)
              for layout in layouts]
   checked += in_file.check(checker, error.message, error.line, ordered,
                            limit=MAX_FILE_CHECKS, deadline=deadline)

@@ -125,7 +125,12 @@ def scores(checked: Sequence[in_file.Checked], window_tokens: Sequence[str],
            score_fn: evaluate.ScoreFn) -> np.ndarray:
   """The scorer's score of each candidate, read against the window's tokens or its own
   `query` (a glued name split apart: the window with the name typed apart), one call per
-  query."""
+  query; every layout (`in_file.Checked.layout`) gets the best layout's.
+
+  The scorer reads a re-indentation as INDENT and DEDENT edits of the window, whose
+  slipped line the lexer already read at one of the levels: it prefers the layout nearest
+  that reading (on the standard library's slips, the wrong one of two equally near levels
+  by 7-13 nats), which says nothing of which level the author meant."""
   score = evaluate.as_score_fn(score_fn)
   by_query: dict[tuple[str, ...], list[int]] = collections.defaultdict(list)
   for i, c in enumerate(checked):
@@ -134,6 +139,9 @@ def scores(checked: Sequence[in_file.Checked], window_tokens: Sequence[str],
   for query, indices in by_query.items():
     out[indices] = np.asarray(score(list(query), [list(checked[i].tokens) for i in indices]),
                               np.float64)
+  layouts = [i for i, c in enumerate(checked) if c.layout]
+  if layouts:
+    out[layouts] = out[layouts].max()
   return out
 
 

@@ -101,6 +101,7 @@ class Checked:
   unknown_left: int = 0  # such names left in the lines it edits (`name_evidence`)
   words_lost: int = 0  # names, keywords, numbers, strings it deletes (`name_evidence`)
   familiar: int = 0  # n-grams it creates that the rest of the file has (`local_ngrams`)
+  layout: bool = False  # a re-indentation of `indentation.search`
   # The tokens the scorer reads it against; None: the window's. A glued name split apart
   # is read against the window with the name typed apart (`two_step`): in tokens a split
   # inserts a name, an edit no snippet fix makes, so the scorer put it far below.
@@ -413,7 +414,8 @@ def _merged(checked: Sequence["Checked"], key_of) -> list["Checked"]:
         shown, distance=min(c.distance, old.distance), hinted=c.hinted or old.hinted,
         offset_lines=min(c.offset_lines, old.offset_lines), split=c.split or old.split,
         query=c.query or old.query,
-        preferred=c.preferred or old.preferred, moves=c.moves or old.moves)
+        preferred=c.preferred or old.preferred, moves=c.moves or old.moves,
+        layout=c.layout or old.layout)
   return list(kept.values())
 
 
