@@ -666,3 +666,17 @@ def test_layouts_share_the_scorers_best_score():
   assert any(own[i] != best for i in layouts)  # the scorer told them apart
   assert all(scores[i] == best for i in layouts)
   assert all(scores[i] == own[i] for i in range(len(scores)) if i not in layouts)
+  # A layout is any repair whose edits change only spaces and line breaks, whichever
+  # source made it (the window's token search too, which re-indents the next lines), and
+  # nothing else is.
+  from repair_rank.repair import text_edits  # pylint: disable=import-outside-toplevel
+  at = source.index("      x -= 1")
+  next_lines = source.index("    return x", at)
+  made = [(text_edits.TextEdit(at, at + 6, "        "),),  # the token search's re-indent
+          (text_edits.TextEdit(at, at + 6, "        "),
+           text_edits.TextEdit(next_lines, next_lines + 4, "  ")),
+          (text_edits.TextEdit(at + 6, at + 7, "y"),)]
+  plain = [diagnosis.in_file.Checked(("NAME",), 1, text_edits.apply_edits(source, e), e,
+                                     False, 0) for e in made]
+  flagged = diagnosis.in_file.one_per_program(source, plain)
+  assert [c.layout for c in flagged] == [True, True, False]

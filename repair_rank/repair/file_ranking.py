@@ -125,12 +125,15 @@ def scores(checked: Sequence[in_file.Checked], window_tokens: Sequence[str],
            score_fn: evaluate.ScoreFn) -> np.ndarray:
   """The scorer's score of each candidate, read against the window's tokens or its own
   `query` (a glued name split apart: the window with the name typed apart), one call per
-  query; every layout (`in_file.Checked.layout`) gets the best layout's.
+  query; every repair that changes only the layout (`in_file.Checked.layout`) gets the
+  best such repair's.
 
-  The scorer reads a re-indentation as INDENT and DEDENT edits of the window, whose
-  slipped line the lexer already read at one of the levels: it prefers the layout nearest
-  that reading (on the standard library's slips, the wrong one of two equally near levels
-  by 7-13 nats), which says nothing of which level the author meant."""
+  The scorer reads a re-indentation as INDENT, DEDENT and NEWLINE edits of the window,
+  whose slipped line the lexer already read at one of the levels: it prefers the layout
+  nearest that reading (on the standard library's slips, the wrong one of two equally
+  near levels by 7-13 nats, or one that re-indents the next statements too), which says
+  nothing of which level the author meant; the files' own evidence (the preferred layout,
+  the lines touched) decides between them."""
   score = evaluate.as_score_fn(score_fn)
   by_query: dict[tuple[str, ...], list[int]] = collections.defaultdict(list)
   for i, c in enumerate(checked):

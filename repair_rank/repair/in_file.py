@@ -101,7 +101,7 @@ class Checked:
   unknown_left: int = 0  # such names left in the lines it edits (`name_evidence`)
   words_lost: int = 0  # names, keywords, numbers, strings it deletes (`name_evidence`)
   familiar: int = 0  # n-grams it creates that the rest of the file has (`local_ngrams`)
-  layout: bool = False  # a re-indentation of `indentation.search`
+  layout: bool = False  # changes only the layout (`indentation.search`, `only_layout`)
   # The tokens the scorer reads it against; None: the window's. A glued name split apart
   # is read against the window with the name typed apart (`two_step`): in tokens a split
   # inserts a name, an edit no snippet fix makes, so the scorer put it far below.
@@ -396,8 +396,16 @@ def one_per_program(text: str, checked: Sequence["Checked"],
     out.append(dataclasses.replace(
         c, split=split, query=c.query if split else None, extra_lines=lines_touched(text, c.edits) - 1,
         unknown_names=added, unknown_left=left, words_lost=lost,
-        familiar=local_ngrams.familiar_created(ngrams, text, c.edits, c.text)))
+        familiar=local_ngrams.familiar_created(ngrams, text, c.edits, c.text),
+        layout=c.layout or only_layout(text, c.edits)))
   return out
+
+
+def only_layout(text: str, edits: Sequence[text_edits.TextEdit]) -> bool:
+  """Whether the edits of `text` change only spaces, tabs and line breaks (a layout, in
+  tokens INDENT, DEDENT and NEWLINE edits, from whichever source)."""
+  return bool(edits) and all(not (text[e.start:e.end] + e.text).strip(" \t\n")
+                             for e in edits)
 
 
 def _merged(checked: Sequence["Checked"], key_of) -> list["Checked"]:
