@@ -189,6 +189,19 @@ def test_fit_file_ranking_gradient_and_optimum():
                             args=(prepared,), jac=True, method="L-BFGS-B")
   assert found.success and np.linalg.norm(grad(found.x)) < 1e-3
   assert fit_file_ranking.top1(fit_file_ranking._ranking(found.x), rows) == 1.0  # pylint: disable=protected-access
+  # Three-fold: each row ranked by weights fitted on the others learns the same rule; a
+  # row whose right repair is missing is a miss but no wrong top.
+  missing = {"scores": [0.0], "hinted": [False], "offset_lines": [0], "distance": [1],
+             "split": [False], "right": [False]}
+  every = rows + [fit_file_ranking._Row(missing)]  # pylint: disable=protected-access
+  kinds = ["comma"] * len(rows) + ["open"]
+  accuracy, wrong = fit_file_ranking.cross_validated(every, kinds, 3)
+  assert accuracy == len(rows) / len(every) and wrong["comma"] == wrong["open"] == 0
+  flipped = [fit_file_ranking._Row({**missing, "scores": [0.0, 0.0], "hinted": [True, False],  # pylint: disable=protected-access
+                                    "offset_lines": [0, 0], "distance": [1, 1],
+                                    "split": [False, False], "right": [False, True]})]
+  accuracy, wrong = fit_file_ranking.cross_validated(rows + flipped, kinds, 3)
+  assert wrong["open"] == 1 and accuracy == len(rows) / (len(rows) + 1)
 
 
 def test_every_error_is_reported():
@@ -603,6 +616,10 @@ def test_a_def_without_its_parentheses():
   found = diagnosis.diagnose(source, constant, top_k=5, time_budget=BUDGET)
   assert found.status == "repaired" and found.message == "expected '('"
   assert found.fixes[0].text.split("\n")[-3] == "def getregentry():"
+  # The window's candidates of that kind count as hinted too (the files' ranking weighs it).
+  query = ["def", "NAME", ":"]
+  assert diagnosis.in_file.hinted("expected '('", query, ["def", "NAME", "(", ")", ":"])
+  assert not diagnosis.in_file.hinted("expected '('", query, ["def", "NAME", "[", "]", ":"])
 
 
 def test_a_docstring_indented_too_deep_before_a_long_block():

@@ -224,3 +224,17 @@ def test_plot_finetuning_reads_the_valid_curve(tmp_path):
   (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
   curve, first_stage = plot_finetuning.valid_curve(tmp_path, "balanced_mrr")
   assert curve == [(100, 0.6), (200, 0.7)] and first_stage == 0.5
+
+
+def test_balance_draws_by_tests_distance_mix():
+  import dataclasses  # pylint: disable=import-outside-toplevel
+  import ml_collections  # pylint: disable=import-outside-toplevel
+  instances = conftest.make_instances(6)  # each a dropped token: distance 1
+  instances[0] = dataclasses.replace(instances[0], distance=3)
+  assert finetune.train_sample_weights(ml_collections.ConfigDict({"balance": "none"}),
+                                       instances) is None
+  weights = finetune.train_sample_weights(ml_collections.ConfigDict({"balance": "test"}),
+                                          instances)
+  assert len(weights) == 6 and weights[0] > weights[1]  # the rare distance weighs more
+  with pytest.raises(ValueError, match="config.balance must be 'none' or 'test'"):
+    finetune.train_sample_weights(ml_collections.ConfigDict({"balance": "tests"}), instances)

@@ -1,5 +1,6 @@
 """Tests for repair_rank.model.features and .batches: vocabulary, edit labels, batches by step."""
 import numpy as np
+import pytest
 
 import conftest
 from repair_rank.model import batches as batches_lib
@@ -178,3 +179,14 @@ def test_test_distance_weights_give_each_distance_its_test_share():
   for d in (1, 2, 3):
     assert abs(share[d] - mix[d]) < 1e-9
   assert weights[-1] > weights[0]  # The rare distance 3 weighs more than a distance-1 query.
+
+
+def test_ranking_batches_reject_bad_sample_weights():
+  instances = conftest.make_instances(4)
+  kwargs = dict(devices=1, queries_per_device=2, group_size=4, max_len=64, buckets=(64,), seed=0)
+  with pytest.raises(ValueError, match="3 sample weights for 4 instances"):
+    batches_lib.RankingBatches(instances, sample_weights=[1.0, 1.0, 1.0], **kwargs)
+  with pytest.raises(ValueError, match=">= 0 with a positive sum"):
+    batches_lib.RankingBatches(instances, sample_weights=[1.0, -1.0, 1.0, 1.0], **kwargs)
+  with pytest.raises(ValueError, match=">= 0 with a positive sum"):
+    batches_lib.RankingBatches(instances, sample_weights=[0.0] * 4, **kwargs)

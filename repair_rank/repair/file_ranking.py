@@ -131,7 +131,7 @@ def scores(checked: Sequence[in_file.Checked], window_tokens: Sequence[str],
   The scorer reads a re-indentation as INDENT, DEDENT and NEWLINE edits of the window,
   whose slipped line the lexer already read at one of the levels: it prefers the layout
   nearest that reading (on the standard library's slips, the wrong one of two equally
-  near levels by 7-13 nats, or one that re-indents the next statements too), which says
+  near levels by 8-19 nats, or one that re-indents the next statements too), which says
   nothing of which level the author meant; the files' own evidence (the preferred layout,
   the lines touched) decides between them."""
   score = evaluate.as_score_fn(score_fn)
