@@ -99,6 +99,9 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   # order) or "test" (drawn with replacement so each edit distance comes up as often as
   # in test, the mix selection reweights valid to; train is 61% distance 1).
   config.balance = "none"
+  # With balance "test": each query's weight is raised to this power (0 < power <= 1), so
+  # 1 draws test's mix and 0.5 goes halfway (in log-weights) from train's mix toward it.
+  config.balance_power = 1.0
   # Distillation: a larger model's scorer bundle or finetune workdir, trained behind the same
   # first stage, whose softmax over each training group is a soft target (path; "" = none).
   # It scores every training group once at the start, cached in the workdir as

@@ -238,3 +238,10 @@ def test_balance_draws_by_tests_distance_mix():
   assert len(weights) == 6 and weights[0] > weights[1]  # the rare distance weighs more
   with pytest.raises(ValueError, match="config.balance must be 'none' or 'test'"):
     finetune.train_sample_weights(ml_collections.ConfigDict({"balance": "tests"}), instances)
+  half = finetune.train_sample_weights(
+      ml_collections.ConfigDict({"balance": "test", "balance_power": 0.5}), instances)
+  assert half[0] / half[1] == pytest.approx((weights[0] / weights[1]) ** 0.5)
+  assert weights[0] / weights[1] > half[0] / half[1] > 1  # part way toward test's mix
+  with pytest.raises(ValueError, match="balance_power"):
+    finetune.train_sample_weights(
+        ml_collections.ConfigDict({"balance": "test", "balance_power": 0.0}), instances)

@@ -377,13 +377,18 @@ def train_sample_weights(config: ml_collections.ConfigDict,
                          train_instances: Sequence[instances_lib.RankingInstance]
                          ) -> np.ndarray | None:
   """config.balance's per-query sampling weights: None ("none"), or each distance drawn
-  as often as it occurs in test ("test"; train is 61% distance 1, test a third)."""
+  as often as it occurs in test ("test"; train is 61% distance 1, test a third), the
+  weights raised to config.balance_power (1: test's mix; between 0 and 1: part way)."""
   balance = config.get("balance", "none")
   if balance == "none":
     return None
   if balance != "test":
     raise ValueError(f"config.balance must be 'none' or 'test', got {balance!r}")
-  return evaluate_lib.test_distance_weights([inst.distance for inst in train_instances])
+  power = config.get("balance_power", 1.0)
+  if not 0 < power <= 1:
+    raise ValueError(f"config.balance_power must be in (0, 1], got {power!r}")
+  weights = evaluate_lib.test_distance_weights([inst.distance for inst in train_instances])
+  return weights ** power
 
 
 def teacher_residuals(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
