@@ -73,6 +73,10 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   # With first-stage negatives: candidates the model reranks per query, in training and in
   # the exported bundle (its prefilter_k).
   config.first_stage_k = 16
+  # With first-stage negatives: the first stage's best this many more at each token edit
+  # distance 1-3 beyond its top first_stage_k, in training and in the bundle (0 = none):
+  # room for three-edit repairs, which the top 16 mostly lacks (group_size must hold them).
+  config.first_stage_per_distance = 0
   # With first-stage negatives: random candidates from the rest of the first stage's list
   # added to each group (count), so the model sees some easy ones.
   config.random_negatives = 0

@@ -259,6 +259,8 @@ def _set(path: str, value):
     ("length_buckets", [16, "64"], "field 'length_buckets'"),
     ("prefilter_k", "64", "field 'prefilter_k'"),
     ("prefilter_k", True, "field 'prefilter_k'"),
+    ("prefilter_per_distance", -1, "field 'prefilter_per_distance'"),
+    ("prefilter_per_distance", "4", "field 'prefilter_per_distance'"),
     ("prior_weight", None, "field 'prior_weight'"),
     ("model.dim", "32", "field 'model.dim'"),
     ("model.layers", -1, "field 'model.layers'"),

@@ -176,6 +176,23 @@ def test_first_stage_negatives_train_and_export_the_cascade(tmp_path):
                                     negatives="first_stage", first_stage_k=3))
 
 
+def test_first_stage_quota_needs_room_and_travels_to_the_bundle(tmp_path):
+  instances = conftest.with_parts(conftest.make_instances(8, candidates=8))
+  stage = learned_prior.LearnedPrior.plain(channel_weight=1.75, list_size=64)
+  stage.save(tmp_path / "stage.json")
+  settings = dict(prior="learned_prior", prior_weight=1.0, prior_path=str(tmp_path / "stage.json"),
+                  negatives="first_stage", first_stage_k=3, random_negatives=0,
+                  first_stage_per_distance=1)
+  with pytest.raises(ValueError, match="first_stage_per_distance"):  # 3 + 3 x 1 + 1 > 4
+    finetune.train(_config(num_steps=2, group_size=4, **settings), tmp_path / "small",
+                   train_instances=instances)
+  config = _config(num_steps=4, group_size=7, **settings)
+  finetune.train(config, tmp_path / "run", train_instances=instances,
+                 valid_instances=instances[:4])
+  bundle = scorer.load(finetune.export(tmp_path / "run", prior=finetune.prior_settings(config)))
+  assert (bundle.prefilter_k, bundle.prefilter_per_distance) == (3, 1)
+
+
 def test_residual_init_starts_at_the_prior():
   config = _config()
   config.model.residual_init = True

@@ -1,9 +1,12 @@
 """Tests for the learned first stage (features of the prior's parts, fitted listwise)."""
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
 
 import conftest
+from repair_rank.data import instances as instances_lib
 from repair_rank.data.instances import RankingInstance
 from repair_rank.model import models
 from repair_rank.ranking import baselines
@@ -176,3 +179,36 @@ def test_fit_prior_appends_extra_train_instances(tmp_path):
     weights[name] = learned_prior.LearnedPrior.load(tmp_path / name / "learned_prior.json").weights
   np.testing.assert_array_equal(weights["one"], weights["two"])
   assert not np.array_equal(weights["one"], weights["real"])
+
+
+def test_quota_adds_the_best_of_each_distance_beyond_the_top():
+  order = [5, 4, 3, 2, 1, 0]  # Best first.
+  distances = {0: 3, 1: 1, 2: 3, 3: 2, 4: 1, 5: 1}
+  assert learned_prior.top_with_quota(order, distances, 2, 0) == [5, 4]
+  # Beyond the top two: the best distance-2 (3), distance-3 (2) and distance-1 (1) one.
+  assert learned_prior.top_with_quota(order, distances, 2, 1) == [5, 4, 3, 2, 1]
+  assert learned_prior.top_with_quota(order, distances, 2, 2) == [5, 4, 3, 2, 1, 0]
+  assert learned_prior.top_with_quota(order, {**distances, 0: 4}, 2, 2) == [5, 4, 3, 2, 1]
+
+
+def test_reranked_group_with_a_quota_reaches_deeper_repairs():
+  instance = conftest.make_instances(1, seed=5, candidates=12)[0]
+  query = instance.query
+  # Three more candidates, two and three edits away (the tiny ones are one edit away).
+  deeper = (query + ("(", ")"), query + ("(", ")", ","), ("NAME",) + query + (".", "NAME"))
+  instance = dataclasses.replace(instance, candidates=instance.candidates + deeper)
+  instance = conftest.with_parts([instance])[0]
+  prior = learned_prior.LearnedPrior.plain(channel_weight=1.75, list_size=64)
+  plain, _, _ = learned_prior.reranked_group(instance, prior, group_size=3)
+  quota, scores, truth = learned_prior.reranked_group(instance, prior, group_size=3,
+                                                      per_distance=1)
+  assert quota[truth] == instance.truth and quota[:3] == plain[:3]
+  listed, parts, _ = learned_prior.first_stage_list(instance, 64, 1.75)
+  prior_scores = prior.score_parts(query, listed, parts)
+  order = np.argsort(-prior_scores, kind="stable")
+  for distance in (1, 2, 3):  # The best of each distance outside the top 3 is in.
+    best = next(listed[i] for i in order[3:]
+                if instances_lib.token_distance(query, listed[i]) == distance)
+    assert best in quota
+  assert len(quota) == 6 + (instance.truth not in quota[:6])
+  np.testing.assert_allclose(scores, prior_scores[[listed.index(c) for c in quota]])

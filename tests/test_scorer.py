@@ -100,6 +100,36 @@ def test_cascade_scores_only_the_prefiltered_candidates(tiny_scorer, tmp_path):
   np.testing.assert_array_equal(loaded.score(query, candidates), scores)
 
 
+def test_cascade_quota_sends_deeper_repairs_to_the_transformer(tiny_scorer, tmp_path):
+  from repair_rank.data import instances as instances_lib  # pylint: disable=g-import-not-at-top
+  from repair_rank.ranking import baselines  # pylint: disable=g-import-not-at-top
+  from repair_rank.ranking import learned_prior  # pylint: disable=g-import-not-at-top
+  query, candidates = _query_and_candidates()
+  candidates += [query + ["(", ")"], query + ["(", ")", ","], ["NAME"] + query + [".", "NAME"],
+                 query[1:] + [":", "NAME"]]
+  quota = scorer.Scorer(tiny_scorer.model_config, tiny_scorer.params,
+                        length_buckets=(16, 32, 64), batch_buckets=(2, 4),
+                        prefilter_k=2, prefilter_lambda=1.5, prefilter_per_distance=1)
+  scores = quota.score(query, candidates)
+  first = baselines.get("markov_distance", lam=1.5)(query, candidates)
+  order = np.argsort(-first, kind="stable")
+  distances = [instances_lib.token_distance(query, c) for c in candidates]
+  assert {1, 2, 3} <= set(distances[i] for i in order[2:])
+  kept = learned_prior.top_with_quota(order, distances, 2, 1)
+  assert len(kept) == 5 and kept[:2] == list(order[:2])
+  # The top two and the best of each distance after them carry the transformer's scores
+  # and rank above the rest, which keep the first stage's order.
+  np.testing.assert_allclose(scores[kept], tiny_scorer.score(query, [candidates[i] for i in kept]),
+                             atol=1e-5)
+  rest = [i for i in order if i not in kept]
+  assert scores[rest].max() < scores[kept].min()
+  assert list(np.array(rest)[np.argsort(-scores[rest], kind="stable")]) == rest
+  # The quota travels with the bundle.
+  loaded = scorer.load(quota.save(tmp_path / "quota"))
+  assert loaded.prefilter_per_distance == 1
+  np.testing.assert_array_equal(loaded.score(query, candidates), scores)
+
+
 def test_prior_weight_adds_the_first_stage_score(tiny_scorer, tmp_path):
   from repair_rank.ranking import baselines  # pylint: disable=g-import-not-at-top
   query, candidates = _query_and_candidates()

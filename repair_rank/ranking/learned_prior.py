@@ -25,7 +25,7 @@ import optax
 from rapidfuzz.distance import Levenshtein
 
 from repair_rank import paths
-from repair_rank.data.instances import RankingInstance
+from repair_rank.data.instances import RankingInstance, token_distance
 from repair_rank.generator import edit_stats as edit_stats_lib
 from repair_rank.generator import ngram
 from repair_rank.syntax import syntax_errors
@@ -203,13 +203,41 @@ def first_stage_list(instance: RankingInstance, list_size: int, channel_weight: 
   return [candidates[i] for i in chosen], parts[chosen], chosen.index(truth)
 
 
-def _top_with_truth(scores: np.ndarray, k: int, truth: int, random_negatives: int,
-                    rng: np.random.Generator | None) -> list[int]:
-  """Indices of the top `k` by `scores`, `random_negatives` more drawn from the rest,
-  and `truth` appended where it is not among them."""
-  order = np.argsort(-scores, kind="stable")
+QUOTA_DISTANCES = (1, 2, 3)  # The token edit distances a per-distance quota covers.
+
+
+def top_with_quota(order: Sequence[int], distances: Sequence[int], k: int,
+                   per_distance: int) -> list[int]:
+  """The first `k` of `order` (indices, best first), then, at each distance of
+  QUOTA_DISTANCES, the best `per_distance` of the rest at that token edit distance
+  (`distances[i]`: candidate i's), in `order`'s order.
+
+  The first stage's top 16 holds few three-edit repairs (on valid it holds the truth
+  for 0.49 of the distance-3 queries; 0.62 with 4 of each distance added, BENCHMARKS.md),
+  so a reranker behind it never sees most of them; the quota makes room for them.
+  """
   chosen = list(order[:k])
-  rest = [i for i in order[k:] if i != truth]
+  if per_distance > 0:
+    taken = dict.fromkeys(QUOTA_DISTANCES, 0)
+    for i in order[k:]:
+      d = distances[i]
+      if d in taken and taken[d] < per_distance:
+        chosen.append(i)
+        taken[d] += 1
+  return chosen
+
+
+def _top_with_truth(scores: np.ndarray, k: int, truth: int, random_negatives: int,
+                    rng: np.random.Generator | None, distances: Sequence[int] | None = None,
+                    per_distance: int = 0) -> list[int]:
+  """Indices of the top `k` by `scores` (and `top_with_quota`'s `per_distance` more at
+  each distance), `random_negatives` more drawn from the rest, and `truth` appended
+  where it is not among them."""
+  order = np.argsort(-scores, kind="stable")
+  chosen = (top_with_quota(order, distances, k, per_distance) if per_distance
+            else list(order[:k]))
+  picked = set(chosen)
+  rest = [i for i in order if i not in picked and i != truth]
   if random_negatives and rest:
     chosen += list(rng.choice(rest, size=min(random_negatives, len(rest)), replace=False))
   if truth not in chosen:
@@ -218,17 +246,22 @@ def _top_with_truth(scores: np.ndarray, k: int, truth: int, random_negatives: in
 
 
 def reranked_group(instance: RankingInstance, prior: LearnedPrior, group_size: int,
-                   random_negatives: int = 0, rng: np.random.Generator | None = None
+                   random_negatives: int = 0, rng: np.random.Generator | None = None,
+                   per_distance: int = 0
                    ) -> tuple[list[tuple[str, ...]], np.ndarray, int]:
   """(candidates, learned-prior scores, truth index) of the list a reranker behind
   `prior` sees for `instance`: the prior's top `group_size` of its first-stage
-  list, the truth added where it fell outside (a case to measure: at inference
-  it would be lost), and `random_negatives` more from the rest of that list.
+  list (with `per_distance` > 0, `top_with_quota`'s more at each distance), the
+  truth added where it fell outside (a case to measure: at inference it would be
+  lost), and `random_negatives` more from the rest of that list.
   Scores are the stored, cross-fitted parts' (the instance must have them).
   """
   candidates, parts, truth = first_stage_list(instance, prior.list_size, prior.channel_weight)
   scores = prior.score_parts(instance.query, candidates, parts)
-  chosen = _top_with_truth(scores, group_size, truth, random_negatives, rng)
+  distances = ([token_distance(instance.query, c) for c in candidates] if per_distance
+               else None)
+  chosen = _top_with_truth(scores, group_size, truth, random_negatives, rng, distances,
+                           per_distance)
   return [candidates[i] for i in chosen], scores[chosen], chosen.index(truth)
 
 

@@ -30,12 +30,12 @@ class ScorerUnavailableError(RuntimeError):
 
 def model(path: str = "", prior_weight: float = -1.0, prefilter_k: int = -1,
           batch_buckets: tuple[int, ...] = (), prior: str = "",
-          prior_path: str = "") -> scorer_lib.Scorer:
+          prior_path: str = "", prefilter_per_distance: int = -1) -> scorer_lib.Scorer:
   """The trained transformer (`scorer.load`; "" = the bundled default).
 
   Resolved here beside the baselines so model rows come out of the same jobs and
   code path as the baselines beside them. A non-negative `prior_weight` or
-  `prefilter_k`, or non-empty `batch_buckets`, `prior` (a baseline name: the
+  `prefilter_k` or `prefilter_per_distance`, or non-empty `batch_buckets`, `prior` (a baseline name: the
   first stage) or `prior_path` (a learned prior's JSON), overrides the bundle's
   setting (for ablations; buckets change speed only, padding never changes a score).
   An override that changes the scores drops the bundle's calibration (no confidence).
@@ -45,6 +45,8 @@ def model(path: str = "", prior_weight: float = -1.0, prefilter_k: int = -1,
     loaded.prior_weight = prior_weight
   if prefilter_k >= 0:
     loaded.prefilter_k = prefilter_k
+  if prefilter_per_distance >= 0:
+    loaded.prefilter_per_distance = prefilter_per_distance
   if batch_buckets:
     loaded.batch_buckets = tuple(sorted(batch_buckets))
   if prior:

@@ -39,6 +39,7 @@ import orbax.checkpoint as ocp
 
 from repair_rank import distributed
 from repair_rank import paths
+from repair_rank.data import instances as instances_lib
 from repair_rank.data import jsonl
 from repair_rank.model import checkpoints
 from repair_rank.model import features as features_lib
@@ -57,6 +58,10 @@ PREFILTER_LAMBDA = 3.0  # the markov_distance default, chosen on valid
 # The first stage of a Scorer that names none: bundles written before `prior`
 # existed, and the lm scorer. The bundled default names its own (markov_channel).
 UNNAMED_PRIOR = "markov_distance"
+# With a per-distance quota (Scorer.prefilter_per_distance), the extra candidates come
+# from the first stage's top this many: the learned first stage's list, what training
+# draws them from (learned_prior.first_stage_list).
+QUOTA_POOL = 64
 # The file a bundle keeps its learned first stage in (prior "learned_prior").
 LEARNED_PRIOR_FILE = "learned_prior.json"
 # The scorer.json field naming the bundle's calibration file (confidence.CALIBRATION_FILE).
@@ -86,6 +91,7 @@ class Scorer:
                length_buckets: Sequence[int] = LENGTH_BUCKETS,
                batch_buckets: Sequence[int] = BATCH_BUCKETS,
                prefilter_k: int = 0, prefilter_lambda: float = PREFILTER_LAMBDA,
+               prefilter_per_distance: int = 0,
                prior_weight: float = 0.0, prior: str = UNNAMED_PRIOR,
                prior_options: dict[str, Any] | None = None,
                calibration: confidence_lib.Calibration | None = None):
@@ -103,6 +109,7 @@ class Scorer:
     self.batch_buckets = tuple(sorted(batch_buckets))
     self.prefilter_k = prefilter_k
     self.prefilter_lambda = prefilter_lambda
+    self.prefilter_per_distance = prefilter_per_distance
     self.prior_weight = prior_weight
     self._prefilter = None
     self.prior = prior
@@ -112,7 +119,7 @@ class Scorer:
   def _score_settings(self) -> tuple:
     """What the scores depend on besides the params (batch buckets change speed only)."""
     return (self.prior_weight, self.prefilter_k, self.prefilter_lambda, self.prior,
-            dict(self.prior_options))
+            dict(self.prior_options), self.prefilter_per_distance)
 
   @property
   def calibration(self) -> confidence_lib.Calibration | None:
@@ -145,7 +152,10 @@ class Scorer:
     * `prefilter_k` > 0: with more candidates than that, only the first stage's
       top `prefilter_k` are encoded, and they rank above all others, which keep
       the first stage's order. The transformer's cost bounds latency, so this
-      caps it per query.
+      caps it per query. `prefilter_per_distance` > 0 adds, at each token edit
+      distance 1-3, the first stage's best that many beyond its top `prefilter_k`
+      (from its top QUOTA_POOL; `learned_prior.top_with_quota`), so repairs of
+      three edits reach the transformer.
     * `prior_weight` > 0: the transformer's score plus `prior_weight` times the
       first stage's, an ensemble whose weight is chosen on valid.
     """
@@ -160,12 +170,20 @@ class Scorer:
                        dtype=np.float32)
     order = np.argsort(-first, kind="stable")
     kept = order[:self.prefilter_k] if self.prefilter_k else order
+    if self.prefilter_k and self.prefilter_per_distance:
+      pool = order[:QUOTA_POOL]
+      distances = {i: instances_lib.token_distance(query, candidates[i])
+                   for i in pool[self.prefilter_k:]}
+      kept = np.array(learned_prior.top_with_quota(pool, distances, self.prefilter_k,
+                                                   self.prefilter_per_distance), dtype=int)
     kept_scores = (self.score_all(query, [candidates[i] for i in kept])
                    + np.float32(self.prior_weight) * first[kept])
     scores = np.empty(len(candidates), dtype=np.float32)
     scores[kept] = kept_scores
     # Below every kept score, in first-stage order (float32 steps of at least 1).
-    rest = order[len(kept):]
+    is_kept = np.zeros(len(candidates), bool)
+    is_kept[kept] = True
+    rest = order[~is_kept[order]]  # In first-stage order.
     if len(rest):
       scores[rest] = kept_scores.min() - 1.0 - np.arange(len(rest), dtype=np.float32)
     return scores
@@ -244,6 +262,7 @@ class Scorer:
         "batch_buckets": list(self.batch_buckets),
         "prefilter_k": self.prefilter_k,
         "prefilter_lambda": self.prefilter_lambda,
+        "prefilter_per_distance": self.prefilter_per_distance,
         "prior_weight": self.prior_weight,
         "prior": self.prior,
         "prior_options": prior_options,
@@ -326,6 +345,10 @@ def load_bundle(path: str | pathlib.Path, *, calibrating: bool = False) -> Score
   if prefilter_k < 0:
     raise BundleError(f"{where}: field 'prefilter_k' is {prefilter_k}, expected >= 0")
   prefilter_lambda = float(_field(meta, "prefilter_lambda", float, where, PREFILTER_LAMBDA))
+  per_distance = _field(meta, "prefilter_per_distance", int, where, 0)
+  if per_distance < 0:
+    raise BundleError(f"{where}: field 'prefilter_per_distance' is {per_distance}, "
+                      "expected >= 0")
   prior_weight = float(_field(meta, "prior_weight", float, where, 0.0))
   prior = _field(meta, "prior", str, where, UNNAMED_PRIOR)
   prior_options = dict(_field(meta, "prior_options", dict, where, {}))
@@ -337,8 +360,8 @@ def load_bundle(path: str | pathlib.Path, *, calibrating: bool = False) -> Score
   _check_shapes(params, model_config, where, path / "params")
   return Scorer(model_config, params, length_buckets=length_buckets,
                 batch_buckets=batch_buckets, prefilter_k=prefilter_k,
-                prefilter_lambda=prefilter_lambda, prior_weight=prior_weight,
-                prior=prior, prior_options=prior_options, calibration=calibration)
+                prefilter_lambda=prefilter_lambda, prefilter_per_distance=per_distance,
+                prior_weight=prior_weight, prior=prior, prior_options=prior_options, calibration=calibration)
 
 
 def _calibration(path: pathlib.Path, meta: Mapping[str, Any], where: str, warn: bool = True

@@ -234,11 +234,14 @@ class PriorSettings:
   options: its factory options (for "learned_prior": the JSON path).
   rerank_k: > 0 when the model trains on the first stage's top lists
     (config.negatives = "first_stage"); then it reranks that many at serving.
+  per_distance: with rerank_k, the first stage's best this many more at each edit
+    distance (config.first_stage_per_distance), in training and at serving.
   """
   name: str = ""
   weight: float = 0.0
   options: tuple[tuple[str, Any], ...] = ()
   rerank_k: int = 0
+  per_distance: int = 0
 
 
 def _with_prior(scorer: scorer_lib.Scorer, prior: "PriorSettings | None") -> scorer_lib.Scorer:
@@ -248,6 +251,7 @@ def _with_prior(scorer: scorer_lib.Scorer, prior: "PriorSettings | None") -> sco
     scorer.prior_weight = prior.weight
     if prior.rerank_k:
       scorer.prefilter_k = prior.rerank_k
+      scorer.prefilter_per_distance = prior.per_distance
   return scorer
 
 
@@ -271,7 +275,10 @@ def prior_settings(config: ml_collections.ConfigDict) -> PriorSettings:
   options = (("path", config.prior_path),) if prior == "learned_prior" and config.get(
       "prior_path") else ()
   rerank_k = config.get("first_stage_k", 0) if negatives == "first_stage" else 0
-  return PriorSettings(prior, weight, options, rerank_k)
+  per_distance = config.get("first_stage_per_distance", 0) if rerank_k else 0
+  if per_distance < 0:
+    raise ValueError(f"config.first_stage_per_distance must be >= 0, got {per_distance}")
+  return PriorSettings(prior, weight, options, rerank_k, per_distance)
 
 
 def reranked_lists(config: ml_collections.ConfigDict, prior: PriorSettings
@@ -282,19 +289,27 @@ def reranked_lists(config: ml_collections.ConfigDict, prior: PriorSettings
   options = dict(prior.options)
   stage = (learned_prior.LearnedPrior.load(options["path"]) if options.get("path")
            else learned_prior.load_default())
-  needed = prior.rerank_k + config.get("random_negatives", 0) + 1
+  quota = len(learned_prior.QUOTA_DISTANCES) * prior.per_distance
+  needed = prior.rerank_k + quota + config.get("random_negatives", 0) + 1
   if config.group_size < needed:
     raise ValueError(f"config.group_size={config.group_size} cannot hold first_stage_k + "
+                     f"{len(learned_prior.QUOTA_DISTANCES)} x first_stage_per_distance + "
                      f"random_negatives + the truth ({needed})")
+  if prior.per_distance and stage.list_size != scorer_lib.QUOTA_POOL:
+    raise ValueError(f"a per-distance quota is drawn from the first stage's top "
+                     f"{scorer_lib.QUOTA_POOL} at serving; this learned prior ranks "
+                     f"{stage.list_size}")
   return functools.partial(_reranked, stage=stage, group_size=prior.rerank_k,
-                           random_negatives=config.get("random_negatives", 0))
+                           random_negatives=config.get("random_negatives", 0),
+                           per_distance=prior.per_distance)
 
 
-def _reranked(instance, rng, *, stage, group_size, random_negatives):
+def _reranked(instance, rng, *, stage, group_size, random_negatives, per_distance=0):
   if instance.parts is None:
     raise ValueError(f"instance {instance.id!r} has no prior parts: first-stage negatives "
                      "need instances built by configs/build_data.py:ranker")
-  return learned_prior.reranked_group(instance, stage, group_size, random_negatives, rng)
+  return learned_prior.reranked_group(instance, stage, group_size, random_negatives, rng,
+                                      per_distance)
 
 
 def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
