@@ -32,9 +32,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       "markov_channel": {"weight": 1.75},
       # path "" = the bundled learned first stage (repair_rank/assets/learned_prior.json).
       "learned_prior": {"path": ""},
-      # path "" = the bundled scorer; a weight or first-stage size >= 0, or a prior (first
+      # path "" = the bundled scorer; a weight, first-stage size or quota >= 0, or a prior (first
       # stage baseline name) != "", overrides the bundle's.
-      "model": {"path": "", "prior_weight": -1.0, "prefilter_k": -1, "prior": ""},
+      "model": {"path": "", "prior_weight": -1.0, "prefilter_k": -1,
+                "prefilter_per_distance": -1, "prior": ""},
       # checkpoint "" = the bundled pretrained LM; prefilter_k 0 = score every candidate.
       "lm": {"checkpoint": "", "batch_size": 128, "prefilter_k": 0, "prefilter_lambda": 3.0,
              "prior_weight": 0.0},
