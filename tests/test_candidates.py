@@ -1,5 +1,7 @@
 """Tests for repair_rank.generator (search, neighbours) and repair_rank.syntax.syntax_errors (seconds)."""
 import json
+import pathlib
+import sys
 import time
 
 import numpy as np
@@ -268,3 +270,16 @@ def test_distance2_repairs_are_found_when_their_parent_is_expanded(model):
   nearest = [c for c in got if c.distance == 2]
   assert len(nearest) >= 2
   assert all(tokens.is_valid(list(c.tokens)) for c in got)
+
+
+def test_minimal_repairs_tells_a_repair_from_a_repair_plus_a_change():
+  sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "launch" / "analysis"))
+  import minimal_repairs  # pylint: disable=import-outside-toplevel
+  # Both closers are needed: either alone leaves the program invalid.
+  assert minimal_repairs.is_minimal(["NAME", "(", "[", "NAME", "NEWLINE"],
+                                    ["NAME", "(", "[", "NAME", "]", ")", "NEWLINE"])
+  query = ["NAME", "(", "NAME", "NEWLINE"]
+  assert minimal_repairs.is_minimal(query, ["NAME", "(", "NAME", ")", "NEWLINE"])
+  # ")" plus a new argument is a repair with a change on top.
+  assert not minimal_repairs.is_minimal(query, ["NAME", "(", "NAME", ",", "NAME", ")",
+                                                "NEWLINE"])
