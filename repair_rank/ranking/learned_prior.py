@@ -16,7 +16,7 @@ import dataclasses
 import functools
 import json
 import pathlib
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -206,11 +206,12 @@ def first_stage_list(instance: RankingInstance, list_size: int, channel_weight: 
 QUOTA_DISTANCES = (1, 2, 3)  # The token edit distances a per-distance quota covers.
 
 
-def top_with_quota(order: Sequence[int], distances: Sequence[int], k: int,
-                   per_distance: int) -> list[int]:
+def top_with_quota(order: Sequence[int], distances: Sequence[int] | Mapping[int, int],
+                   k: int, per_distance: int) -> list[int]:
   """The first `k` of `order` (indices, best first), then, at each distance of
   QUOTA_DISTANCES, the best `per_distance` of the rest at that token edit distance
-  (`distances[i]`: candidate i's), in `order`'s order.
+  (`distances[i]`: candidate i's; only those after the first `k` are read), in
+  `order`'s order.
 
   The first stage's top 16 holds few three-edit repairs (on valid it holds the truth
   for 0.49 of the distance-3 queries; 0.62 with 4 of each distance added, BENCHMARKS.md),

@@ -34,10 +34,10 @@ def model(path: str = "", prior_weight: float = -1.0, prefilter_k: int = -1,
   """The trained transformer (`scorer.load`; "" = the bundled default).
 
   Resolved here beside the baselines so model rows come out of the same jobs and
-  code path as the baselines beside them. A non-negative `prior_weight` or
-  `prefilter_k` or `prefilter_per_distance`, or non-empty `batch_buckets`, `prior` (a baseline name: the
-  first stage) or `prior_path` (a learned prior's JSON), overrides the bundle's
-  setting (for ablations; buckets change speed only, padding never changes a score).
+  code path as the baselines beside them. A non-negative `prior_weight`,
+  `prefilter_k` or `prefilter_per_distance`, or non-empty `batch_buckets`, `prior` (a
+  baseline name: the first stage) or `prior_path` (a learned prior's JSON), overrides the
+  bundle's setting (for ablations; buckets change speed only, padding never changes a score).
   An override that changes the scores drops the bundle's calibration (no confidence).
   """
   loaded = scorer_lib.load(path or None)
