@@ -191,6 +191,13 @@ def test_first_stage_quota_needs_room_and_travels_to_the_bundle(tmp_path):
                  valid_instances=instances[:4])
   bundle = scorer.load(finetune.export(tmp_path / "run", prior=finetune.prior_settings(config)))
   assert (bundle.prefilter_k, bundle.prefilter_per_distance) == (3, 1)
+  with pytest.raises(ValueError, match="first_stage_per_distance must be >= 0"):
+    finetune.prior_settings(_config(group_size=7, **{**settings, "first_stage_per_distance": -1}))
+  # Serving draws the quota from the first stage's top 64: a stage ranking fewer is refused.
+  learned_prior.LearnedPrior.plain(channel_weight=1.75, list_size=6).save(tmp_path / "six.json")
+  six = _config(group_size=7, **{**settings, "prior_path": str(tmp_path / "six.json")})
+  with pytest.raises(ValueError, match="top 64 at serving"):
+    finetune.reranked_lists(six, finetune.prior_settings(six))
 
 
 def test_residual_init_starts_at_the_prior():
