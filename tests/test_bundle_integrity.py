@@ -319,6 +319,14 @@ def test_learned_prior_file_is_checked(saved, tmp_path):
   prior_file.write_text(json.dumps(data))
   _redigest(bundle)
   _refused(bundle, str(prior_file), "NaN or Inf")
+  data["weights"][0] = 0.0  # A hidden layer is checked too.
+  width = 2
+  data.update(format=learned_prior.FORMAT_HIDDEN, hidden={
+      "w1": [[0.0] * width for _ in learned_prior.FEATURE_NAMES], "b1": [0.0, float("inf")],
+      "w2": [1.0] * width})
+  prior_file.write_text(json.dumps(data))
+  _redigest(bundle)
+  _refused(bundle, str(prior_file), "NaN or Inf")
   del data["weights"]
   prior_file.write_text(json.dumps(data))
   _redigest(bundle)

@@ -1,5 +1,6 @@
 """Tests for the learned first stage (features of the prior's parts, fitted listwise)."""
 import dataclasses
+import json
 
 import jax
 import numpy as np
@@ -212,3 +213,88 @@ def test_reranked_group_with_a_quota_reaches_deeper_repairs():
     assert best in quota
   assert len(quota) == 6 + (instance.truth not in quota[:6])
   np.testing.assert_allclose(scores, prior_scores[[listed.index(c) for c in quota]])
+
+
+def _interaction_lists(n, offset, seed):
+  """Lists a linear score cannot rank: two substitutions with the same parts, the
+  first one right where the n-gram likes the list (log_prob near -5), the second
+  where it does not (near -12). Only the product of log_prob and the edit's place
+  (its gap to Python's error) tells them apart."""
+  rng = np.random.default_rng(seed)
+  first, second = ("NAME", ")", "NAME"), ("NAME", "(", ")")
+  out = []
+  for i in range(n):
+    likely = i % 2 == 0
+    lp = (-5.0 if likely else -12.0) + rng.normal(0, 0.3)
+    parts = [(lp, -3.0), (lp, -3.0)]
+    truth = first if likely else second
+    out.append(_instance(offset + i, truth, [first, second], parts, parts[0 if likely else 1]))
+  return out
+
+
+def _top1(prior, instances):
+  return np.mean([inst.candidates[int(np.argmax(prior.score_parts(
+      QUERY, inst.candidates, np.array(inst.parts))))] == inst.truth for inst in instances])
+
+
+def test_a_hidden_layer_learns_what_a_linear_score_cannot():
+  train, valid = _interaction_lists(40, 0, seed=0), _interaction_lists(20, 100, seed=1)
+  drop = ("log_rank", "log_rank_in_distance")
+  linear, _ = learned_prior.fit(train, channel_weight=1.0, steps=300, drop=drop)
+  layered, _ = learned_prior.fit(train, channel_weight=1.0, steps=300, drop=drop, hidden=8)
+  assert linear.hidden is None and len(layered.hidden.b1) == 8
+  assert _top1(linear, valid) <= 0.5  # Always the same one of the pair.
+  assert _top1(layered, valid) == 1.0
+  # A dropped feature feeds the hidden layer nothing.
+  w1 = np.array(layered.hidden.w1)
+  for name in drop:
+    assert not w1[learned_prior.FEATURE_NAMES.index(name)].any()
+  with pytest.raises(ValueError, match="hidden"):
+    learned_prior.fit(train, steps=1, hidden=-1)
+
+
+@pytest.mark.parametrize("hidden", [0, 4])
+def test_fit_returns_the_loss_of_the_raw_weights_it_returns(hidden):
+  """The optimiser's standardised weights map back to raw features exactly (the hidden
+  layer's input scaling and shift included): the listwise loss recomputed from the
+  returned prior's scores is the loss fit reports."""
+  instances = conftest.with_parts(conftest.make_instances(16, seed=3, candidates=8))
+  prior, loss = learned_prior.fit(instances, steps=40, l2=0.0, list_size=6, hidden=hidden,
+                                  learning_rate=0.1)
+  losses = []
+  for inst in instances:
+    candidates, parts, truth = learned_prior.first_stage_list(inst, 6, prior.channel_weight)
+    scores = prior.score_parts(inst.query, candidates, parts)
+    losses.append(np.logaddexp.reduce(scores) - scores[truth])
+  np.testing.assert_allclose(np.mean(losses), loss, rtol=1e-4)
+
+
+def test_a_hidden_layer_survives_json_and_is_checked(tmp_path):
+  width = 3
+  rng = np.random.default_rng(0)
+  layer = learned_prior.HiddenLayer(
+      tuple(map(tuple, rng.normal(size=(len(learned_prior.FEATURE_NAMES), width)).tolist())),
+      tuple(rng.normal(size=width).tolist()), tuple(rng.normal(size=width).tolist()))
+  prior = dataclasses.replace(learned_prior.LearnedPrior.plain(1.75, 64), hidden=layer)
+  path = tmp_path / "prior.json"
+  prior.save(path)
+  data = json.loads(path.read_text())
+  assert data["format"] == learned_prior.FORMAT_HIDDEN
+  loaded = learned_prior.LearnedPrior.load(path)
+  assert loaded == prior
+  candidates = [("NAME", "(", "NAME", ")"), ("NAME", "(", ")"), ("NAME",)]
+  parts = np.array([[-5.0, -2.0], [-4.0, -3.0], [-9.0, -6.0]])
+  x = learned_prior.features(QUERY, candidates, parts, 1.75).astype(np.float64)
+  pre = x @ np.array(layer.w1) + np.array(layer.b1)
+  gelu = 0.5 * pre * (1 + np.tanh(np.sqrt(2 / np.pi) * (pre + 0.044715 * pre ** 3)))
+  np.testing.assert_allclose(loaded.score_parts(QUERY, candidates, parts),
+                             x @ np.array(prior.weights) + gelu @ np.array(layer.w2))
+  np.testing.assert_allclose(learned_prior.gelu(pre), np.asarray(jax.nn.gelu(pre)), rtol=1e-5,
+                             atol=1e-6)
+  # A file that says linear but carries a layer, or a layer of the wrong shape, is refused.
+  path.write_text(json.dumps({**data, "format": learned_prior.FORMAT}))
+  with pytest.raises(ValueError, match="format"):
+    learned_prior.LearnedPrior.load(path)
+  path.write_text(json.dumps({**data, "hidden": {**data["hidden"], "w2": [1.0]}}))
+  with pytest.raises(ValueError, match="hidden layer shapes"):
+    learned_prior.LearnedPrior.load(path)

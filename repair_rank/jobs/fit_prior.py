@@ -41,12 +41,14 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
       train, list_size=config.list_size, channel_weight=config.channel_weight,
       random_negatives=config.random_negatives, tau=config.tau, l2=config.l2,
       steps=config.steps, learning_rate=config.learning_rate, seed=config.seed,
-      query_weights=query_weights, drop=tuple(config.drop))
+      query_weights=query_weights, drop=tuple(config.drop), hidden=config.hidden)
   path = workdir / "learned_prior.json"
   prior.save(path)
   print(f"learned prior (train loss {loss:.4f}) -> {path}", flush=True)
   for name, weight in zip(learned_prior.FEATURE_NAMES, prior.weights):
     print(f"  {name:28s} {weight:+.4f}")
+  if prior.hidden is not None:
+    print(f"  + a hidden layer of {len(prior.hidden.b1)} GELU units")
   if not config.valid_instances:
     return
   valid = instances_lib.read(config.valid_instances)

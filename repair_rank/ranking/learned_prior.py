@@ -31,7 +31,8 @@ from repair_rank.generator import ngram
 from repair_rank.syntax import syntax_errors
 
 DEFAULT_PATH = paths.ASSETS_DIR / "learned_prior.json"
-FORMAT = "repair_rank.learned_prior/1"
+FORMAT = "repair_rank.learned_prior/1"  # Linear: what the files without a hidden layer say.
+FORMAT_HIDDEN = "repair_rank.learned_prior/2"  # With a hidden layer (`HiddenLayer`).
 FEATURE_NAMES = (
     "log_prob",          # n-gram log-probability of the candidate (nats)
     "channel",           # summed log rates of its edits (nats)
@@ -117,12 +118,51 @@ def _ranks(values: np.ndarray) -> np.ndarray:
   return ranks
 
 
+def gelu(x: np.ndarray) -> np.ndarray:
+  """The tanh approximation of GELU, as jax.nn.gelu computes it (approximate=True)."""
+  return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
+
+
+@dataclasses.dataclass(frozen=True)
+class HiddenLayer:
+  """One GELU layer over the raw features beside the linear score:
+  gelu(features @ w1 + b1) @ w2. A linear score cannot say, e.g., that an
+  insertion right at Python's error is likelier than a deletion there."""
+  w1: tuple[tuple[float, ...], ...]  # [len(FEATURE_NAMES), width]
+  b1: tuple[float, ...]  # [width]
+  w2: tuple[float, ...]  # [width]
+
+  def __call__(self, x: np.ndarray) -> np.ndarray:
+    w1 = np.asarray(self.w1, np.float64)
+    return gelu(np.asarray(x, np.float64) @ w1 + np.asarray(self.b1, np.float64)) @ \
+        np.asarray(self.w2, np.float64)
+
+  def to_json(self) -> dict:
+    return {"w1": [list(row) for row in self.w1], "b1": list(self.b1), "w2": list(self.w2)}
+
+  @classmethod
+  def from_json(cls, data: dict, where: str) -> "HiddenLayer":
+    w1 = np.asarray(data["w1"], np.float64)
+    b1, w2 = np.asarray(data["b1"], np.float64), np.asarray(data["w2"], np.float64)
+    if (w1.ndim != 2 or w1.shape[0] != len(FEATURE_NAMES)
+        or b1.shape != (w1.shape[1],) or w2.shape != (w1.shape[1],)):
+      raise ValueError(f"{where}: hidden layer shapes w1 {w1.shape}, b1 {b1.shape}, "
+                       f"w2 {w2.shape}; expected ({len(FEATURE_NAMES)}, H), (H,), (H,)")
+    return cls(tuple(tuple(float(v) for v in row) for row in w1),
+               tuple(float(v) for v in b1), tuple(float(v) for v in w2))
+
+  def values(self) -> list[float]:
+    return [v for row in self.w1 for v in row] + list(self.b1) + list(self.w2)
+
+
 @dataclasses.dataclass(frozen=True)
 class LearnedPrior:
-  """Linear weights over `FEATURE_NAMES`, applied to the first stage's top `list_size`."""
+  """Linear weights over `FEATURE_NAMES` (and optionally a `hidden` layer), applied to
+  the first stage's top `list_size`."""
   weights: tuple[float, ...]
   channel_weight: float
   list_size: int
+  hidden: HiddenLayer | None = None
 
   @classmethod
   def plain(cls, channel_weight: float, list_size: int) -> "LearnedPrior":
@@ -148,22 +188,36 @@ class LearnedPrior:
   def score_parts(self, query: Sequence[str], candidates: Sequence[Sequence[str]],
                   parts: np.ndarray) -> np.ndarray:
     """Scores of one list whose (log_prob, channel) parts are known (float64)."""
-    return features(query, candidates, parts, self.channel_weight).astype(np.float64) @ \
-        np.asarray(self.weights, np.float64)
+    x = features(query, candidates, parts, self.channel_weight).astype(np.float64)
+    scores = x @ np.asarray(self.weights, np.float64)
+    if self.hidden is not None:
+      scores = scores + self.hidden(x)
+    return scores
+
+  def values(self) -> list[float]:
+    """Every number the scores depend on (for finiteness checks)."""
+    return (list(self.weights) + [self.channel_weight]
+            + (self.hidden.values() if self.hidden is not None else []))
 
   def to_json(self) -> dict:
-    return {"format": FORMAT, "features": list(FEATURE_NAMES), "weights": list(self.weights),
+    data = {"format": FORMAT if self.hidden is None else FORMAT_HIDDEN,
+            "features": list(FEATURE_NAMES), "weights": list(self.weights),
             "channel_weight": self.channel_weight, "list_size": self.list_size}
+    if self.hidden is not None:
+      data["hidden"] = self.hidden.to_json()
+    return data
 
   @classmethod
   def from_json(cls, data: dict, where: str = "learned prior") -> "LearnedPrior":
-    if data.get("format") != FORMAT:
-      raise ValueError(f"{where}: format {data.get('format')!r}, expected {FORMAT!r}")
+    expected = FORMAT_HIDDEN if "hidden" in data else FORMAT
+    if data.get("format") != expected:
+      raise ValueError(f"{where}: format {data.get('format')!r}, expected {expected!r}")
     if tuple(data.get("features", ())) != FEATURE_NAMES:
       raise ValueError(f"{where}: its features {data.get('features')} are not this code's "
                        f"{list(FEATURE_NAMES)}")
+    hidden = HiddenLayer.from_json(data["hidden"], where) if "hidden" in data else None
     return cls(tuple(float(w) for w in data["weights"]), float(data["channel_weight"]),
-               int(data["list_size"]))
+               int(data["list_size"]), hidden)
 
   def save(self, path: str | pathlib.Path) -> None:
     pathlib.Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
@@ -270,16 +324,19 @@ def fit(instances: Sequence[RankingInstance], *, list_size: int = 64,
         channel_weight: float = edit_stats_lib.CHANNEL_WEIGHT,
         random_negatives: int = 0, tau: float = 1.0, l2: float = 1e-3, steps: int = 2000,
         learning_rate: float = 0.05, seed: int = 0,
-        query_weights: np.ndarray | None = None, drop: Sequence[str] = ()
-        ) -> tuple[LearnedPrior, float]:
+        query_weights: np.ndarray | None = None, drop: Sequence[str] = (),
+        hidden: int = 0) -> tuple[LearnedPrior, float]:
   """Fits the weights listwise (softmax cross-entropy of the truth, scores / tau).
 
   `query_weights` (one per instance) reweights the loss, e.g. to a target mix
-  of distances. Features named in `drop` keep weight 0 (ablations). Features
-  are standardised for the optimiser and the weights
+  of distances. Features named in `drop` keep weight 0 (ablations). `hidden` > 0
+  adds a GELU layer of that width beside the linear score (`HiddenLayer`; it starts
+  at zero output). Features are standardised for the optimiser and the weights
   mapped back, so the result applies to raw features. Starts from the plain
-  prior. Returns the fitted prior and its final training loss.
+  prior. Returns the fitted prior and its training loss (penalty included).
   """
+  if hidden < 0:
+    raise ValueError(f"hidden must be >= 0, got {hidden}")
   rng = np.random.default_rng(seed)
   kept = [i for i, inst in enumerate(instances) if inst.parts is not None]
   if not kept:
@@ -307,11 +364,23 @@ def fit(instances: Sequence[RankingInstance], *, list_size: int = 64,
   start[0], start[1] = std[0], channel_weight * std[1]  # The plain prior.
   start = np.where(used, start, 0.0).astype(np.float32)
   mask = jnp.asarray(mask)
+  params = {"linear": jnp.asarray(start)}
+  if hidden:  # Small random inputs, zero output: the fit starts at the plain prior.
+    params["w1"] = 0.1 * jax.random.normal(jax.random.PRNGKey(seed), (len(FEATURE_NAMES), hidden))
+    params["b1"], params["w2"] = jnp.zeros(hidden), jnp.zeros(hidden)
+  in_use = jnp.asarray(used, jnp.float32)[:, None]  # A dropped feature feeds nothing.
 
-  def loss_fn(w):
-    logits = jnp.where(mask, standard @ w / tau, -1e9)
+  def score(p):
+    out = standard @ p["linear"]
+    if hidden:
+      out = out + jax.nn.gelu(standard @ (p["w1"] * in_use) + p["b1"]) @ p["w2"]
+    return out
+
+  def loss_fn(p):
+    logits = jnp.where(mask, score(p) / tau, -1e9)
     losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-    return (losses * weights).sum() / weights.sum() + l2 * jnp.sum(w ** 2)
+    penalty = sum(jnp.sum(v ** 2) for v in jax.tree_util.tree_leaves(p))
+    return (losses * weights).sum() / weights.sum() + l2 * penalty
 
   optimizer = optax.adam(learning_rate)
 
@@ -321,8 +390,18 @@ def fit(instances: Sequence[RankingInstance], *, list_size: int = 64,
     updates, state = optimizer.update(grads, state)
     return optax.apply_updates(w, updates), state, loss
 
-  w, state = jnp.asarray(start), optimizer.init(jnp.asarray(start))
+  state = optimizer.init(params)
   for _ in range(steps):
-    w, state, loss = step(w, state)
-  raw = np.asarray(w, np.float64) / std  # Per raw feature; the mean shift cancels in a list.
-  return LearnedPrior(tuple(float(v) for v in raw), channel_weight, list_size), float(loss)
+    params, state, _ = step(params, state)
+  loss = jax.jit(loss_fn)(params)  # Of the weights returned.
+  std = std.astype(np.float64)
+  raw = np.asarray(params["linear"], np.float64) / std  # The mean shift cancels in a list.
+  layer = None
+  if hidden:  # z = (x - mean) / std, so z @ w1 + b1 = x @ (w1 / std) + b1 - (mean / std) @ w1.
+    w1 = np.asarray(params["w1"], np.float64) * used[:, None]
+    b1 = np.asarray(params["b1"], np.float64) - (mean / std) @ w1
+    layer = HiddenLayer(tuple(tuple(float(v) for v in row) for row in w1 / std[:, None]),
+                        tuple(float(v) for v in b1),
+                        tuple(float(v) for v in np.asarray(params["w2"], np.float64)))
+  return (LearnedPrior(tuple(float(v) for v in raw), channel_weight, list_size, layer),
+          float(loss))

@@ -543,9 +543,8 @@ def _check_prior(path: pathlib.Path, prior: str, options: Mapping[str, Any], whe
     except (KeyError, TypeError, ValueError) as e:
       raise BundleError(f"{file}: not a usable learned prior ({type(e).__name__}: {e})"
                         ) from None
-    values = list(stage.weights) + [stage.channel_weight]
-    if not all(math.isfinite(v) for v in values):
-      raise BundleError(f"{file}: field 'weights' or 'channel_weight' holds NaN or Inf")
+    if not all(math.isfinite(v) for v in stage.values()):
+      raise BundleError(f"{file}: field 'weights', 'channel_weight' or 'hidden' holds NaN or Inf")
     if stage.list_size <= 0:
       raise BundleError(f"{file}: field 'list_size' is {stage.list_size}, expected > 0")
 
