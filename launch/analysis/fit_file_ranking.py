@@ -65,11 +65,15 @@ def stdlib_files(stdlib: pathlib.Path) -> list[pathlib.Path]:
   return out
 
 
-def load_scorer():
+def load_scorer(model_path: str = ""):
+  """configs/serve.py's scorer; `model_path`: another scorer bundle for it."""
   sys.path.insert(0, str(ROOT / "launch" / "benchmarks"))
   import benchmark_real_files  # pylint: disable=import-outside-toplevel
   from repair_rank.ranking import registry  # pylint: disable=import-outside-toplevel
-  return registry.from_config(benchmark_real_files.load_serve_config())
+  config = benchmark_real_files.load_serve_config()
+  if model_path:
+    config.model_path = model_path
+  return registry.from_config(config)
 
 
 def build_rows(files, per_kind: int, seed: int, score_fn, time_budget: float) -> list[dict]:
@@ -229,6 +233,8 @@ def main() -> None:
   parser.add_argument("--cache", default="", help="JSONL of the scored candidates")
   parser.add_argument("--stdlib", default=sysconfig.get_paths()["stdlib"])
   parser.add_argument("--write", action="store_true", help="write the two assets")
+  parser.add_argument("--model_path", default="",
+                      help="score with this scorer bundle (a candidate) instead of the bundled one")
   parser.add_argument("--folds", type=int, default=0,
                       help="also print the top-1 of a k-fold fit (k >= 2) and its wrong "
                            "tops by kind")
@@ -239,7 +245,8 @@ def main() -> None:
   else:
     files = stdlib_files(pathlib.Path(args.stdlib))
     print(f"{len(files)} standard library files in the pool", flush=True)
-    raw = build_rows(files, args.per_kind, args.seed, load_scorer(), args.time_budget)
+    raw = build_rows(files, args.per_kind, args.seed, load_scorer(args.model_path),
+                     args.time_budget)
     if cache is not None:
       cache.write_text("".join(json.dumps(row) + "\n" for row in raw))
   rows = [_Row(row) for row in raw]

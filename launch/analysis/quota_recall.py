@@ -2,7 +2,7 @@
 without a per-distance quota behind the first stage (issue 21, item 5).
 
 For each ranking instance: the learned first stage's list (the channel prior's top
-`list_size`, ordered by the bundled learned prior, from the stored parts), then its top
+`list_size`, ordered by the bundled learned prior or `--prior`, from the stored parts), then its top
 k, and its top k plus `learned_prior.top_with_quota`'s best N of each distance. A fix the
 generator missed counts as not held. Prints the share held and the mean list size.
 
@@ -23,9 +23,12 @@ def main(argv=None):
   parser.add_argument("--instances", default="data/instances/valid_ranker.jsonl.gz")
   parser.add_argument("--settings", nargs="+", default=["16:0", "32:0", "16:4"],
                       help="K:N = the first stage's top K plus N of each distance")
+  parser.add_argument("--prior", default="",
+                      help="a learned prior's JSON (default: the bundled first stage)")
   args = parser.parse_args(argv)
   settings = [tuple(int(x) for x in s.split(":")) for s in args.settings]
-  prior = learned_prior.load_default()
+  prior = (learned_prior.LearnedPrior.load(args.prior) if args.prior
+           else learned_prior.load_default())
   held = collections.defaultdict(collections.Counter)
   sizes = collections.defaultdict(collections.Counter)
   count = collections.Counter()

@@ -169,6 +169,8 @@ def main() -> None:
   parser.add_argument("--kinds", default=",".join(file_slips.KINDS))
   parser.add_argument("--rows", default="repair_rank,rules")
   parser.add_argument("--scorer", default="", help="override configs/serve.py's scorer")
+  parser.add_argument("--model_path", default="",
+                      help="a scorer bundle instead of the bundled one (a candidate, before it ships)")
   parser.add_argument("--out", default="", help="per-file results as JSON")
   parser.add_argument("--site_packages", default=sysconfig.get_paths()["purelib"])
   args = parser.parse_args()
@@ -184,6 +186,8 @@ def main() -> None:
     config = load_serve_config()
     if args.scorer:
       config.scorer = args.scorer
+    if args.model_path:
+      config.model_path = args.model_path
     server = server_lib.server_from_config(config, port=0).start()
   try:
     for kind, path, slip in cases:
