@@ -246,7 +246,8 @@ def test_printed_repair_names_the_characters_it_drops():
   # In a whole file too, repaired window by window.
   filler = "".join(f"v{i} = {i}\n" for i in range(60))
   out = command.repair_source(filler + "y = (1 × 2\n" + filler, prefer_short, top_k=1,
-                             max_distance=1, style="markers", window_tokens=40)
+                             max_distance=1, style="markers", window_tokens=40,
+                             time_budget=None, max_expansions=500)
   assert "line 61: drop '×' (U+00D7; not Python)" in out
 
 

@@ -85,7 +85,7 @@ def test_diagnose_a_whole_file_repairs_the_window_in_place():
   body = "".join(f"def f{i}(a):\n    # keep me\n    return a  +  {i}\n\n" for i in range(40))
   broken = body.replace("def f30(a):", "def f30(a)")
   diagnosis = diagnosis_lib.diagnose(broken, registry.get("markov_channel"), top_k=3,
-                               window_tokens=60)
+                               window_tokens=60, time_budget=None, max_expansions=500)
   assert diagnosis.status == "repaired" and diagnosis.line == broken.split("\n").index("def f30(a)")
   assert diagnosis.fixes[0].text == body  # comments and odd spacing untouched
   assert diagnosis.fixes[0].edits == (text_edits.TextEdit(broken.index("def f30(a)") + 10,
@@ -94,10 +94,11 @@ def test_diagnose_a_whole_file_repairs_the_window_in_place():
 
 def test_diagnose_a_whole_file_drops_characters_outside_python():
   # The lexer skips '×', so minimal edits would keep it and the fix would not parse.
+  # A bound on expansions, not seconds: a busy CI machine ran out of the time budget.
   before = "".join(f"v{i} = f({i}, {i})\n" for i in range(40))
   broken = before + "y = 2 × 3\n" + before
   diagnosis = diagnosis_lib.diagnose(broken, registry.get("markov_channel"), top_k=2,
-                               window_tokens=60)
+                               window_tokens=60, time_budget=None, max_expansions=500)
   assert diagnosis.status == "repaired" and diagnosis.fixes
   for fix in diagnosis.fixes:
     head = before[:before.index("v30 =")]  # well before the window: untouched
