@@ -39,9 +39,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Features kept at weight 0 (names from repair_rank.ranking.learned_prior.FEATURE_NAMES):
   # the candidate's rank in the channel prior's list hurt on valid (BENCHMARKS.md).
   config.drop = ("log_rank", "log_rank_in_distance")
-  # Width of a GELU hidden layer beside the linear score (units; 0 = linear only, the bundled
-  # stage). 32 lifts valid MRR 0.732 -> 0.788 (BENCHMARKS.md, session 16; not bundled yet).
-  config.hidden = 0
+  # Width of a GELU hidden layer beside the linear score (units; 0 = linear only). 32, the
+  # bundled stage since session 18, lifts valid MRR 0.732 -> 0.788 (BENCHMARKS.md, session 16).
+  config.hidden = 32
   # Query weights in the loss: "none", or "test" (each distance weighs its share of test).
   config.balance = "none"
   # Seed of the random negatives and of the validation shuffles.

@@ -47,6 +47,20 @@ def test_repairs_giving_one_text_are_one_repair_with_their_confidence_summed():
   assert sum(fix.repair.confidence for fix in fixes) <= 1.0
 
 
+def test_a_text_is_described_by_its_fewest_edits_and_scored_by_its_best_copy():
+  # `import check` three ways: delete `,` (1 edit, 3 tokens), that and the NEWLINE (2
+  # edits, 2 tokens: PreferShort's best), or `,` made a second NEWLINE (1 edit, 4 tokens).
+  source = "import check,\n"
+  fixes = text_repairs.snippet_fixes(source, PreferShort(), top_k=3, max_distance=2,
+                                     time_budget=None)
+  top = fixes[0]
+  assert top.text == "import check\n"
+  assert top.repair.distance == 1 and top.repair.tokens == ("import", "NAME", "NEWLINE")
+  assert top.repair.score == -2.0  # the 2-token copy's, which placed the text first
+  scores = [fix.repair.score for fix in fixes]
+  assert scores == sorted(scores, reverse=True)
+
+
 def test_descriptions_say_only_what_a_person_sees():
   fixes = text_repairs.snippet_fixes("x = sum(values\n", registry.get("markov_distance"),
                                      top_k=5, max_distance=1, time_budget=None)

@@ -153,7 +153,8 @@ def snippet_fixes(text: str, score_fn: evaluate.ScoreFn, *, top_k: int, max_dist
       score_fn, list(query), [_scored_tokens(c, query) for c in found])
   texts, token_lines = source_text.token_texts(text, query)
   dropped = source_text.describe_dropped(source_text.dropped_characters(text))
-  groups: dict[str, list] = {}  # text -> [index shown, text, edits, summed confidence]
+  # text -> [index shown, text, edits, summed confidence, its best copy's score]
+  groups: dict[str, list] = {}
   # Every candidate becomes text (some 75 us each), so a text's confidence sums all copies.
   for i in metrics.best_first(scores):
     candidate = found[i]
@@ -173,8 +174,8 @@ def snippet_fixes(text: str, score_fn: evaluate.ScoreFn, *, top_k: int, max_dist
       kept = found[groups[key][0]]
       if candidate.distance < kept.distance:  # the copy of fewest edits is described
         groups[key][:3] = [i, repaired, edits]
-    else:
-      groups[key] = [i, repaired, edits, share]
+    else:  # the first copy met is the best scored: its score is the text's
+      groups[key] = [i, repaired, edits, share, float(scores[i])]
   entries = list(groups.values())
   if confidences is not None:
     entries.sort(key=lambda entry: -entry[3])  # stable: ties keep the score order
@@ -183,13 +184,15 @@ def snippet_fixes(text: str, score_fn: evaluate.ScoreFn, *, top_k: int, max_dist
         found[e[0]].base is None and layout_meaning.changes_meaning(text, lexemes, found[e[0]].tokens)
         for e in entries])
   fixes = []
-  for i, repaired, edits, share in entries[:top_k]:
+  for i, repaired, edits, share, score in entries[:top_k]:
     candidate = found[i]
     if candidate.base is None:
       words = showing.describe_edits(query, texts, token_lines, candidate.tokens)
     else:
       words = describe_text_edits(text, edits)
-    repair = ranked.Repair(candidate.tokens, float(scores[i]), candidate.distance,
+    # The copy of fewest edits is described, with the best copy's score: the one that
+    # placed the text (a lesser copy's score listed a text below ones it ranks above).
+    repair = ranked.Repair(candidate.tokens, score, candidate.distance,
                            None if confidences is None else min(share, 1.0))
     fixes.append(Fix(repair, repaired, edits, "; ".join(filter(None, [dropped, words]))))
   return fixes
