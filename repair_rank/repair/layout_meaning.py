@@ -9,7 +9,7 @@ of an `if` indented by the same `\\t` moves a statement into a block: it changes
 the meaning. `changes_meaning` finds such repairs; the ranking puts them below
 every repair that keeps the meaning (`keep_meaning_first`).
 """
-from typing import Sequence, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 from rapidfuzz.distance import Levenshtein
 
@@ -82,8 +82,10 @@ def changes_meaning(text: str, lexemes: Sequence[tokens_lib.Lexeme],
   return False
 
 
-def keep_meaning_first(items: Sequence[T], changes: Sequence[bool]) -> list[T]:
+def keep_meaning_first(items: Sequence[T], changes: Sequence[bool],
+                       demote: Callable[[T], T] = lambda item: item) -> list[T]:
   """`items` (best first) with those whose `changes` is True moved below the rest, each
-  part in its order: a repair that changes meaning is never above one that keeps it."""
+  part in its order and each moved one passed through `demote` (say, to cap its
+  confidence): a repair that changes meaning is never above one that keeps it."""
   return ([item for item, changed in zip(items, changes) if not changed]
-          + [item for item, changed in zip(items, changes) if changed])
+          + [demote(item) for item, changed in zip(items, changes) if changed])

@@ -9,9 +9,10 @@ the user's text (`text_edits`), and those that give the same text are one
 repair: the copy of fewest edits is shown, and its confidence is the sum of the
 copies' (issue 22, item 3). (Grouping by syntax tree instead merged layouts that
 read differently and let their sum outrank the fix: `if a == 1 print(a)` got
-`a = 1` + `print(a)` on two lines first.) In a file that mixes tabs and spaces, a repair whose
-layout moves a statement into another block is ranked below every one that
-keeps the meaning (`layout_meaning`).
+`a = 1` + `print(a)` on two lines first.) A repair whose layout moves a statement into
+another block is ranked below every one that keeps the meaning (`layout_meaning`), its
+confidence no higher than theirs: in a file that mixes tabs and spaces, and where the
+repair breaks a line (a block made of `if x print(a)` must not take the next line in).
 
 The command and the diagnosis front ends (page, /repair.json, the editor
 server) both take their snippet repairs from `snippet_fixes`.
@@ -179,10 +180,21 @@ def snippet_fixes(text: str, score_fn: evaluate.ScoreFn, *, top_k: int, max_dist
   entries = list(groups.values())
   if confidences is not None:
     entries.sort(key=lambda entry: -entry[3])  # stable: ties keep the score order
-  if layout_meaning.mixes_tabs_and_spaces(text):
-    entries = layout_meaning.keep_meaning_first(entries, [
-        found[e[0]].base is None and layout_meaning.changes_meaning(text, lexemes, found[e[0]].tokens)
-        for e in entries])
+  # A repair whose layout moves a statement into another block waits below every one that
+  # keeps the meaning: in a file mixing tabs and spaces (its indentation is a guess), and
+  # wherever the repair breaks a line (`if a == 1 print(a)` made a block whose INDENT took
+  # the next line, `b = 2`, in with it: scored above the ':' in place on the snippets'
+  # training data, which has `if x:` bodies on their own lines).
+  mixes = layout_meaning.mixes_tabs_and_spaces(text)
+  lines_before = text.rstrip().count("\n")
+  moves = [found[e[0]].base is None
+           and (mixes or e[1].rstrip().count("\n") > lines_before)
+           and layout_meaning.changes_meaning(text, lexemes, found[e[0]].tokens)
+           for e in entries]
+  if any(moves) and not all(moves):
+    kept_share = max(e[3] for e, moved in zip(entries, moves) if not moved)
+    entries = layout_meaning.keep_meaning_first(
+        entries, moves, lambda e: [*e[:3], min(e[3], kept_share), e[4]])
   fixes = []
   for i, repaired, edits, share, score in entries[:top_k]:
     candidate = found[i]
