@@ -76,10 +76,13 @@ def load_scorer(model_path: str = ""):
   return registry.from_config(config)
 
 
-def build_rows(files, per_kind: int, seed: int, score_fn, time_budget: float) -> list[dict]:
-  """One row per broken file: the candidates' scores, features and rightness."""
+def build_rows(files, per_kind: int, seed: int, score_fn, time_budget: float,
+               kinds=file_slips.KINDS) -> list[dict]:
+  """One row per broken file: the candidates' scores, features and rightness. Each kind
+  draws its files with its own seed, so caches built for parts of `kinds` (`--kinds`, one
+  process each) joined in `file_slips.KINDS` order are the cache of one run."""
   rows = []
-  for kind in file_slips.KINDS:
+  for kind in kinds:
     rng = random.Random(f"{seed}-{kind}")
     order = list(files)
     rng.shuffle(order)
@@ -238,7 +241,14 @@ def main() -> None:
   parser.add_argument("--folds", type=int, default=0,
                       help="also print the top-1 of a k-fold fit (k >= 2) and its wrong "
                            "tops by kind")
+  parser.add_argument("--kinds", default=",".join(file_slips.KINDS),
+                      help="build the cache for these slip kinds only (comma-separated): "
+                           "two processes, two caches, joined in this order by `cat`")
   args = parser.parse_args()
+  kinds = tuple(k for k in file_slips.KINDS if k in args.kinds.split(","))
+  unknown = set(args.kinds.split(",")) - set(file_slips.KINDS)
+  if unknown or not kinds:
+    parser.error(f"--kinds: unknown {sorted(unknown)}; known: {','.join(file_slips.KINDS)}")
   cache = pathlib.Path(args.cache) if args.cache else None
   if cache is not None and cache.exists():
     raw = [json.loads(line) for line in cache.read_text().splitlines() if line.strip()]
@@ -246,7 +256,7 @@ def main() -> None:
     files = stdlib_files(pathlib.Path(args.stdlib))
     print(f"{len(files)} standard library files in the pool", flush=True)
     raw = build_rows(files, args.per_kind, args.seed, load_scorer(args.model_path),
-                     args.time_budget)
+                     args.time_budget, kinds)
     if cache is not None:
       cache.write_text("".join(json.dumps(row) + "\n" for row in raw))
   rows = [_Row(row) for row in raw]
