@@ -7,7 +7,10 @@ same characters are at the same block level, and a line whose indentation
 extends another's is inside it. A repair that puts `\\treturn 2` into the block
 of an `if` indented by the same `\\t` moves a statement into a block: it changes
 the meaning. `changes_meaning` finds such repairs; the ranking puts them below
-every repair that keeps the meaning (`keep_meaning_first`).
+every repair that keeps the meaning (`keep_meaning_first`). The same reading holds in any
+file for a repair that breaks a line into a block: `if a == 1 print(a)` made
+`if a == 1:` + an indented `print(a)` must not take the next line, `b = 2`, in with it
+(`text_repairs.snippet_fixes`).
 """
 from typing import Callable, Sequence, TypeVar
 
