@@ -141,10 +141,11 @@ def test_a_body_indented_by_the_repair_without_breaking_a_line_keeps_its_place()
   """`def f()` over `return 1`: indenting `return 1` changes its block, but no repair that
   keeps it in place is a program anyone meant; the rule above waits for a broken line."""
   source = "def f()\nreturn 1\n"
-  fixed_tokens = tokens.lex("def f():\n    return 1\n")
+  fixed_tokens = text_edits.strip_layout_end(tokens.lex("def f():\n    return 1\n"))
 
-  def prefer_fixed(query, candidates):
-    return np.array([0.0 if c == fixed_tokens else -10.0 - len(c) for c in candidates])
+  def prefer_fixed(query, candidates):  # every copy of the fix, trailing layout aside
+    return np.array([0.0 if text_edits.strip_layout_end(c) == fixed_tokens else -10.0 - len(c)
+                     for c in candidates])
 
   prefer_fixed.calibration = PreferShort.calibration
   fixes = text_repairs.snippet_fixes(source, prefer_fixed, top_k=5, time_budget=None,
