@@ -32,6 +32,12 @@ FUNCTION = '''def area_{n}(width, height):
 '''
 
 
+# Tests of what is repaired count the search's expansions, not seconds: a time budget
+# finds less on a slow or busy machine (CI once found no repair in 0.5 s where this
+# machine needs 0.2 s). Budgets in seconds are tested where time is the point.
+SEARCH_BUDGET = dict(time_budget=None, max_expansions=300)
+
+
 def long_file(n: int = 40) -> list[str]:
   return "".join(FUNCTION.format(n=i) for i in range(n)).split("\n")
 
@@ -57,9 +63,7 @@ def test_two_errors_in_a_long_file_are_repaired_in_turn(markov):
   lines[101] = lines[101].replace(":", "")    # a missing colon
   source = "\n".join(lines)
   assert len(tokens.lex(source)) > 1000
-  start = time.monotonic()
-  out = command.repair_source(source, markov, top_k=2, max_distance=2, time_budget=0.5)
-  assert time.monotonic() - start < 8
+  out = command.repair_source(source, markov, top_k=2, max_distance=2, **SEARCH_BUDGET)
   errors = re.findall(r"SyntaxError at line (\d+)", out)
   assert errors == ["6", "102"], out
   assert out.rstrip().endswith("the whole file parses."), out
@@ -76,7 +80,7 @@ def test_a_slip_of_layout_is_repaired_in_the_file(markov):
   lines[7] = "  return total"   # area_0's last line
   lines[101] = lines[101].replace(":", "")  # a missing colon further on
   source = "\n".join(lines)
-  out = command.repair_source(source, markov, top_k=2, max_distance=2, time_budget=0.5)
+  out = command.repair_source(source, markov, top_k=2, max_distance=2, **SEARCH_BUDGET)
   assert re.findall(r"SyntaxError at line (\d+)", out) == ["8", "102"], out
   assert "Repairs at line 8:\n\n#1" in out and "line 8: re-indent\n    return total\n" in out, out
   assert "line 102: insert ':'" in out, out
@@ -84,7 +88,7 @@ def test_a_slip_of_layout_is_repaired_in_the_file(markov):
   # A file shorter than a snippet with a slip of layout takes the same path: it was
   # answered "the error is inside a token".
   short = "def f(x):\n    y = x + 1\n  return y\n"
-  out = command.repair_source(short, markov, top_k=2, time_budget=0.5)
+  out = command.repair_source(short, markov, top_k=2, **SEARCH_BUDGET)
   assert "line 3: re-indent\n    return y" in out and "inside a token" not in out, out
 
 
@@ -96,7 +100,7 @@ def test_a_bracket_left_open_is_repaired_in_a_file_with_another_error(markov):
   lines[5] = lines[5].replace("):", ":")
   lines[101] = lines[101].replace(":", "")
   source = "\n".join(lines)
-  found = command.diagnosis.diagnose(source, markov, top_k=2, time_budget=0.5)
+  found = command.diagnosis.diagnose(source, markov, top_k=2, **SEARCH_BUDGET)
   assert found.status == "repaired" and found.line == 5, found.message
   assert found.fixes[0].description == "line 6: insert ')'"
 
@@ -136,11 +140,11 @@ def test_windows_parse_alone_and_splice_back(markov):
 
 def test_printed_repairs_are_best_first_and_parse(markov):
   source = "def f(x):\n    return g(x\n"
-  out = command.repair_source(source, markov, top_k=5, max_distance=2, time_budget=0.5)
+  out = command.repair_source(source, markov, top_k=5, max_distance=2, **SEARCH_BUDGET)
   scores = [float(s) for s in re.findall(r"score (-?[\d.]+)", out)]
   assert len(scores) == 5 and scores == sorted(scores, reverse=True)
   best = ranked.rank_repairs(tokens.lex(source), markov, top_k=1, max_distance=2,
-                              time_budget=0.5)[0]
+                              **SEARCH_BUDGET)[0]
   query = tokens.lex(source)
   texts, _ = source_text.token_texts(source, query)
   ast.parse(showing.show_repair(query, texts, best.tokens, "plain"))
