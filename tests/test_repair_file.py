@@ -71,6 +71,17 @@ def test_two_errors_in_a_long_file_are_repaired_in_turn(markov):
   assert "line 102: insert ':'" in out, out
 
 
+def test_a_long_file_with_two_errors_ends_within_its_time_budget(markov):
+  """The file of the test above under a time budget: what is found then depends on the
+  machine's speed, the time it takes not much."""
+  lines = long_file()
+  lines[5] = lines[5].replace("):", ":")
+  lines[101] = lines[101].replace(":", "")
+  start = time.monotonic()
+  command.repair_source("\n".join(lines), markov, top_k=2, max_distance=2, time_budget=0.5)
+  assert time.monotonic() - start < 8
+
+
 def test_a_slip_of_layout_is_repaired_in_the_file(markov):
   """A `return` two spaces short, then a missing colon: the first window parses alone
   (token edits cannot see the error), so it is repaired as /repair.json repairs it, in

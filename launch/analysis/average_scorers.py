@@ -48,6 +48,8 @@ def main():
   if len(weights) != len(args.bundles):
     parser.error(f"{len(weights)} weights for {len(args.bundles)} bundles")
   total = sum(weights)
+  if min(weights) < 0 or total <= 0:
+    parser.error(f"--weights {weights}: none negative, their sum positive")
   weights = [w / total for w in weights]
   scorers = [scorer_lib.load_bundle(path, calibrating=True) for path in args.bundles]
   path = average(scorers, weights).save(args.out)
