@@ -235,6 +235,12 @@ def test_init_scorer_continues_from_a_trained_scorer(tmp_path):
   with pytest.raises(ValueError, match="dim"):
     finetune.scorer_params(tmp_path / "first", models.TransformerConfig.from_job_config(wider),
                            fresh)
+  # How much of each pair the encoder reads is not in the params: a continuation may change it.
+  wider_window = models.TransformerConfig.from_job_config(
+      config, pair_window=model_config.pair_window + 5)
+  params = finetune.scorer_params(tmp_path / "first", wider_window, fresh)
+  for a, b in zip(_leaves(trained.params), _leaves(params)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 def test_plot_finetuning_reads_the_valid_curve(tmp_path):

@@ -165,8 +165,10 @@ def scorer_params(path: str | pathlib.Path, model_config: models.TransformerConf
   `fresh` (this config's newly initialised params) by tree and shape."""
   source = scorer_lib.load(path)
   ours, theirs = dataclasses.asdict(model_config), dataclasses.asdict(source.model_config)
-  differ = sorted(k for k in ours if k not in ("dtype", "dropout", "attention_dropout")
-                  and ours[k] != theirs.get(k))
+  # These change how the same params are run or fed (precision, regularisation, how much
+  # of each pair the encoder reads), not the params: a continuation may change them.
+  free = ("dtype", "dropout", "attention_dropout", "pair_window")
+  differ = sorted(k for k in ours if k not in free and ours[k] != theirs.get(k))
   if differ:
     raise ValueError(f"init_scorer {path}: its model differs from this config's in "
                      + ", ".join(f"{k} ({theirs.get(k)!r} there, {ours[k]!r} here)"
