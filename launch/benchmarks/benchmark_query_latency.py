@@ -16,13 +16,15 @@ from repair_rank import scorer
 from repair_rank.data import instances as instances_lib
 
 
-def main():
+def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("bundles", nargs="+", help="scorer bundle directories")
   parser.add_argument("--instances", default="data/instances/test.jsonl.gz")
   parser.add_argument("--every", type=int, default=15, help="take every N-th query")
   parser.add_argument("--repeats", type=int, default=3, help="timed calls per query")
-  args = parser.parse_args()
+  args = parser.parse_args(argv)
+  if args.every < 1 or args.repeats < 1:
+    parser.error(f"--every {args.every} and --repeats {args.repeats} must each be at least 1")
   picked = instances_lib.read(args.instances)[::args.every]
   for path in args.bundles:
     model = scorer.load(path)
