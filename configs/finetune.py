@@ -91,6 +91,10 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   config.model.pair_window = 12
   # Start at the prior: zero score head and LM weight (see configs/default.py).
   config.model.residual_init = True
+  # The pair lengths the exported bundle pads to when it serves (() = the scorer's
+  # 32 / 64 / 128 / 256). Speed only: whole pairs (pair_window 0) want 96, 160 and 192
+  # too, so a median query's 1000 candidates stay inside 100 ms (BENCHMARKS.md, session 21).
+  config.bundle_length_buckets = ()
   # Total optimiser steps. The small default is the README's first command (0.5 steps/s,
   # 12-15 minutes on a quiet 2-core CPU); the bundled scorer trained longer (BENCHMARKS.md).
   config.num_steps = 300 if config.variant == "small" else 10_000

@@ -111,6 +111,15 @@ def test_time_budget_stops_with_a_validated_checkpoint_that_exports(tmp_path):
       bundle.score(query, candidates),
       scorer.Scorer(models.TransformerConfig.from_job_config(config), state.params).score(query, candidates),
       rtol=1e-6)
+  # The serving buckets a finetune config asks for travel to the bundle, sorted, the last
+  # the model's max_len; padding to them changes no score.
+  max_len = bundle.model_config.max_len
+  padded = scorer.load(finetune.export(tmp_path, tmp_path / "padded",
+                                       length_buckets=(24, 8, max_len + 100)))
+  assert padded.length_buckets == (8, 24, max_len)
+  assert bundle.length_buckets != padded.length_buckets
+  np.testing.assert_allclose(padded.score(query, candidates), bundle.score(query, candidates),
+                             rtol=1e-5, atol=1e-6)
 
 
 def test_training_on_top_of_a_prior_adds_its_scores_and_exports_it(tmp_path):

@@ -30,7 +30,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> None:
   logging.info("%d train and %d valid instances", len(train_instances), len(valid_instances))
   finetune.train(config, workdir, train_instances=train_instances, valid_instances=valid_instances)
   # By every process: orbax restores and saves collectively.
-  path = finetune.export(workdir, prior=finetune.prior_settings(config))
+  path = finetune.export(workdir, prior=finetune.prior_settings(config),
+                         length_buckets=tuple(config.get("bundle_length_buckets", ())))
   if distributed.is_primary():
     logging.info("scorer bundle written to %s", path)
     if config.get("calibrate", True) and valid_instances:

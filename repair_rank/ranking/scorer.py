@@ -104,8 +104,7 @@ class Scorer:
     self.prior_options = dict(prior_options or {})
     self.model_config = model_config.replace(deterministic=True)
     self.params = jax.device_put(params)
-    max_len = model_config.max_len
-    self.length_buckets = tuple(b for b in length_buckets if b < max_len) + (max_len,)
+    self.length_buckets = length_buckets
     self.batch_buckets = tuple(sorted(batch_buckets))
     self.prefilter_k = prefilter_k
     self.prefilter_lambda = prefilter_lambda
@@ -115,6 +114,17 @@ class Scorer:
     self.prior = prior
     self._apply = _apply_fn(self.model_config)
     self.calibration = calibration
+
+  @property
+  def length_buckets(self) -> tuple[int, ...]:
+    """The pair lengths a batch pads to (speed only: padding changes no score)."""
+    return self._length_buckets
+
+  @length_buckets.setter
+  def length_buckets(self, buckets: Sequence[int]) -> None:
+    # Every pair fits the last bucket: those past max_len are cut to max_len.
+    max_len = self.model_config.max_len
+    self._length_buckets = tuple(sorted(b for b in buckets if b < max_len)) + (max_len,)
 
   def _score_settings(self) -> tuple:
     """What the scores depend on besides the params (batch buckets change speed only)."""

@@ -438,14 +438,19 @@ def teacher_residuals(config: ml_collections.ConfigDict, workdir: str | pathlib.
 
 
 def export(workdir: str | pathlib.Path, bundle: str | pathlib.Path | None = None, *,
-           prior: PriorSettings | None = None) -> pathlib.Path:
+           prior: PriorSettings | None = None,
+           length_buckets: Sequence[int] = ()) -> pathlib.Path:
   """Writes the workdir's best (else latest) checkpoint as a scorer bundle.
 
   A model trained on top of a prior is exported with it (the bundle's ensemble).
-  With several processes every one must call it; only process 0 writes.
+  `length_buckets` (non-empty) are the lengths the bundle pads pairs to when it serves
+  (else the scorer's defaults). With several processes every one must call it; only
+  process 0 writes.
   """
   workdir = pathlib.Path(workdir)
   scorer = _with_prior(scorer_lib.load_workdir(workdir), prior)
+  if length_buckets:
+    scorer.length_buckets = length_buckets
   return scorer.save(bundle or workdir / "scorer_bundle")
 
 
