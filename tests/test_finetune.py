@@ -263,6 +263,11 @@ def test_plot_finetuning_reads_the_valid_curve(tmp_path):
   (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
   curve, first_stage = plot_finetuning.valid_curve(tmp_path, "balanced_mrr")
   assert curve == [(100, 0.6), (200, 0.7)] and first_stage == 0.5
+  # A continued run is drawn from the step it continued at; a name may hold "=".
+  assert plot_finetuning.parse_run("K=32=runs/a@600") == ("K=32", pathlib.Path("runs/a"), 600)
+  assert plot_finetuning.parse_run("x=runs/a") == ("x", pathlib.Path("runs/a"), 0)
+  with pytest.raises(ValueError, match="WORKDIR@STEP"):
+    plot_finetuning.parse_run("x=runs/a@six")
 
 
 def test_balance_draws_by_tests_distance_mix():

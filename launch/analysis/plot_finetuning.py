@@ -1,11 +1,13 @@
 """Valid MRR (reweighted to test's mix) against finetuning steps, one line per run.
 
-  python launch/analysis/plot_finetuning.py NAME=WORKDIR [NAME=WORKDIR ...] \
+  python launch/analysis/plot_finetuning.py NAME=WORKDIR [NAME=WORKDIR@STEP ...] \
       [--metric balanced_mrr] [--out docs/figures/finetuning.png]
 
 Reads each finetune workdir's metrics.jsonl (the finetune job's valid records), prints a
 table and writes the plot, with the first stage's own valid score (the same in every
-run that shares its instances) as a dashed line.
+run that shares its instances) as a dashed line. `WORKDIR@STEP` draws a run that
+continued another (`--config.init_scorer`) from that run's step STEP on, so the two
+curves share one axis of steps trained.
 """
 import argparse
 import json
@@ -28,9 +30,22 @@ def valid_curve(workdir: pathlib.Path, metric: str) -> tuple[list[tuple[int, flo
   return [(r["step"], r[metric]) for r in valid], first_stage
 
 
+def parse_run(run: str) -> tuple[str, pathlib.Path, int]:
+  """NAME=WORKDIR[@STEP] -> (name, workdir, steps trained before this run)."""
+  name, workdir = run.rsplit("=", 1)  # a name may hold "=" (K=32)
+  offset = 0
+  if "@" in workdir:
+    workdir, step = workdir.rsplit("@", 1)
+    if not step.isdigit():
+      raise ValueError(f"{run!r}: expected NAME=WORKDIR@STEP with STEP a whole number")
+    offset = int(step)
+  return name, pathlib.Path(workdir), offset
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("runs", nargs="+", help="NAME=WORKDIR of a finetune run")
+  parser.add_argument("runs", nargs="+",
+                      help="NAME=WORKDIR of a finetune run (WORKDIR@STEP: it continued a run from STEP)")
   parser.add_argument("--metric", default="balanced_mrr")
   parser.add_argument("--out", default="docs/figures/finetuning.png")
   args = parser.parse_args()
@@ -38,8 +53,9 @@ def main():
   print(f"{'run':<36} {'step':>6} {args.metric:>13}")
   first_stage = None
   for run in args.runs:
-    name, workdir = run.rsplit("=", 1)  # a name may hold "=" (K=32)
-    curve, first = valid_curve(pathlib.Path(workdir), args.metric)
+    name, workdir, offset = parse_run(run)
+    curve, first = valid_curve(workdir, args.metric)
+    curve = [(step + offset, value) for step, value in curve]
     first_stage = first_stage if first is None else first
     for step, value in curve:
       print(f"{name:<36} {step:>6} {value:>13.4f}")
