@@ -7,9 +7,26 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("REPAIR_RANK_JAX_CACHE", "off")
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
+import importlib.util
+import pathlib
+import types
+
 import ml_collections
 import numpy as np
 import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def load_module(relative_path: str) -> types.ModuleType:
+  """A script or config of the repository that is not a package (launch/..., configs/...),
+  loaded from its path, e.g. `load_module("configs/repair.py").get_config()`."""
+  path = REPO / relative_path
+  spec = importlib.util.spec_from_file_location(path.stem, path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
 
 _VOCAB = ("NAME", "(", ")", "=", "NUMBER", ",", ":", "NEWLINE", "[", "]")
 

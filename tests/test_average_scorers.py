@@ -1,7 +1,5 @@
 """Averaging scorer bundles' params (launch/analysis/average_scorers.py): a weighted mean per
 param, refused across model configs, saved as a bundle that loads."""
-import importlib.util
-import pathlib
 
 import jax
 import numpy as np
@@ -12,17 +10,12 @@ from repair_rank.model import models
 from repair_rank.ranking import scorer
 from repair_rank.training import finetune
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 QUERY = ["NAME", "(", "NAME"]
 CANDIDATES = [["NAME", "(", "NAME", ")"], ["NAME", "NAME"], ["NAME", "(", ")"]]
 
 
 def _script():
-  spec = importlib.util.spec_from_file_location(
-      "average_scorers", ROOT / "launch/analysis/average_scorers.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  return conftest.load_module("launch/analysis/average_scorers.py")
 
 
 def _tiny(seed: int, layers: int = 2) -> scorer.Scorer:

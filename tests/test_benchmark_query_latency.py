@@ -1,8 +1,6 @@
 """launch/benchmarks/benchmark_query_latency.py: one line per bundle over real queries, and a
 clear error for a sampling that takes nothing."""
 import dataclasses
-import importlib.util
-import pathlib
 import re
 
 import jax
@@ -14,15 +12,9 @@ from repair_rank.model import models
 from repair_rank.ranking import scorer
 from repair_rank.training import finetune
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-
 
 def _script():
-  spec = importlib.util.spec_from_file_location(
-      "benchmark_query_latency", ROOT / "launch/benchmarks/benchmark_query_latency.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  return conftest.load_module("launch/benchmarks/benchmark_query_latency.py")
 
 
 def test_prints_the_spread_over_the_sampled_queries(tmp_path, capsys):

@@ -6,7 +6,6 @@ scorer.json that is not JSON or whose fields are missing, mistyped or disagree
 with the params, NaN params, a NaN learned prior. Field checks are reached
 with the config digest recomputed, as if the bundle had been saved that way.
 """
-import importlib.util
 import json
 import logging
 import pathlib
@@ -337,11 +336,7 @@ def test_learned_prior_file_is_checked(saved, tmp_path):
 
 def test_a_bundle_saved_before_digests_is_redigested_by_the_script(bundle, saved, caplog):
   _edit_config(bundle, lambda meta: meta.pop(scorer.DIGESTS))
-  root = pathlib.Path(__file__).resolve().parent.parent
-  spec = importlib.util.spec_from_file_location(
-      "redigest_bundle", root / "launch/analysis/redigest_bundle.py")
-  script = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(script)
+  script = conftest.load_module("launch/analysis/redigest_bundle.py")
   assert script.main([str(bundle)]) == 0
   meta = json.loads((bundle / scorer.BUNDLE_CONFIG).read_text())
   assert meta[scorer.DIGESTS] == json.loads(

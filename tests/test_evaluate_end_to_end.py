@@ -1,10 +1,10 @@
 """The end-to-end job: pairs -> generator -> the endpoint over HTTP -> metrics."""
 import json
-import pathlib
 
 import numpy as np
 import pytest
 
+import conftest
 from repair_rank.jobs import evaluate_end_to_end as e2e
 from repair_rank.ranking import end_to_end
 from repair_rank.ranking import registry
@@ -13,15 +13,9 @@ from repair_rank.data import instances as instances_lib
 from repair_rank.data import jsonl
 from repair_rank.data import stackoverflow
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-
 
 def load_config(**overrides):
-  import importlib.util  # pylint: disable=g-import-not-at-top
-  spec = importlib.util.spec_from_file_location("evaluate_config", ROOT / "configs/evaluate.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config()
+  config = conftest.load_module("configs/evaluate.py").get_config()
   config.update(overrides)
   return config
 

@@ -1,11 +1,11 @@
 """Whole files with one slip: the slips, the rule script, and repairs judged in the file
 (issue 20; the benchmark is launch/benchmarks/benchmark_real_files.py)."""
-import importlib.util
 import pathlib
 import random
 
 import pytest
 
+import conftest
 from repair_rank.data import file_slips
 from repair_rank.ranking import registry
 from repair_rank.repair import diagnosis as diagnosis_lib
@@ -18,10 +18,7 @@ FIXTURE = (ROOT / "tests" / "fixtures" / "real_file.py").read_text()
 
 
 def load_launch(name: str):
-  spec = importlib.util.spec_from_file_location(name, ROOT / "launch" / "benchmarks" / f"{name}.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  return conftest.load_module(f"launch/benchmarks/{name}.py")
 
 
 @pytest.mark.parametrize("kind", file_slips.KINDS)

@@ -1,11 +1,11 @@
 """The repair command: token texts, highlighted repairs with original names, bad files."""
-import importlib.util
 import io
 import pathlib
 
 import numpy as np
 import pytest
 
+import conftest
 from repair_rank.jobs import repair as repair_job
 from repair_rank.ranking import confidence
 from repair_rank.repair import command
@@ -14,15 +14,11 @@ from repair_rank.repair import showing
 from repair_rank.repair import source_text
 from repair_rank import tokens
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 BROKEN = 'def greet(name):\n    msg = "hi, " + name  # say hi\n    print(msg.upper(), n=3))\n'
 
 
 def load_config(**overrides):
-  spec = importlib.util.spec_from_file_location("repair_config", ROOT / "configs/repair.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config()
+  config = conftest.load_module("configs/repair.py").get_config()
   config.update(overrides)
   return config
 

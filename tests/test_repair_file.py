@@ -1,6 +1,5 @@
 """Whole files: windows around each error, bounded time, snippets repaired as before."""
 import ast
-import importlib.util
 import json
 import pathlib
 import re
@@ -9,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+import conftest
 from repair_rank.generator import search
 from repair_rank.jobs import repair as repair_job
 from repair_rank.ranking import registry
@@ -178,10 +178,7 @@ def test_a_file_that_parses_and_a_parser_that_gives_up(markov):
 
 
 def test_an_endpoint_that_is_down_fails_clearly(tmp_path, capsys):
-  spec = importlib.util.spec_from_file_location("repair_config", ROOT / "configs/repair.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config()
+  config = conftest.load_module("configs/repair.py").get_config()
   config.update(file=str(tmp_path / "broken.py"), endpoint="http://127.0.0.1:9", max_distance=1)
   path = tmp_path / "broken.py"
   path.write_text("print(1\n", encoding="utf-8")

@@ -1,6 +1,5 @@
 """The endpoint: every route, every class of bad request, a scorer failure, SIGTERM."""
 import http.client
-import importlib.util
 import json
 import os
 import pathlib
@@ -51,7 +50,6 @@ def request(server, method, path, body=b"", content_type="text/plain", headers=N
   data = response.read()
   connection.close()
   return response.status, data.decode("utf-8")
-
 
 
 def test_healthz(server):
@@ -306,10 +304,7 @@ def test_http_score_fn_sends_ambiguous_lines_as_token_lists(server):
 
 def test_serves_the_model_with_scorer_options():
   """`config.scorer_options` reach the model through the registry (they used to fail to load)."""
-  spec = importlib.util.spec_from_file_location("serve_config", ROOT / "configs/serve.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config()
+  config = conftest.load_module("configs/serve.py").get_config()
   config.scorer = "model"
   config.warmup = False
   config.scorer_options = ml_collections.ConfigDict({"prefilter_k": 2})
