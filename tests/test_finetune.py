@@ -289,3 +289,15 @@ def test_balance_draws_by_tests_distance_mix():
   with pytest.raises(ValueError, match="balance_power"):
     finetune.train_sample_weights(
         ml_collections.ConfigDict({"balance": "test", "balance_power": 0.0}), instances)
+
+
+def test_the_small_scorer_finetunes_without_dropout_and_pretraining_keeps_it():
+  # Measured on valid (BENCHMARKS.md, session 23): dropout cost the small scorer's finetune;
+  # pretraining and the untested full variant keep it.
+  finetune_config = conftest.load_module("configs/finetune.py")
+  pretrain_config = conftest.load_module("configs/pretrain.py")
+  small = models.TransformerConfig.from_job_config(finetune_config.get_config())
+  assert (small.dropout, small.attention_dropout) == (0.0, 0.0)
+  for config in (finetune_config.get_config("full"), pretrain_config.get_config()):
+    model = models.TransformerConfig.from_job_config(config)
+    assert (model.dropout, model.attention_dropout) == (0.1, 0.1)

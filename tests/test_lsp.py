@@ -126,7 +126,7 @@ def test_min_confidence_zero_offers_every_repair_best_first():
   assert len(actions) == 3 and actions[0].is_preferred
   # 49% sure before issue 22 counted the copies of this text together (75% with the
   # session-7 bundle, 83% with session 8's, 80% with session 18's, 82% with sessions 19's
-  # and 21's, 84% with session 22's): now offered.
+  # and 21's, 84% with sessions 22's and 23's): now offered.
   assert _sure(actions[0].title, "Repair: line 2: replace ')' with ']'", 84)
   assert apply_text_edits(UNSURE, actions[0].edit.changes[URI]) == UNSURE_FIXED
   for action in actions:

@@ -131,7 +131,7 @@ def test_the_page_in_a_real_browser(server, tmp_path):
       first = items.nth(0)
       assert first.locator("pre").inner_text() == FIXED  # the human fix, first
       assert first.locator("ins").all_inner_texts() == [":"]
-      # 82% where recorded (sessions 21 and 22's bundles; 80.4 with session 19's, 79.7 with session
+      # 82% where recorded (sessions 21, 22 and 23's bundles; 80.4 with session 19's, 79.7 with session
       # 18's); a point either way on other CPUs (float32 in the last bits).
       assert re.search(r"confidence (81|82|83)%", first.locator(".head").inner_text())
       assert "expected ':'" in page.inner_text("#message")

@@ -36,6 +36,8 @@ def ensemble(scorers: Sequence[scorer_lib.Scorer]) -> scorer_lib.Scorer:
   """The first scorer with its transformer score the mean of every scorer's: each member's
   residual over the one first stage, which all must share with its settings."""
   first = scorers[0]
+  if len(scorers) == 1:
+    return first
   if any(_first_stage(other) != _first_stage(first) for other in scorers[1:]):
     raise ValueError("the bundles' first stages or settings differ")
   members = [s.score_all for s in scorers]
